@@ -1,0 +1,205 @@
+"""The fast engine: Google's C++ CEL runtime (package ``cel-expr-python``).
+
+Where its speed comes from, each step measured in ``tests/benchmarks/bench_engines.py``:
+
+1. ``variables`` and ``params`` are inlined into each expression's text (``celtree.inline``), so an
+   activation holds just ``image`` and ``now``;
+2. only the attributes the policies read are converted per image (a policy that uses ``image`` as a whole
+   turns that off), because converting a 30-key dict costs more than evaluating most policies;
+3. every policy becomes one integer-valued expression — ``-1`` skip, ``0`` pass, else a bitmask of false
+   validations — and all policies are joined into one list expression, evaluated once per image.
+
+Any error or non-bool anywhere makes the list an error value; then the image is judged again policy by
+policy, and a policy whose code errors goes through ``Engine.judge_policy``, expression by expression,
+which is where error findings and messages come from. So the fast path only ever answers the cases that
+need no explanation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from imagelint._engine.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, EvalFailure, NonBool, Outcome
+from imagelint._policy import celtree
+from imagelint._policy.loader import Problem
+from imagelint._policy.model import Expr, Policy
+
+try:
+    from cel_expr_python import cel
+except ImportError:  # pragma: no cover - exercised only where the wheel is missing
+    cel = None
+
+MAX_BITS = 62  # validations per policy that fit the int64 bitmask of the fast path
+_CPP_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): ([^\n]*)")
+
+
+def available() -> bool:
+    return cel is not None
+
+
+def _checker_env() -> Any:
+    dyn_map = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
+    return cel.NewEnv(variables={"image": dyn_map, "params": dyn_map, "variables": dyn_map,
+                                 "now": cel.Type.TIMESTAMP})
+
+
+def type_check(policies: list[Policy]) -> list[Problem]:
+    """cel-cpp's type checker over every expression as written (e.g. ``1 + "a"``, ``size(1)``).
+
+    Run whichever engine evaluates, so that both engines accept exactly the same policy files.
+    """
+    if cel is None:
+        return []
+    env = _checker_env()
+    problems = []
+    for policy in policies:
+        for expr in policy.expressions():
+            try:
+                env.compile(expr.source)
+            except RuntimeError as exc:
+                line, col, message = _first_error(str(exc))
+                pos = expr.at(celtree.offset_of(expr.source, line, col))
+                problems.append(Problem(pos.file, pos.line, pos.column, f"{expr.where}: {message}"))
+    return problems
+
+
+def _first_error(text: str) -> tuple[int, int, str]:
+    found = _CPP_ERROR.search(text)
+    if not found:
+        return 1, 1, text.strip().splitlines()[0] if text.strip() else "cannot compile"
+    return int(found.group(1)), int(found.group(2)), found.group(3).strip()
+
+
+class CelCppEngine(Engine):
+    name = "cel-cpp"
+
+    def __init__(self, policies: list[Policy], now: dt.datetime) -> None:
+        if cel is None:
+            raise EngineError("the cel-cpp engine needs the cel-expr-python package (pip install cel-expr-python)")
+        self.env = cel.NewEnv(variables={"image": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
+                                         "now": cel.Type.TIMESTAMP})
+        self.inlined: dict[int, str] = {}
+        for policy in policies:
+            self._inline_policy(policy)
+        super().__init__(policies, now)
+        attrs = [p.attributes() for p in policies]
+        self.keys: tuple[str, ...] | None = (None if any(a is None for a in attrs)
+                                             else tuple(sorted(frozenset().union(*attrs))))  # type: ignore[arg-type]
+        self.codes = [self._policy_code(p) for p in policies]
+        self.code_programs = [self.env.compile(c, True) if c else None for c in self.codes]
+        fast = [c for c in self.codes if c]
+        self.all_fast = len(fast) == len(self.codes)
+        self.combined = self.env.compile("[" + ", ".join(fast) + "]", True) if self.all_fast and fast else None
+
+    def _inline_policy(self, policy: Policy) -> None:
+        params = celtree.cel_literal(dict(policy.params))
+        variables: dict[str, str] = {}
+        for var in policy.variables:
+            text = celtree.inline(var.expression.source, var.expression.tree, variables, params)
+            variables[var.name] = text
+            self.inlined[id(var.expression)] = text
+        for expr in policy.expressions():
+            self.inlined[id(expr)] = celtree.inline(expr.source, expr.tree, variables, params)
+
+    def _policy_code(self, policy: Policy) -> str | None:
+        if len(policy.validations) > MAX_BITS:
+            return None
+        terms = [f"(({self.inlined[id(v.expression)]}) ? 0 : {1 << i})" for i, v in enumerate(policy.validations)]
+        body = " + ".join(terms)
+        if policy.match is None:
+            return f"({body})"
+        return f"(({self.inlined[id(policy.match)]}) ? ({body}) : -1)"
+
+    # --- primitives -------------------------------------------------------------------------------
+
+    def compile(self, expr: Expr, policy: Policy) -> Any:
+        try:
+            # disable_check: the image is a map of dyn, so the checker has nothing to add at this point
+            # (type_check() ran on the text as written), and checking costs at start-up.
+            return self.env.compile(self.inlined[id(expr)], True)
+        except RuntimeError as exc:
+            line, col, message = _first_error(str(exc))
+            raise EngineError(f"{expr.position}: cel-cpp cannot compile {expr.where}: {message}") from None
+
+    def _data(self, image: dict[str, Any]) -> dict[str, Any]:
+        if self.keys is None:
+            return {"image": image, "now": self.now}
+        return {"image": {k: image[k] for k in self.keys if k in image}, "now": self.now}
+
+    def bind(self, image: dict[str, Any], index: int, cache: dict[str, Any]) -> Any:
+        if "activation" not in cache:
+            try:
+                cache["activation"] = self.env.Activation(self._data(image))
+            except Exception as exc:  # noqa: BLE001 - pybind raises plain exceptions for unconvertible values
+                cache["activation"] = EvalFailure(f"cannot convert the image: {exc}")
+        if isinstance(cache["activation"], EvalFailure):
+            raise cache["activation"]
+        return cache["activation"]
+
+    def run(self, program: Any, activation: Any) -> Any:
+        value = program.eval(activation)
+        kind = value.type()
+        if kind == cel.Type.BOOL:
+            return bool(value.value())
+        if kind == cel.Type.ERROR:
+            raise EvalFailure(str(value.value()))
+        if kind == cel.Type.STRING:
+            return value.value()
+        return NonBool(kind.name().lower())
+
+    # --- the fast path ----------------------------------------------------------------------------
+
+    def evaluate(self, image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+        if self.combined is not None:
+            try:
+                value = self.combined.eval(data=self._data(image))
+            except Exception:  # noqa: BLE001 - unconvertible image: judge_policy reports it per policy
+                value = None
+            if value is not None and value.type() != cel.Type.ERROR:
+                return self._decode(value.plain_value(), image)
+        return self._per_policy(image)
+
+    def _decode(self, raw: list[int], image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+        codes: list[int] = []
+        details: dict[int, list[Outcome]] = {}
+        cache: dict[str, Any] = {}
+        for index, bits in enumerate(raw):
+            if bits <= 0:
+                codes.append(SKIP if bits < 0 else PASS)
+                continue
+            codes.append(FAIL)
+            activation = self.bind(image, index, cache)
+            details[index] = [(FAIL, n, self.message(index, n, activation))
+                              for n in range(bits.bit_length()) if bits >> n & 1]
+        return codes, details
+
+    def _per_policy(self, image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+        codes: list[int] = []
+        details: dict[int, list[Outcome]] = {}
+        cache: dict[str, Any] = {}
+        for index, program in enumerate(self.code_programs):
+            bits = None
+            if program is not None:
+                try:
+                    value = program.eval(self.bind(image, index, cache))
+                    if value.type() == cel.Type.INT:
+                        bits = value.value()
+                except EvalFailure:
+                    bits = None
+            if bits is None:
+                code, outcomes = self.judge_policy(index, image, cache)
+            elif bits <= 0:
+                code, outcomes = (SKIP if bits < 0 else PASS), []
+            else:
+                activation = self.bind(image, index, cache)
+                code, outcomes = FAIL, [(FAIL, n, self.message(index, n, activation))
+                                        for n in range(bits.bit_length()) if bits >> n & 1]
+            codes.append(code)
+            if outcomes:
+                details[index] = outcomes
+        return codes, details
+
+
+__all__ = ["ERROR", "CelCppEngine", "available", "type_check"]

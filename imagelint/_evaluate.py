@@ -1,0 +1,73 @@
+"""The evaluator: stream images from a source through an engine into a ``RunResult``.
+
+Passes and skips are counted, never stored, so memory grows only with the findings kept. A source that
+fails part way (``SourceError``) does not lose what was already judged: the result is returned with
+``source.complete = False`` and the reason, which makes the gate fail with exit 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from imagelint import __version__
+from imagelint._engine import ERROR, FAIL, PASS, SKIP, Engine
+from imagelint._policy.model import Policy
+from imagelint._result import Finding, ImageRef, RunResult, RunSummary, Severity, Status
+from imagelint._source.interface import ImageSource, SourceError
+
+_STATUS = {FAIL: Status.FAIL, ERROR: Status.ERROR}
+
+
+def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now: str, fail_on: str = "low",
+             on_page: Callable[[int], None] | None = None) -> RunResult:
+    """Judge every image of ``source`` under every policy of ``engine``."""
+    counts = [[0, 0, 0, 0] for _ in policies]  # indexed by PASS, FAIL, ERROR, SKIP (-1 -> last)
+    findings: list[Finding] = []
+    evidence = [_evidence_keys(p) for p in policies]
+    images = 0
+    error: str | None = None
+    try:
+        for page in source.pages():
+            for image in page:
+                codes, details = engine.evaluate(image)
+                for index, code in enumerate(codes):
+                    counts[index][code] += 1
+                if details:
+                    findings.extend(_findings(policies, evidence, image, details))
+            images += len(page)
+            if on_page is not None:
+                on_page(images)
+    except SourceError as exc:
+        error = str(exc)
+    by_severity = {s.label: 0 for s in reversed(Severity)}
+    for f in findings:
+        by_severity[f.severity.label] += 1
+    infos = tuple(replace(p.info(), passed=c[PASS], failed=c[FAIL], errored=c[ERROR], skipped=c[SKIP])
+                  for p, c in zip(policies, counts, strict=True))
+    summary = RunSummary(images=images, policies=len(policies), passed=sum(c[PASS] for c in counts),
+                         failed=sum(c[FAIL] for c in counts), skipped=sum(c[SKIP] for c in counts),
+                         errored=sum(c[ERROR] for c in counts), by_severity=by_severity)
+    return RunResult(tool_version=__version__, engine=engine.name, now=now,
+                     source=source.info(images, complete=error is None, error=error), summary=summary,
+                     policies=infos, findings=tuple(findings), fail_on=fail_on)
+
+
+def _evidence_keys(policy: Policy) -> tuple[str, ...]:
+    attrs = policy.attributes()
+    return tuple(sorted(attrs)) if attrs is not None else ()
+
+
+def _findings(policies: list[Policy], evidence: list[tuple[str, ...]], image: dict[str, Any],
+              details: dict[int, list[tuple[int, int | None, str]]]) -> list[Finding]:
+    ref = ImageRef.of(image)
+    out = []
+    for index, outcomes in details.items():
+        policy = policies[index]
+        keys = evidence[index] or tuple(image)
+        attributes = {k: image[k] for k in keys if k in image}
+        for code, validation, message in outcomes:
+            out.append(Finding(policy=policy.name, severity=policy.severity, status=_STATUS[code],
+                               validation=validation, message=message, image=ref, attributes=attributes))
+    return out

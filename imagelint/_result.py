@@ -1,0 +1,215 @@
+"""The result model: the one currency that reporters see.
+
+Everything here is a frozen dataclass built by the evaluator. ``as_dict`` turns a ``RunResult`` into the
+documented JSON result object (README, "JSON result format"); the JSON reporter serialises it and the
+template-driven reporters receive exactly that dict as their context, so a user's own template and our
+JSON output can never drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """Policy severity, ordered so that ``--fail-on`` can compare."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """``"high"`` -> ``Severity.HIGH``; raises ``ValueError`` naming the allowed values."""
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            allowed = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r} (expected one of: {allowed})") from None
+
+
+class Status(str, enum.Enum):
+    """Verdict of one (policy, image) pair, and the status of a finding (only FAIL or ERROR)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """The identifying attributes of an image, as reported in every finding."""
+
+    id: str
+    """The image id (always a string: sources reject images without one)."""
+    name: str | None
+    """The image name, untrusted: it comes from whoever created the image."""
+    visibility: str | None
+    """``public``, ``private`` or ``shared`` as the API returned it (not validated here)."""
+    owner: str | None
+    """The owning tenant (project) id."""
+
+    @classmethod
+    def of(cls, image: Mapping[str, Any]) -> ImageRef:
+        def text(key: str) -> str | None:
+            value = image.get(key)
+            return None if value is None else str(value)
+
+        return cls(id=str(image["id"]), name=text("name"), visibility=text("visibility"), owner=text("owner"))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed or erroring validation of one policy on one image."""
+
+    policy: str
+    """Name of the policy (``metadata.name``)."""
+    severity: Severity
+    """The policy's severity."""
+    status: Status
+    """``Status.FAIL`` (a validation was false) or ``Status.ERROR`` (an expression raised or was not bool)."""
+    validation: int | None
+    """Index of the validation in ``spec.validations``; ``None`` when ``spec.match`` itself errored."""
+    message: str
+    """Human message: from messageExpression, else message, else the expression text (or the error)."""
+    image: ImageRef
+    """The image the finding is about."""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    """The image attributes the policy reads (present ones only), for reports that show evidence."""
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What reporters need to know about a policy, and its counters for this run."""
+
+    name: str
+    title: str
+    severity: Severity
+    description: str
+    references: tuple[str, ...]
+    labels: Mapping[str, str]
+    file: str
+    """The policy file (as given, or ``<bundled>/NAME.yaml`` for the bundled pack)."""
+    line: int
+    """1-based line of the policy document's ``apiVersion`` in ``file``."""
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errored: int = 0
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the images came from and whether every image was seen."""
+
+    kind: str
+    """``file`` for snapshots, ``api`` for the live API."""
+    location: str
+    """File path (``-`` for stdin) or the endpoint URL (never with credentials)."""
+    images: int
+    """Images read (and evaluated)."""
+    complete: bool
+    """False when the source failed part way: the gate must not pass such a run."""
+    error: str | None = None
+    """Why the source is incomplete (one line), else ``None``."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Source-specific extras (endpoint query, pages, snapshot metadata)."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Counters over all (policy, image) pairs of the run."""
+
+    images: int
+    policies: int
+    passed: int
+    failed: int
+    skipped: int
+    errored: int
+    by_severity: Mapping[str, int]
+    """Number of fail/error findings per severity label (every label present, zeros included)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run produced: what reporters render and what ``exit_code`` judges."""
+
+    tool_version: str
+    engine: str
+    now: str
+    """The run's fixed ``now`` in RFC 3339 (UTC)."""
+    source: SourceInfo
+    summary: RunSummary
+    policies: tuple[PolicyInfo, ...]
+    findings: tuple[Finding, ...]
+    fail_on: str = "low"
+    """The gate threshold the run was judged with (``never`` for audits)."""
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """The JSON shape of one finding."""
+    return {
+        "policy": f.policy,
+        "severity": f.severity.label,
+        "status": f.status.value,
+        "validation": f.validation,
+        "message": f.message,
+        "image": {"id": f.image.id, "name": f.image.name, "visibility": f.image.visibility, "owner": f.image.owner},
+        "attributes": dict(f.attributes),
+    }
+
+
+def as_dict(result: RunResult) -> dict[str, Any]:
+    """The documented, stable JSON result object (see README "JSON result format")."""
+    s = result.summary
+    return {
+        "tool": {"name": "imagelint", "version": result.tool_version},
+        "engine": result.engine,
+        "now": result.now,
+        "fail_on": result.fail_on,
+        "source": {
+            "kind": result.source.kind,
+            "location": result.source.location,
+            "images": result.source.images,
+            "complete": result.source.complete,
+            "error": result.source.error,
+            **({"details": dict(result.source.details)} if result.source.details else {}),
+        },
+        "summary": {
+            "images": s.images,
+            "policies": s.policies,
+            "pass": s.passed,
+            "fail": s.failed,
+            "skip": s.skipped,
+            "error": s.errored,
+            "by_severity": dict(s.by_severity),
+        },
+        "policies": [
+            {
+                "name": p.name,
+                "title": p.title,
+                "severity": p.severity.label,
+                "description": p.description,
+                "references": list(p.references),
+                "labels": dict(p.labels),
+                "file": p.file,
+                "line": p.line,
+                "pass": p.passed,
+                "fail": p.failed,
+                "skip": p.skipped,
+                "error": p.errored,
+            }
+            for p in result.policies
+        ],
+        "findings": [finding_dict(f) for f in result.findings],
+    }

@@ -1,0 +1,182 @@
+"""The command line: parse arguments, wire source -> policies -> engine -> evaluation -> reports.
+
+``main(argv) -> int`` is the only entry point; ``imagelint._gate.exit_code`` is the only judge of a run.
+Every anticipated failure is an exception of one part (``PolicyError``, ``SourceError``, ``EngineError``,
+``ReportError``, ``UsageError``) turned here into one clear line on stderr and its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from imagelint import __version__
+from imagelint._engine import EngineError, EngineName, create_engine
+from imagelint._evaluate import evaluate
+from imagelint._format import OutputFormat, ReportError
+from imagelint._gate import FAIL_ON_CHOICES, ExitCode, exit_code
+from imagelint._policy import Policy, PolicyError, bundled_policy_dir, load_policies, parse_scalar
+from imagelint._result import RunResult
+from imagelint._source import ImageSource, SnapshotSource, SourceError
+from imagelint._source.snapshot import sample_fleet_path
+
+
+class UsageError(Exception):
+    """A bad command line (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imagelint", description="Policy-as-code linter for cloud VM images.")
+    parser.add_argument("--version", action="version", version=f"imagelint {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="evaluate policies over images from a snapshot or the API")
+    src = check.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", metavar="FILE", help="snapshot: JSON {\"images\": [...]}, JSON array, or JSON Lines; - for stdin")
+    src.add_argument("--sample", action="store_true", help="check the bundled sample fleet")
+    _policy_options(check)
+    check.add_argument("--now", metavar="RFC3339", help="pin the run's `now` (default: the current time)")
+    check.add_argument("--engine", choices=[e.value for e in EngineName], default="auto",
+                       help="CEL engine (default auto: cel-cpp when it imports)")
+    check.add_argument("--format", choices=[f.value for f in OutputFormat], default="text", help="report format")
+    check.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    check.add_argument("--fail-on", choices=FAIL_ON_CHOICES, default="low",
+                       help="lowest severity that fails the gate; never = audit only (default low)")
+    check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                       help="colour text output (auto: on a terminal and without NO_COLOR)")
+
+    validate = sub.add_parser("validate", help="check policy files only (syntax, schema, CEL)")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories (default: bundled)")
+    return parser
+
+
+def _policy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policies", action="append", metavar="PATH",
+                   help="policy file or directory (repeatable; replaces the bundled pack)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME.KEY=VALUE",
+                   help="override a policy param; VALUE is a YAML scalar (repeatable)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args.paths or [bundled_policy_dir()])
+        return _check(args)
+    except (UsageError, PolicyError, EngineError) as exc:
+        _err(str(exc))
+        return ExitCode.USAGE
+    except ReportError as exc:
+        _err(f"error: {exc}")
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``["max-age.max_age_days=30"]`` -> ``{"max-age": {"max_age_days": 30}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        name, dot, param = key.rpartition(".")
+        if not sep or not dot or not name or not param:
+            raise UsageError(f"--param {item!r}: expected NAME.KEY=VALUE, e.g. image-max-age.max_age_days=180")
+        try:
+            value = parse_scalar(raw)
+        except Exception as exc:  # noqa: BLE001 - yaml errors have many classes
+            raise UsageError(f"--param {item!r}: VALUE is not a YAML scalar: {exc}") from None
+        out.setdefault(name, {})[param] = value
+    return out
+
+
+def parse_now(text: str | None) -> dt.datetime:
+    if text is None:
+        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now {text!r}: expected an RFC 3339 time, e.g. 2026-01-31T00:00:00Z") from None
+    if value.tzinfo is None:
+        raise UsageError(f"--now {text!r}: needs a time zone, e.g. 2026-01-31T00:00:00Z")
+    return value.astimezone(dt.timezone.utc)
+
+
+def rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def load(args: argparse.Namespace) -> list[Policy]:
+    """Load and validate the policies of ``--policies`` (or the bundled pack) with ``--param`` applied."""
+    paths = args.policies or [bundled_policy_dir()]
+    return load_policies(paths, parse_params(args.param))
+
+
+def _validate(paths: Sequence[str | Path]) -> int:
+    from imagelint._engine import celcpp
+
+    policies = load_policies(paths)
+    problems = celcpp.type_check(policies)
+    if problems:
+        raise PolicyError(problems)
+    print(f"{len(policies)} policies OK", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _source(args: argparse.Namespace) -> ImageSource:
+    if args.sample:
+        return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>")
+    return SnapshotSource(args.input)
+
+
+def _use_color(args: argparse.Namespace, stream: TextIO) -> bool:
+    if args.color != "auto":
+        return args.color == "always"
+    return not os.environ.get("NO_COLOR") and args.output is None and stream.isatty()
+
+
+def _check(args: argparse.Namespace) -> int:
+    now = parse_now(args.now)
+    policies = load(args)  # every check of policies happens before the first image is read
+    engine = create_engine(args.engine, policies, now)
+    reporter = OutputFormat(args.format).reporter(color=_use_color(args, sys.stdout))
+    result = evaluate(_source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on)
+    write_report(reporter.render(result), args.output)
+    code = exit_code(result, args.fail_on)
+    _err(_summary_line(result, code))
+    return code
+
+
+def write_report(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot write report {output}: {exc.strerror or exc}") from None
+
+
+def _summary_line(result: RunResult, code: int) -> str:
+    s = result.summary
+    counts = (f"{s.images} images x {s.policies} policies: {s.passed} pass, {s.failed} fail, "
+              f"{s.skipped} skip, {s.errored} error ({result.engine})")
+    if not result.source.complete:
+        return f"imagelint: INCOMPLETE: {result.source.error}\nimagelint: {counts}; exit {code}"
+    return f"imagelint: {counts}; exit {code}"
