@@ -20,9 +20,16 @@ from imagelint._source.interface import ImageSource, SourceError
 _STATUS = {FAIL: Status.FAIL, ERROR: Status.ERROR}
 
 
+Annotate = Callable[[dict[str, Any], Finding], Finding]
+
+
 def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now: str, fail_on: str = "low",
-             on_page: Callable[[int], None] | None = None) -> RunResult:
-    """Judge every image of ``source`` under every policy of ``engine``."""
+             on_page: Callable[[int], None] | None = None, annotate: Annotate | None = None) -> RunResult:
+    """Judge every image of ``source`` under every policy of ``engine``.
+
+    ``annotate(image, finding)`` may return a changed finding (waivers mark it while the whole image is
+    still at hand); ``on_page(images_so_far)`` reports progress.
+    """
     counts = [[0, 0, 0, 0] for _ in policies]  # indexed by PASS, FAIL, ERROR, SKIP (-1 -> last)
     findings: list[Finding] = []
     evidence = [_evidence_keys(p) for p in policies]
@@ -35,7 +42,8 @@ def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now
                 for index, code in enumerate(codes):
                     counts[index][code] += 1
                 if details:
-                    findings.extend(_findings(policies, evidence, image, details))
+                    new = _findings(policies, evidence, image, details)
+                    findings.extend(new if annotate is None else [annotate(image, f) for f in new])
             images += len(page)
             if on_page is not None:
                 on_page(images)

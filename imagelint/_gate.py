@@ -29,6 +29,6 @@ def exit_code(result: RunResult, fail_on: str) -> ExitCode:
     if fail_on == "never":
         return ExitCode.OK
     threshold = Severity.parse(fail_on)
-    if any(f.severity >= threshold for f in result.findings):
+    if any(f.severity >= threshold and not f.suppressed for f in result.findings):
         return ExitCode.FINDINGS
     return ExitCode.OK

@@ -86,6 +86,41 @@ class Finding:
     """The image the finding is about."""
     attributes: Mapping[str, Any] = field(default_factory=dict)
     """The image attributes the policy reads (present ones only), for reports that show evidence."""
+    waiver: Waiver | None = None
+    """The waiver that covers this finding (it then does not fail the gate), else ``None``."""
+    baselined: bool = False
+    """True when ``--baseline`` already recorded this finding (it then does not fail the gate)."""
+
+    @property
+    def suppressed(self) -> bool:
+        """Waived or baselined: reported apart, and never a reason for exit 1."""
+        return self.waiver is not None or self.baselined
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An accepted exception from a waivers file, as reports show it."""
+
+    policy: str
+    """Policy name or glob."""
+    reason: str
+    expires: str | None
+    """ISO date (``None`` only with ``--allow-permanent-waivers``)."""
+    owner: str | None = None
+    ticket: str | None = None
+    selector: str = ""
+    """How the waiver picks images, for display: ``id=...``, ``name=glob`` or ``match=CEL``."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class BaselineKey:
+    """What identifies a finding across runs: never shared between images or policies."""
+
+    policy: str
+    image_id: str
+    validation: int | None
 
 
 @dataclass(frozen=True)
@@ -137,7 +172,8 @@ class RunSummary:
     skipped: int
     errored: int
     by_severity: Mapping[str, int]
-    """Number of fail/error findings per severity label (every label present, zeros included)."""
+    """Number of fail/error findings per severity label (every label present, zeros included; waived and
+    baselined findings included: they are still findings, only the gate ignores them)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +190,18 @@ class RunResult:
     findings: tuple[Finding, ...]
     fail_on: str = "low"
     """The gate threshold the run was judged with (``never`` for audits)."""
+    expired_waivers: tuple[Waiver, ...] = ()
+    """Waivers past their ``expires`` date at ``now``: they no longer apply (each is a warning)."""
+    stale_waivers: tuple[Waiver, ...] = ()
+    """Waivers that matched no finding in a complete run."""
+    fixed: tuple[BaselineKey, ...] = ()
+    """Baseline entries with no finding in this (complete) run: fixed since the baseline was written."""
+    baseline_file: str | None = None
+
+
+def waiver_dict(w: Waiver) -> dict[str, Any]:
+    return {"policy": w.policy, "selector": w.selector, "reason": w.reason, "expires": w.expires, "owner": w.owner,
+            "ticket": w.ticket, "file": w.file, "line": w.line}
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
@@ -166,6 +214,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "message": f.message,
         "image": {"id": f.image.id, "name": f.image.name, "visibility": f.image.visibility, "owner": f.image.owner},
         "attributes": dict(f.attributes),
+        "waived": f.waiver is not None,
+        "waiver": waiver_dict(f.waiver) if f.waiver else None,
+        "baselined": f.baselined,
     }
 
 
@@ -193,6 +244,8 @@ def as_dict(result: RunResult) -> dict[str, Any]:
             "skip": s.skipped,
             "error": s.errored,
             "by_severity": dict(s.by_severity),
+            "waived": sum(1 for f in result.findings if f.waiver is not None),
+            "baselined": sum(1 for f in result.findings if f.baselined),
         },
         "policies": [
             {
@@ -212,4 +265,9 @@ def as_dict(result: RunResult) -> dict[str, Any]:
             for p in result.policies
         ],
         "findings": [finding_dict(f) for f in result.findings],
+        "waivers": {"expired": [waiver_dict(w) for w in result.expired_waivers],
+                    "stale": [waiver_dict(w) for w in result.stale_waivers]},
+        "baseline": {"file": result.baseline_file,
+                     "fixed": [{"policy": k.policy, "image_id": k.image_id, "validation": k.validation}
+                               for k in result.fixed]},
     }
