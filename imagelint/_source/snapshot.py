@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,34 +67,22 @@ class SnapshotSource(ImageSource):
         stream = self._open()
         try:
             head = stream.readline()
-            first = head.lstrip()
-            if not first:
+            if not head.strip():
                 raise SourceError(f"{self.display}:1: empty snapshot: expected JSON or JSON Lines")
-            if self.display.endswith(_JSONL_SUFFIXES) or self._looks_like_jsonl(head, stream):
+            second = stream.readline()
+            if self.display.endswith(_JSONL_SUFFIXES) or _looks_like_jsonl(head, second):
                 self.format = "jsonl"
-                yield from self._jsonl(head, stream)
+                yield from _batched(self._jsonl(_chain(head, second, stream)))
             else:
                 self.format = "json"
-                yield from self._json(head + stream.read())
+                yield from _batched(self._json(head + second + stream.read()))
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
         if self.metadata.get("complete") is False:
             raise SourceError(f"{self.display}: the snapshot says it is incomplete (its fetch did not finish)")
 
-    @staticmethod
-    def _looks_like_jsonl(head: bytes, stream: IO[bytes]) -> bool:
-        # A JSON Lines file is a first line that is a whole object on its own; a JSON document that
-        # happens to fit on one line is told apart by its top-level "images" key.
-        if not head.lstrip().startswith(b"{"):
-            return False
-        try:
-            obj = json.loads(head)
-        except ValueError:
-            return False
-        return isinstance(obj, dict) and "images" not in obj
-
-    def _json(self, data: bytes) -> Iterator[list[Image]]:
+    def _json(self, data: bytes) -> Iterator[Image]:
         try:
             doc = json.loads(data)
         except UnicodeDecodeError as exc:
@@ -113,34 +100,59 @@ class SnapshotSource(ImageSource):
             got = "an object without an \"images\" array" if isinstance(doc, dict) else f"a JSON {_kind(doc)}"
             raise SourceError(f"{self.display}: expected a JSON object with an \"images\" array, a JSON array "
                               f"of images, or JSON Lines; got {got}")
-        for start in range(0, len(images), PAGE):
-            page = images[start:start + PAGE]
-            yield [check_image(img, f"{self.display}: {prefix}[{start + i}]") for i, img in enumerate(page)]
+        for index, image in enumerate(images):
+            yield check_image(image, f"{self.display}: {prefix}[{index}]")
 
-    def _jsonl(self, head: bytes, stream: IO[bytes]) -> Iterator[list[Image]]:
-        lines = enumerate(_chain(head, stream), start=1)
-        while chunk := list(islice(lines, PAGE)):
-            page: list[Image] = []
-            for lineno, raw in chunk:
-                if not raw.strip():
-                    continue
-                try:
-                    value = json.loads(raw)
-                except ValueError as exc:
-                    col = f":{exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-                    raise SourceError(f"{self.display}:{lineno}{col}: not valid JSON: {msg}") from None
-                if lineno == 1 and isinstance(value, dict) and "id" not in value and isinstance(
-                        value.get("snapshot"), dict):
-                    self.metadata = value["snapshot"]
-                    continue
-                page.append(check_image(value, f"{self.display}:{lineno}"))
-            if page:
+    def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
+        for lineno, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SourceError(f"{self.display}:{lineno}:{exc.pos + 1}: not valid JSON: {exc.msg}") from None
+            except ValueError:
+                raise SourceError(f"{self.display}:{lineno}: not UTF-8 text") from None
+            if lineno == 1 and isinstance(value, dict) and "id" not in value and isinstance(
+                    value.get("snapshot"), dict):
+                self.metadata = value["snapshot"]
+                continue
+            yield check_image(value, f"{self.display}:{lineno}")
+
+
+def _looks_like_jsonl(head: bytes, second: bytes) -> bool:
+    """JSON Lines: the first line is a whole object on its own, and not a one-line ``{"images": ...}``."""
+    if not head.lstrip().startswith(b"{"):
+        return False
+    try:
+        obj = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and "images" not in obj and ("id" in obj or bool(second.strip()))
+
+
+def _batched(images: Iterator[Image]) -> Iterator[list[Image]]:
+    """Pages of ``PAGE`` images; on a ``SourceError`` the images read before it are still yielded first,
+    so that the evaluator judges everything that was readable before the run is marked incomplete."""
+    page: list[Image] = []
+    try:
+        for image in images:
+            page.append(image)
+            if len(page) == PAGE:
                 yield page
+                page = []
+    except SourceError:
+        if page:
+            yield page
+        raise
+    if page:
+        yield page
 
 
-def _chain(head: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+def _chain(head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
     yield head
+    if second:
+        yield second
     yield from stream
 
 
