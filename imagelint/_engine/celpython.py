@@ -66,7 +66,7 @@ class CelPythonEngine(Engine):
             raise EvalFailure(_describe(value))
         if isinstance(value, celtypes.BoolType):
             return bool(value)
-        if isinstance(value, celtypes.StringType):
+        if isinstance(value, str):  # StringType, or a plain str from some cel-python functions
             return str(value)
         return NonBool(_cel_type_name(value))
 

@@ -1,0 +1,159 @@
+"""The verdict semantics, run on both engines: the same cases must give the same verdicts and findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from imagelint._engine import ERROR, FAIL, PASS, SKIP, EngineName, create_engine
+from imagelint._policy import load_policies
+from tests.conftest import policy_yaml
+
+NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
+ENGINES = [EngineName.CEL_PYTHON, EngineName.CEL_CPP]
+
+
+@pytest.fixture(params=ENGINES, ids=lambda e: e.value)
+def judge(request, tmp_path):
+    """judge(image, **policy_kwargs) -> (code, [(status, validation, message)]) on one engine."""
+
+    def _judge(image, overrides=None, **kwargs):
+        path = tmp_path / "p.yaml"
+        path.write_text(policy_yaml("p", **kwargs))
+        policies = load_policies([path], overrides)
+        engine = create_engine(request.param, policies, NOW)
+        codes, details = engine.evaluate(image)
+        return codes[0], details.get(0, [])
+
+    return _judge
+
+
+IMG = {"id": "i-1", "name": "web", "status": "active", "min_disk": 40, "visibility": "private", "tags": ["a=b"],
+       "created_at": "2026-01-01T00:00:00Z", "__support_xen": "true"}
+
+
+def test_pass_when_every_validation_is_true(judge):
+    assert judge(IMG, validations=['image.status == "active"', "image.min_disk >= 1"]) == (PASS, [])
+
+
+def test_skip_when_match_is_false(judge):
+    assert judge(IMG, match='image.visibility == "public"', validations=["image.nope"]) == (SKIP, [])
+
+
+def test_fail_has_one_finding_per_false_validation_with_its_message(judge):
+    code, found = judge(IMG, validations=[
+        {"expression": 'image.status == "killed"', "message": "static message"},
+        {"expression": "image.min_disk > 100", "messageExpression": "'min_disk is ' + string(image.min_disk)"},
+        {"expression": "true"},
+        {"expression": "  image.min_disk > 1000  "},
+    ])
+    assert code == FAIL
+    assert found == [(FAIL, 0, "static message"), (FAIL, 1, "min_disk is 40"), (FAIL, 3, "image.min_disk > 1000")]
+
+
+def test_message_expression_that_fails_falls_back_and_says_so(judge):
+    code, [(status, index, message)] = judge(IMG, validations=[
+        {"expression": "false", "message": "fallback", "messageExpression": "'x' + image.nope"}])
+    assert (code, status, index) == (FAIL, FAIL, 0)
+    assert message.startswith("fallback (messageExpression failed: ")
+
+
+def test_message_expression_that_is_not_a_string_falls_back(judge):
+    _, [(_, _, message)] = judge(IMG, validations=[{"expression": "false", "messageExpression": "42"}])
+    assert message == "false (messageExpression failed: returned int, expected string)"
+
+
+def test_missing_key_is_an_error_finding(judge):
+    code, [(status, index, message)] = judge(IMG, validations=["true", "image.nope == 1"])
+    assert (code, status, index) == (ERROR, ERROR, 1)
+    assert message.startswith("spec.validations[1].expression raised: ")
+
+
+def test_non_bool_result_is_an_error(judge):
+    assert judge(IMG, validations=["image.name"]) == (
+        ERROR, [(ERROR, 0, "spec.validations[0].expression returned string, expected bool")])
+
+
+def test_error_and_fail_in_one_policy_report_both(judge):
+    code, found = judge(IMG, validations=["false", "image.nope"])
+    assert code == ERROR and [(s, i) for s, i, _ in found] == [(FAIL, 0), (ERROR, 1)]
+
+
+def test_match_error_is_one_finding_without_validation_index(judge):
+    code, [(status, index, message)] = judge(IMG, match="image.nope == 1", validations=["true"])
+    assert (code, status, index) == (ERROR, ERROR, None)
+    assert message.startswith("spec.match raised: ")
+
+
+def test_non_bool_match_is_an_error(judge):
+    assert judge(IMG, match="1", validations=["true"]) == (
+        ERROR, [(ERROR, None, "spec.match returned int, expected bool")])
+
+
+def test_error_absorbed_by_short_circuit_is_not_an_error(judge):
+    assert judge(IMG, validations=["true || image.nope", "image.nope || true"]) == (PASS, [])
+
+
+def test_variables_are_lazy_and_chain(judge):
+    variables = [{"name": "bad", "expression": "image.nope == 1"},
+                 {"name": "xen", "expression": 'has(image.__support_xen) && image.__support_xen == "true"'},
+                 {"name": "xen_private", "expression": 'variables.xen && image.visibility == "private"'}]
+    # an unused failing variable does not make the policy error
+    assert judge(IMG, variables=variables, validations=["variables.xen_private"]) == (PASS, [])
+    # a used failing variable does, unless short-circuited away
+    assert judge(IMG, variables=variables, validations=["false && variables.bad"])[0] == FAIL
+    assert judge(IMG, variables=variables, validations=["variables.bad"])[0] == ERROR
+
+
+def test_params_defaults_and_overrides(judge):
+    kwargs = dict(params={"max": 50, "names": ["web", "db"]},
+                  validations=["image.min_disk <= params.max", 'image.name in params["names"]'])
+    assert judge(IMG, **kwargs) == (PASS, [])
+    assert judge(IMG, overrides={"p": {"max": 10}}, **kwargs)[0] == FAIL
+    assert judge(IMG, overrides={"p": {"names": []}}, **kwargs)[0] == FAIL
+
+
+def test_params_as_a_map(judge):
+    assert judge(IMG, params={"a": 1}, validations=["has(params.a)", "params.size() == 1"]) == (PASS, [])
+
+
+def test_now_is_the_runs_fixed_time(judge):
+    assert judge(IMG, validations=['now == timestamp("2026-11-27T00:00:00Z")',
+                                   'now - timestamp(image.created_at) > duration("7000h")']) == (PASS, [])
+
+
+def test_strings_stay_strings(judge):
+    # "true" is a string in the API; comparing it with a bool is an error on both engines? No: == across
+    # types is false on cel-cpp and an error on cel-python -- a documented difference, see README "Engines".
+    assert judge(IMG, validations=['image.__support_xen == "true"'])[0] == PASS
+
+
+def test_macros_over_lists(judge):
+    assert judge(IMG, validations=["image.tags.exists(t, t.startsWith('a='))",
+                                   "image.tags.all(t, t.contains('='))",
+                                   "image.tags.filter(t, t == 'x').size() == 0"]) == (PASS, [])
+
+
+def test_unconvertible_image_value_is_an_error_not_a_crash(judge):
+    image = dict(IMG, name=2**70)
+    code, found = judge(image, validations=["has(image.name)"])
+    assert code == ERROR and found[0][0] == ERROR
+
+
+def test_whole_image_use_sees_every_attribute(judge):
+    assert judge(IMG, validations=["image.size() == 8", '"tags" in image']) == (PASS, [])
+
+
+def test_fast_path_falls_back_per_policy(tmp_path):
+    """One erroring policy must not change the verdicts of the others on the fast engine."""
+    path = tmp_path / "p.yaml"
+    path.write_text(policy_yaml("a", validations=["image.nope"]) + "\n---\n"
+                    + policy_yaml("b", validations=['image.status == "x"']) + "\n---\n"
+                    + policy_yaml("c", match="false", validations=["true"]))
+    policies = load_policies([path])
+    results = []
+    for name in ENGINES:
+        codes, details = create_engine(name, policies, NOW).evaluate(IMG)
+        results.append((codes, {i: [(s, v) for s, v, _ in found] for i, found in details.items()}))
+    assert results[0] == results[1] == ([ERROR, FAIL, SKIP], {0: [(ERROR, 0)], 1: [(FAIL, 0)]})
