@@ -24,6 +24,9 @@ from imagelint._policy import Policy, PolicyError, bundled_policy_dir, load_poli
 from imagelint._result import RunResult
 from imagelint._source import ImageSource, SnapshotSource, SourceError
 from imagelint._source.snapshot import sample_fleet_path
+from imagelint._source.api import add_arguments as add_api_arguments, source_from_args as api_source_from_args
+from imagelint._source.transport import ConfigError
+from imagelint._fetch import SnapshotWriteError, add_parser as add_fetch_parser, run_fetch
 
 
 class UsageError(Exception):
@@ -39,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = check.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", metavar="FILE", help="snapshot: JSON {\"images\": [...]}, JSON array, or JSON Lines; - for stdin")
     src.add_argument("--sample", action="store_true", help="check the bundled sample fleet")
+    src.add_argument("--endpoint", metavar="URL", help="fetch every page of URL/v2/images (the live API) and check")
+    add_api_arguments(check, endpoint=False)
     _policy_options(check)
     check.add_argument("--now", metavar="RFC3339", help="pin the run's `now` (default: the current time)")
     check.add_argument("--engine", choices=[e.value for e in EngineName], default="auto",
@@ -49,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="lowest severity that fails the gate; never = audit only (default low)")
     check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                        help="colour text output (auto: on a terminal and without NO_COLOR)")
+
+    add_fetch_parser(sub)
 
     validate = sub.add_parser("validate", help="check policy files only (syntax, schema, CEL)")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories (default: bundled)")
@@ -66,10 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "fetch":
+            return run_fetch(args)
         if args.command == "validate":
             return _validate(args.paths or [bundled_policy_dir()])
         return _check(args)
-    except (UsageError, PolicyError, EngineError) as exc:
+    except (UsageError, PolicyError, EngineError, ConfigError, SnapshotWriteError) as exc:
         _err(str(exc))
         return ExitCode.USAGE
     except ReportError as exc:
@@ -141,6 +150,8 @@ def _validate(paths: Sequence[str | Path]) -> int:
 def _source(args: argparse.Namespace) -> ImageSource:
     if args.sample:
         return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>")
+    if args.endpoint is not None:
+        return api_source_from_args(args)
     return SnapshotSource(args.input)
 
 
