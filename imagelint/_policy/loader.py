@@ -92,7 +92,8 @@ def policy_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]
                 problems.append(Problem(str(path), 1, 1, "no policy files (*.yaml, *.yml) in this directory"))
             files += found
         elif path.is_file():
-            files.append(path)
+            if not path.name.endswith(TEST_SUFFIXES):  # a shell glob (policies/*.yaml) picks up test files too
+                files.append(path)
         else:
             problems.append(Problem(str(path), 1, 1, "no such policy file or directory"))
     return files, problems
