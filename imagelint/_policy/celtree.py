@@ -256,12 +256,57 @@ def cel_literal(value: Any) -> str:
     raise TypeError(f"cannot express {type(value).__name__} as a CEL literal")
 
 
-def inline(source: str, tree: lark.Tree, variables: Mapping[str, str], params_literal: str) -> str:
+def regex_sites(tree: lark.Tree) -> list[tuple[int, int, str, str]]:
+    """``image.ATTR.matches(LITERAL)`` and ``matches(image.ATTR, LITERAL)`` calls: (start, end, ATTR, LITERAL).
+
+    LITERAL is the string literal's CEL source text. ``analyse`` rejects macros that rebind ``image``, so
+    every ``image`` here is the image.
+    """
+    sites = []
+    for node in tree.iter_subtrees():
+        if node.data == "member_dot_arg" and str(_token(node)) == "matches":
+            target, *rest = list(_children(node))
+            args = [e for c in rest for e in _children(c)]
+        elif node.data == "ident_arg" and str(_token(node)) == "matches":
+            args = [e for c in _children(node) for e in _children(c)]
+            if len(args) != 2:
+                continue
+            target, args = args[0], args[1:]
+        else:
+            continue
+        attr = _image_attribute(target)
+        pattern = _literal_token(args[0]) if len(args) == 1 else None
+        if attr is not None and pattern is not None and pattern.type == "STRING_LIT":
+            sites.append((node.meta.start_pos, node.meta.end_pos, attr, str(pattern)))
+    return sites
+
+
+def _image_attribute(tree: lark.Tree) -> str | None:
+    while isinstance(tree, lark.Tree) and tree.data != "member_dot" and len(tree.children) == 1:
+        tree = tree.children[0]  # type: ignore[assignment]
+    if isinstance(tree, lark.Tree) and tree.data == "member_dot" and _ident_name(tree.children[0]) == "image":
+        return str(_token(tree))
+    return None
+
+
+def _literal_token(tree: lark.Tree) -> lark.Token | None:
+    while isinstance(tree, lark.Tree):
+        if tree.data == "literal":
+            return _token(tree)
+        if len(tree.children) != 1:
+            return None
+        tree = tree.children[0]  # type: ignore[assignment]
+    return None
+
+
+def inline(source: str, tree: lark.Tree, variables: Mapping[str, str], params_literal: str,
+           regexes: Mapping[tuple[int, int], str] | None = None) -> str:
     """Return ``source`` with ``variables.NAME`` replaced by ``(variables[NAME])`` and ``params`` by a literal.
 
-    ``tree`` must be ``parse(source)`` and must have passed ``analyse`` without issues.
+    ``regexes`` maps (start, end) spans of ``regex_sites`` to replacement text. ``tree`` must be
+    ``parse(source)`` and must have passed ``analyse`` without issues.
     """
-    edits: list[tuple[int, int, str]] = []
+    edits: list[tuple[int, int, str]] = [(start, end, text) for (start, end), text in (regexes or {}).items()]
     _collect_edits(tree, frozenset(), variables, params_literal, edits)
     out = source
     for start, end, text in sorted(edits, reverse=True):
