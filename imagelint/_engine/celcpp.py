@@ -164,7 +164,7 @@ class CelCppEngine(Engine):
     def bind(self, image: dict[str, Any], index: int, cache: dict[str, Any]) -> Any:
         if "activation" not in cache:
             try:
-                cache["activation"] = self.env.Activation(self._data(image))
+                cache["activation"] = self.env.Activation(cache.get("data") or self._data(image))
             except Exception as exc:  # noqa: BLE001 - pybind raises plain exceptions for unconvertible values
                 cache["activation"] = EvalFailure(f"cannot convert the image: {exc}")
         if isinstance(cache["activation"], EvalFailure):
@@ -185,19 +185,20 @@ class CelCppEngine(Engine):
     # --- the fast path ----------------------------------------------------------------------------
 
     def evaluate(self, image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+        cache: dict[str, Any] = {"data": self._data(image)}
         if self.combined is not None:
             try:
-                value = self.combined.eval(data=self._data(image))
+                value = self.combined.eval(data=cache["data"])
             except Exception:  # noqa: BLE001 - unconvertible image: judge_policy reports it per policy
                 value = None
             if value is not None and value.type() != cel.Type.ERROR:
-                return self._decode(value.plain_value(), image)
-        return self._per_policy(image)
+                return self._decode(value.plain_value(), image, cache)
+        return self._per_policy(image, cache)
 
-    def _decode(self, raw: list[int], image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def _decode(self, raw: list[int], image: dict[str, Any],
+                cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
         codes: list[int] = []
         details: dict[int, list[Outcome]] = {}
-        cache: dict[str, Any] = {}
         for index, bits in enumerate(raw):
             if bits <= 0:
                 codes.append(SKIP if bits < 0 else PASS)
@@ -208,10 +209,10 @@ class CelCppEngine(Engine):
                               for n in range(bits.bit_length()) if bits >> n & 1]
         return codes, details
 
-    def _per_policy(self, image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def _per_policy(self, image: dict[str, Any],
+                    cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
         codes: list[int] = []
         details: dict[int, list[Outcome]] = {}
-        cache: dict[str, Any] = {}
         for index, program in enumerate(self.code_programs):
             bits = None
             if program is not None:

@@ -23,7 +23,6 @@ from collections.abc import Callable
 
 import re2
 
-_PRINTABLE_ASCII = re.compile(r"[ -~]*")
 _DIFFERENT = ("[:", "{,")
 
 
@@ -42,6 +41,6 @@ class Matcher:
                 self.fast = None
 
     def __call__(self, text: str) -> bool:
-        if self.fast is not None and _PRINTABLE_ASCII.fullmatch(text):
+        if self.fast is not None and text.isascii() and text.isprintable():  # i.e. code points 32-126
             return self.fast(text) is not None
         return self.re2.search(text) is not None
