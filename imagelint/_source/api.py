@@ -272,11 +272,13 @@ def _without_query(url: str) -> str:
 def _json_body(response: Any, shown: str) -> dict[str, Any]:
     try:
         doc = json.loads(response.content)
-    except ValueError:
-        _, what = parse_error_body(response.content or b"", response.headers.get("Content-Type", ""))
-        kind = response.headers.get("Content-Type") or "no Content-Type"
-        raise SourceError(f"{shown}: HTTP {response.status_code} body is not valid JSON ({kind}"
-                          f"{', ' + what if what and 'HTML' in what else ''}; {len(response.content)} bytes)") from None
+    except ValueError as exc:
+        ctype = response.headers.get("Content-Type", "")
+        _, what = parse_error_body(response.content or b"", ctype)
+        if not (what and what.startswith("HTML")):
+            what = str(exc) if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise SourceError(f"{shown}: HTTP {response.status_code} but the body is not valid JSON (Content-Type "
+                          f"{ctype or 'none'}, {len(response.content)} bytes): {what}") from None
     if not isinstance(doc, dict):
         raise SourceError(f"{shown}: HTTP {response.status_code} body is not a JSON object with \"images\"")
     return doc
