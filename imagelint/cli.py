@@ -18,7 +18,9 @@ from typing import Any, TextIO
 from imagelint import __version__
 from imagelint._engine import EngineError, EngineName, create_engine
 from imagelint._evaluate import evaluate
-from imagelint._format import OutputFormat, ReportError
+from imagelint._format import FORMAT_CHOICES, ReportError
+from imagelint._format.outputs import plan as plan_reports
+from imagelint._format.outputs import write_all as write_reports
 from imagelint._gate import FAIL_ON_CHOICES, ExitCode, exit_code
 from imagelint._policy import Policy, PolicyError, bundled_policy_dir, load_policies, parse_scalar
 from imagelint._result import RunResult
@@ -27,6 +29,7 @@ from imagelint._source.snapshot import sample_fleet_path
 from imagelint._source.api import add_arguments as add_api_arguments, source_from_args as api_source_from_args
 from imagelint._source.transport import ConfigError
 from imagelint._fetch import SnapshotWriteError, add_parser as add_fetch_parser, run_fetch
+from imagelint import _pac
 
 
 class UsageError(Exception):
@@ -48,17 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--now", metavar="RFC3339", help="pin the run's `now` (default: the current time)")
     check.add_argument("--engine", choices=[e.value for e in EngineName], default="auto",
                        help="CEL engine (default auto: cel-cpp when it imports)")
-    check.add_argument("--format", choices=[f.value for f in OutputFormat], default="text", help="report format")
+    check.add_argument("--format", metavar="FORMAT",
+                       help=f"report format: {', '.join(FORMAT_CHOICES)} (default auto: github under GitHub "
+                            "Actions, else text)")
     check.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    check.add_argument("--report", action="append", default=[], metavar="FORMAT[=PATH]",
+                       help="also write FORMAT to PATH (repeatable); FORMAT alone writes to stdout")
+    check.add_argument("--template", metavar="FILE.j2",
+                       help="render the report with your own Jinja template (context: the JSON result)")
     check.add_argument("--fail-on", choices=FAIL_ON_CHOICES, default="low",
                        help="lowest severity that fails the gate; never = audit only (default low)")
     check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                        help="colour text output (auto: on a terminal and without NO_COLOR)")
+    _pac.add_check_options(check)
 
     add_fetch_parser(sub)
 
     validate = sub.add_parser("validate", help="check policy files only (syntax, schema, CEL)")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories (default: bundled)")
+    _pac.add_commands(sub)  # test, list, explain, schema; --config everywhere
     return parser
 
 
@@ -71,14 +82,20 @@ def _policy_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    try:  # imagelint.yaml / --config become arguments before argparse sees them: flags keep the last word
+        argv, config = _pac.prepare(parser, sys.argv[1:] if argv is None else argv)
+    except _pac.ERRORS as exc:
+        _err(str(exc))
+        return ExitCode.USAGE
     args = parser.parse_args(argv)
+    args.config_data = config
     try:
         if args.command == "fetch":
             return run_fetch(args)
-        if args.command == "validate":
-            return _validate(args.paths or [bundled_policy_dir()])
+        if args.command in _pac.COMMANDS:
+            return _pac.COMMANDS[args.command](args)
         return _check(args)
-    except (UsageError, PolicyError, EngineError, ConfigError, SnapshotWriteError) as exc:
+    except (UsageError, PolicyError, EngineError, ConfigError, SnapshotWriteError, *_pac.ERRORS) as exc:
         _err(str(exc))
         return ExitCode.USAGE
     except ReportError as exc:
@@ -133,18 +150,7 @@ def rfc3339(value: dt.datetime) -> str:
 def load(args: argparse.Namespace) -> list[Policy]:
     """Load and validate the policies of ``--policies`` (or the bundled pack) with ``--param`` applied."""
     paths = args.policies or [bundled_policy_dir()]
-    return load_policies(paths, parse_params(args.param))
-
-
-def _validate(paths: Sequence[str | Path]) -> int:
-    from imagelint._engine import celcpp
-
-    policies = load_policies(paths)
-    problems = celcpp.type_check(policies)
-    if problems:
-        raise PolicyError(problems)
-    print(f"{len(policies)} policies OK", file=sys.stderr)
-    return ExitCode.OK
+    return _pac.load(args, paths, parse_params(args.param))  # with the static checks (warnings to stderr)
 
 
 def _source(args: argparse.Namespace) -> ImageSource:
@@ -155,33 +161,20 @@ def _source(args: argparse.Namespace) -> ImageSource:
     return SnapshotSource(args.input)
 
 
-def _use_color(args: argparse.Namespace, stream: TextIO) -> bool:
-    if args.color != "auto":
-        return args.color == "always"
-    return not os.environ.get("NO_COLOR") and args.output is None and stream.isatty()
-
-
 def _check(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     policies = load(args)  # every check of policies happens before the first image is read
+    extras = _pac.CheckExtras(args, now)  # waivers and baseline files too
     engine = create_engine(args.engine, policies, now)
-    reporter = OutputFormat(args.format).reporter(color=_use_color(args, sys.stdout))
-    result = evaluate(_source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on)
-    write_report(reporter.render(result), args.output)
+    reports = plan_reports(format=args.format, output=args.output, reports=args.report, template=args.template,
+                           color=args.color)
+    result = evaluate(_source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on,
+                      annotate=extras.annotate)
+    result = extras.finish(result)  # expired/stale waivers, baseline marks, --write-baseline
+    write_reports(reports, result)
     code = exit_code(result, args.fail_on)
     _err(_summary_line(result, code))
     return code
-
-
-def write_report(text: str, output: str | None) -> None:
-    if output is None or output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"cannot write report {output}: {exc.strerror or exc}") from None
 
 
 def _summary_line(result: RunResult, code: int) -> str:

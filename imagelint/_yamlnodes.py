@@ -1,0 +1,131 @@
+"""Reading small YAML files (config, waivers, policy tests) with a ``FILE:LINE:COL`` for every problem.
+
+The policy loader has its own, richer reader; these files only need: compose the node tree, check keys and
+value types of mappings, and build plain Python values. Problems are collected, not raised one by one, so
+a user sees every mistake of a file at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imagelint._policy.loader import Problem, _Loader
+
+
+class FileProblems(Exception):
+    """A file could not be used; ``problems`` says where and why (``FILE:LINE:COL: message`` each)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def compose(path: Path, what: str, error: type[FileProblems]) -> tuple[yaml.Node | None, str, str]:
+    """The node tree of a one-document YAML file (``None`` if empty), its display name and its text."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error([Problem(file, 1, 1, f"no such {what}")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error([Problem(file, 1, 1, f"cannot read {what}: {exc}")]) from None
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node(), file, text
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise error([Problem(file, line, col, f"YAML syntax error: {exc.problem or exc.context}")]) from None
+    except yaml.YAMLError as exc:
+        raise error([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+
+
+def value(node: yaml.Node) -> Any:
+    """The plain Python value of a node (timestamps stay strings, as in policy files)."""
+    loader = _Loader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def kind(node: yaml.Node) -> str:
+    """What a node is, for messages: ``a mapping``, ``a list``, ``a string ('x')``, ``an int (3)``..."""
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    name = node.tag.rsplit(":", 1)[-1]
+    if name == "null":
+        return "nothing (null)"
+    return f"{'an' if name == 'int' else 'a'} {name} ({node.value!r})"
+
+
+class Reader:
+    """Checks nodes of one file, collecting problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def problem(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, message))
+
+    def mapping(self, node: yaml.Node, where: str, keys: Mapping[str, bool] | None = None
+                ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """Key -> (key node, value node). ``keys``: allowed key -> required (``None``: any string key)."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{where}: expected a mapping, got {kind(node)}")
+            return {}
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for knode, vnode in node.value:
+            key = knode.value if isinstance(knode, yaml.ScalarNode) else None
+            if key is None:
+                self.problem(knode, f"{where}: keys must be strings")
+            elif key in out:
+                self.problem(knode, f"{where}: duplicate key {key!r}")
+            elif keys is not None and key not in keys:
+                self.problem(knode, f"{where}: unknown key {key!r} (allowed: {', '.join(keys)})")
+            else:
+                out[key] = (knode, vnode)
+        for key, required in (keys or {}).items():
+            if required and key not in out:
+                self.problem(node, f"{where}: missing required key {key!r}")
+        return out
+
+    def string(self, node: yaml.Node, where: str) -> str | None:
+        """A non-empty string scalar (numbers and dates written plainly are accepted as their text)."""
+        if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":null", ":bool")) or not node.value.strip():
+            self.problem(node, f"{where}: expected a non-empty string, got {kind(node)}")
+            return None
+        return str(node.value)
+
+    def strings(self, node: yaml.Node, where: str) -> list[str]:
+        """A list of strings, or one string."""
+        if isinstance(node, yaml.SequenceNode):
+            items = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+            return [i for i in items if i is not None]
+        one = self.string(node, where)
+        return [one] if one is not None else []
+
+    def integer(self, node: yaml.Node, where: str) -> int | None:
+        if not isinstance(node, yaml.ScalarNode) or not node.tag.endswith(":int"):
+            self.problem(node, f"{where}: expected an integer, got {kind(node)}")
+            return None
+        return int(value(node))
+
+    def boolean(self, node: yaml.Node, where: str) -> bool | None:
+        if not isinstance(node, yaml.ScalarNode) or not node.tag.endswith(":bool"):
+            self.problem(node, f"{where}: expected true or false, got {kind(node)}")
+            return None
+        return bool(value(node))
+
+    def raise_if_any(self, error: type[FileProblems]) -> None:
+        if self.problems:
+            raise error(self.problems)
