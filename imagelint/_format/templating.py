@@ -2,17 +2,26 @@
 
 Templates live in ``reports/`` (installed as ``imagelint.reports``). ``StrictUndefined`` turns a typo in a
 template into an error instead of a silent blank; autoescaping is on for HTML/XML templates, chosen by
-the template's file name (``*.html.j2``, ``*.xml.j2``). The context is exactly ``as_dict(result)``.
+the template's file name (``*.html.j2``, ``*.xml.j2``). A user's template sees exactly ``as_dict(result)``;
+our own templates get the same dict plus a ``view`` key of precomputed groupings (``imagelint._format.view``).
+
+Filters every template can use (documented in the README for ``--template`` authors):
+``paint(style)`` ANSI colour (a no-op without colour), ``tsafe`` terminal-safe text, ``xml`` XML text and
+attribute escaping (control characters included), ``md`` escaped Markdown text, ``mdcode``/``mdcell``
+untrusted text as a Markdown code span (``mdcell`` inside a table), ``ghdata``/``ghprop`` GitHub workflow
+command escaping, ``compact(n)`` a value as short JSON.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from imagelint._format import escape
+from imagelint._format.escape import terminal_safe
 from imagelint._format.interface import ReportError
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
@@ -21,21 +30,18 @@ if not REPORTS_DIR.is_dir():  # running from a source checkout: reports/ sits at
 
 _ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36",
          "bold": "1", "dim": "2"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
-
-def terminal_safe(value: Any) -> str:
-    """Make untrusted text harmless on a terminal: control, bidi and escape characters become ``\\xNN``.
-
-    Image names come from other tenants; an ESC sequence in a name must not recolour or rewrite the
-    terminal of whoever reads the report.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", str(value))
+__all__ = ["REPORTS_DIR", "compact", "environment", "render", "render_file", "terminal_safe"]
 
 
 def _autoescape(name: str | None) -> bool:
     return bool(name) and name.endswith((".html.j2", ".xml.j2", ".html", ".xml"))
+
+
+def compact(value: Any, limit: int = 200) -> str:
+    """A value as one line of JSON, cut at ``limit`` characters: attribute values can be huge."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def environment(*, color: bool = False, search: Path | None = None) -> jinja2.Environment:
@@ -57,18 +63,63 @@ def environment(*, color: bool = False, search: Path | None = None) -> jinja2.En
         codes = ";".join(_ANSI[s] for s in style.split("+"))
         return f"\x1b[{codes}m{text}\x1b[0m"
 
-    env.filters["paint"] = paint
-    env.filters["tsafe"] = terminal_safe
+    env.filters.update({
+        "paint": paint,
+        "tsafe": terminal_safe,
+        "xml": escape.xml_escape,
+        "md": escape.md_text,
+        "mdcode": escape.md_code,
+        "mdcell": escape.md_cell,
+        "ghdata": escape.gh_data,
+        "ghprop": escape.gh_property,
+        "compact": compact,
+    })
     return env
 
 
 def render(template: str, context: dict[str, Any], *, color: bool = False, search: Path | None = None) -> str:
     """Render ``template`` (a name under ``reports/`` or ``search``) with ``context``."""
+    env = environment(color=color, search=search)
     try:
-        return environment(color=color, search=search).get_template(template).render(context)
+        return env.get_template(template).render(context)
     except jinja2.TemplateNotFound as exc:
         raise ReportError(f"template not found: {exc.name}") from None
     except jinja2.TemplateSyntaxError as exc:
         raise ReportError(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
-        raise ReportError(f"{template}: template error: {exc.message}") from None
+        raise ReportError(f"{_where(exc, template)}: template error: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        raise ReportError(f"{_where(exc, template)}: template error: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
+        # a user's template can fail at run time in the ways Python expressions fail
+        raise ReportError(f"{_where(exc, template)}: template error: {type(exc).__name__}: {exc}") from None
+
+
+def check_template(path: Path) -> None:
+    """Load (parse and compile) a user's template now, so a syntax error stops the run before any image is
+    read; raise ``ReportError`` with ``FILE:LINE`` when it is broken or missing."""
+    if not path.is_file():
+        raise ReportError(f"--template {path}: no such file")
+    env = environment(search=path.resolve().parent)
+    try:
+        env.get_template(path.name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ReportError(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from None
+
+
+def render_file(path: Path, context: dict[str, Any]) -> str:
+    """Render a user's template file (``--template``) with ``context``."""
+    return render(path.name, context, search=path.resolve().parent)
+
+
+def _where(exc: BaseException, template: str) -> str:
+    """``TEMPLATE:LINE`` of the failing template line: Jinja rewrites tracebacks so that template frames
+    carry the template's file name and line."""
+    tb = exc.__traceback__
+    where = template
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(template) or name == template:
+            where = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where

@@ -1,0 +1,75 @@
+"""The JUnit XML reporter, for the test tabs of Jenkins, GitLab and friends.
+
+One ``testsuite`` per policy; one ``testcase`` per failing or erroring image (its findings for that policy
+joined), waived/baselined images as skipped testcases, and one aggregate testcase each for the passing
+and the skipped images, so a test tab stays readable at 100,000 images. Rendered from
+``reports/junit.xml.j2``; valid against the Ant JUnit schema (``tests/data/JUnit.xsd``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from imagelint._format.interface import Reporter
+from imagelint._format.templating import render
+from imagelint._format.view import context_with_view
+from imagelint._result import RunResult
+
+
+class JunitReporter(Reporter):
+    def render(self, result: RunResult) -> str:
+        context = context_with_view(result)
+        s = context["summary"]
+        context["summary_line"] = (f"{s['images']} images, {s['policies']} policies: {s['pass']} pass, "
+                                   f"{s['fail']} fail, {s['skip']} skip, {s['error']} error; "
+                                   f"verdict {context['view']['verdict_text']}")
+        # the schema wants a local time without zone: ``now`` is UTC, its first 19 characters fit
+        context["timestamp"] = result.now[:19]
+        context["hostname"] = _hostname(result)
+        context["suites"] = {p["name"]: _suite(p, context["view"]["groups"][p["name"]]) for p in context["policies"]}
+        return render("junit.xml.j2", context)
+
+
+def _hostname(result: RunResult) -> str:
+    """The host the images came from (the API endpoint's host), ``localhost`` for snapshots: the machine
+    that ran imagelint is noise in a report and would make outputs differ between CI runners."""
+    if result.source.kind == "api":
+        host = urlsplit(result.source.location).hostname
+        if host:
+            return host
+    return "localhost"
+
+
+def _suite(policy: dict[str, Any], group: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    cases: list[dict[str, Any]] = []
+    by_image: dict[str, list[dict[str, Any]]] = {}
+    for finding in group["open"]:
+        by_image.setdefault(finding["image"]["id"], []).append(finding)
+    for findings in by_image.values():
+        errored = any(f["status"] == "error" for f in findings)
+        cases.append({"name": _case_name(findings[0]), "kind": "error" if errored else "failure",
+                      "type": "error" if errored else "fail", "message": findings[0]["message"],
+                      "text": "\n".join(f"{f['status']}: {f['message']}" for f in findings)})
+    for finding in [*group["waived"], *group["baselined"]]:
+        if finding["image"]["id"] in by_image:
+            continue  # the image already fails this policy; its suppressed findings add nothing to the tab
+        reason = (f"waived: {finding['waiver']['reason']}" if finding["waived"]
+                  else "baselined: recorded in the baseline")
+        cases.append({"name": _case_name(finding), "kind": "skipped", "message": reason,
+                      "text": finding["message"]})
+        by_image[finding["image"]["id"]] = [finding]
+    if policy["pass"] or not cases:
+        cases.append({"name": f"{policy['pass']} images pass", "kind": "pass"})
+    if policy["skip"]:
+        cases.append({"name": f"{policy['skip']} images not matched", "kind": "skipped",
+                      "message": "spec.match is false for these images", "text": ""})
+    return {"cases": cases, "tests": len(cases),
+            "failures": sum(c["kind"] == "failure" for c in cases),
+            "errors": sum(c["kind"] == "error" for c in cases),
+            "skipped": sum(c["kind"] == "skipped" for c in cases)}
+
+
+def _case_name(finding: dict[str, Any]) -> str:
+    name = finding["image"]["name"]
+    return f"{name if name is not None else '(no name)'} ({finding['image']['id']})"
