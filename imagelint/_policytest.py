@@ -340,6 +340,11 @@ def run(paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES,
                 covered.setdefault(e.policy, set()).add(e.verdict)
     if file_problems:
         raise TestFileError(file_problems)
+    for raw in paths:  # policies of a tested directory count for coverage even without a test file
+        if Path(raw).is_dir():
+            policies, _ = load_checked([raw], catalogue=catalogue)
+            for p in policies:
+                all_policies.setdefault(p.name, p)
     for name, policy in sorted(all_policies.items()):
         wanted = ["pass", "fail"] + (["skip"] if policy.match is not None else [])
         missing = [v for v in wanted if v not in covered.get(name, set())]

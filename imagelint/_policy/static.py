@@ -368,6 +368,11 @@ class Checker:
             if var is not None:  # lazy: the variable's reads happen here, under these facts
                 self.check(_Context(var[0]), var[1], facts)
             return
+        if k == "rel" and node.op == "in" and _is_image(node.kids[1]):
+            key = node.kids[0]
+            if key.kind == "lit" and isinstance(key.value, str):
+                self.known(ctx, key.start, key.value)  # "X" in image: a presence test, not a read
+                return
         if k == "rel":
             self.relation(ctx, node, facts)
         elif k == "arith":
