@@ -160,10 +160,10 @@ def load_waivers(path: str | Path, *, allow_permanent: bool = False,
 
 def _rule(reader: Reader, file: str, text: str, item: Any, where: str, allow_permanent: bool,
           catalogue: Catalogue) -> Rule | None:
+    before = len(reader.problems)
     entry = reader.mapping(item, where, ENTRY_KEYS)
     if not entry:
         return None
-    before = len(reader.problems)
     values = {k: reader.string(v, f"{where}.{k}") for k, (_, v) in entry.items()}
     chosen = [k for k in SELECTORS if k in entry]
     if len(chosen) != 1:
