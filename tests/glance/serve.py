@@ -1,0 +1,73 @@
+"""Serve OpenStack Glance's API (``glance.wsgi.api:application``) on loopback for the integration test.
+
+Run with the *Glance* virtualenv's python (tests/glance/setup.sh), never the project's: Glance and its
+oslo stack live only there.  Glance 33 no longer ships a standalone server, so the WSGI app is served by
+the standard library's ``wsgiref`` with a threading mix-in (one thread per connection, so a listing can
+run while a create is in flight).  The app reads its configuration from ``OS_GLANCE_CONFIG_DIR``.
+
+    OS_GLANCE_CONFIG_DIR=DIR python serve.py [--host 127.0.0.1] [--port 0]
+
+With ``--port 0`` the kernel picks a free port; the chosen one is printed on stdout as
+``LISTENING 127.0.0.1:PORT`` *before* the app is loaded, then ``READY`` once it is, so the harness never
+races another process for a port it guessed.  Request logging goes to stderr (the harness sends it to a
+file) rather than being silenced, because that log is what explains a failing test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    """wsgiref's server, one thread per request; daemon threads so a stop never waits on a client."""
+
+    daemon_threads = True
+    # The default backlog of 5 refuses connections when a test opens several at once.
+    request_queue_size = 64
+
+
+class QuietHandler(WSGIRequestHandler):
+    """wsgiref's handler, logging one line per request to stderr without reverse DNS look-ups."""
+
+    def address_string(self) -> str:  # the default resolves the peer's name: slow and pointless here
+        return self.client_address[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    if not os.environ.get("OS_GLANCE_CONFIG_DIR"):
+        print("serve.py: OS_GLANCE_CONFIG_DIR is not set", file=sys.stderr)
+        return 2
+
+    # Bind first with a placeholder app: the port is known (and reported) even if loading Glance fails.
+    holder: dict[str, object] = {}
+
+    def app(environ, start_response):
+        return holder["app"](environ, start_response)
+
+    server = make_server(args.host, args.port, app, server_class=ThreadingWSGIServer,
+                         handler_class=QuietHandler)
+    print(f"LISTENING {args.host}:{server.server_port}", flush=True)
+
+    from glance.wsgi.api import application  # imported here: loading it reads the config dir
+
+    holder["app"] = application
+    print("READY", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
