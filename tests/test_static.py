@@ -100,8 +100,13 @@ def test_type_test_refines_the_catalogue_type(tmp_path):
     assert problems(tmp_path, spec) == []
 
 
-def test_numbers_of_different_kinds_compare(tmp_path):
-    assert problems(tmp_path, one("image.min_disk >= 1.0 && image.min_ram > 0u")) == []
+def test_mixed_numbers_are_an_error_because_the_engines_disagree(tmp_path):
+    assert problems(tmp_path, one("image.min_disk >= 1.0 && image.min_ram > 0u")) == [
+        "p.yaml:6:38: spec.validations[0].expression: image.min_disk is an int, not a double: the engines disagree "
+        "on mixed numbers (cel-cpp compares them, cel-python errors) (compare with 1)",
+        "p.yaml:6:61: spec.validations[0].expression: image.min_ram is an int, not a uint: the engines disagree "
+        "on mixed numbers (cel-cpp compares them, cel-python errors) (compare with 0)",
+    ]
 
 
 # --- documented values ----------------------------------------------------------------------------------

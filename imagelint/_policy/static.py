@@ -9,7 +9,8 @@ Errors (certain mistakes):
   catalogue (with a did-you-mean);
 * type misuse that is certain from the catalogue: ``==``/``!=``/``in`` of an attribute against a value of
   another type (``image.__os_bit == 64``: never true), ordering or arithmetic across types (``image.min_disk >
-  "1"``: no such overload at run time), string methods on non-strings (``image.tags.contains("x")``);
+  "1"``: no such overload at run time), string methods on non-strings (``image.tags.contains("x")``), and
+  int attributes against doubles or uints (``image.min_disk > 1.5``), where the engines disagree;
 * comparing an attribute that has a documented set of values with a string outside that set
   (``image.visibility == "Public"``). In an ``in`` list, a letter-case variant of a value that the same
   list also holds (``["true", "True"]``) is a deliberate tolerance, not a mistake, and passes;
@@ -426,8 +427,13 @@ class Checker:
             return
         if not _compatible(mine, theirs):
             fix = _rewrite(other, mine)
-            what = ("this comparison is never true" if op in ("==", "!=", "in") else
-                    f"'{op}' on them fails at run time (no such overload)")
+            if mine in _NUMBERS and theirs in _NUMBERS:
+                # CEL's heterogeneous numeric comparison: cel-cpp has it, cel-python raises no-overload
+                what = "the engines disagree on mixed numbers (cel-cpp compares them, cel-python errors)"
+            elif op in ("==", "!=", "in"):
+                what = "this comparison is never true"
+            else:
+                what = f"'{op}' on them fails at run time (no such overload)"
             self.error(ctx, other.start, f"image.{name} is {_a(mine)}, not {_a(theirs)}: {what}"
                                          + (f" (compare with {fix})" if fix else ""))
             return
@@ -471,11 +477,11 @@ _NUMBERS = ("int", "uint", "double")
 
 
 def _compatible(a: str, b: str) -> bool:
-    return a == b or (a in _NUMBERS and b in _NUMBERS) or "dyn" in (a, b)
+    return a == b or "dyn" in (a, b)
 
 
 def _a(type_name: str) -> str:
-    return f"{'an' if type_name[0] in 'aeiou' else 'a'} {type_name}"
+    return f"{'an' if type_name == 'int' else 'a'} {type_name}"  # "a uint": say it, not spell it
 
 
 def _rewrite(other: Node, wanted: str) -> str | None:
@@ -489,6 +495,8 @@ def _rewrite(other: Node, wanted: str) -> str | None:
         return value
     if wanted == "bool" and other.op == "string" and value in ("true", "false"):
         return value
+    if wanted == "int" and other.op in ("uint", "double") and float(value).is_integer():
+        return str(int(value))
     return None
 
 
