@@ -92,7 +92,8 @@ def fetch(fleet: Fleet, tmp: Path, *extra: str, project: str = OWNER, roles: str
     out = tmp / f"snap-{time.monotonic_ns()}.json"
     proc = run_cli("fetch", "--endpoint", fleet.glance.endpoint, *fleet.glance.identity_args(project, roles),
                    "--page-size", str(page_size), *extra, "--output", str(out))
-    assert proc.returncode == 0, f"fetch exit {proc.returncode}\n{proc.stderr}\n(glance log: {fleet.glance.log})"
+    assert proc.returncode == 0, (f"fetch exit {proc.returncode}\n{proc.stderr}\n"
+                                  f"--- end of Glance's log ---\n{fleet.glance.log_tail()}")
     data = json.loads(out.read_text())
     return data["snapshot"], Counter(image["id"] for image in data["images"])
 
@@ -111,9 +112,9 @@ def assert_exactly(seen: Counter[str], expected: list[Seeded] | set[str]) -> Non
                                       f"{len(extra)} unexpected (e.g. {sorted(extra)[:3]})"
 
 
-def test_seeding_stayed_within_budget(started: Started):
+def test_seeded_fleet_is_as_planned(started: Started):
     fleet = ready(started)
-    # Not a speed gate, a guard on the suite: serial creates cost ~45-100 ms each here.
+    # Seeding time is printed, not asserted: serial creates cost ~40-100 ms each on this machine.
     print(f"seeded {N + READER_OWN} images and {len(fleet.member)} memberships in {fleet.seconds:.1f}s")
     assert len(fleet.owner) == N and sum(s.visibility == "public" for s in fleet.owner) == PUBLIC
 
@@ -201,7 +202,8 @@ def test_check_endpoint_evaluates_every_image_once(started: Started, tmp_path: P
     proc = run_cli("check", "--endpoint", fleet.glance.endpoint, *fleet.glance.identity_args(OWNER),
                    "--page-size", str(PAGE), "--policies", str(policy), "--format", "json",
                    "--fail-on", "never", "--output", str(out))
-    assert proc.returncode == 0, f"check exit {proc.returncode}\n{proc.stderr}"
+    assert proc.returncode == 0, (f"check exit {proc.returncode}\n{proc.stderr}\n"
+                                  f"--- end of Glance's log ---\n{fleet.glance.log_tail()}")
     report = json.loads(out.read_text())
     total = N + READER_OWN
     assert report["source"]["complete"] is True

@@ -153,6 +153,11 @@ class Glance:
         self.api_limit_max = api_limit_max
         self.log = log
         self.http = requests.Session()  # one session; the server closes each connection anyway (HTTP/1.0)
+        self.http.trust_env = False  # a proxy from the environment must not see loopback traffic
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of the server's request/traceback log, for failure messages (the folder is temporary)."""
+        return _tail(self.log, chars)
 
     def identity_args(self, project: str, roles: str = "admin") -> list[str]:
         """``--header NAME=VALUE`` arguments for the imagelint CLI, acting as ``project``."""
@@ -320,6 +325,8 @@ def _wait_ready(proc: subprocess.Popen[str], server_log: Path, work: Path, deadl
 
     endpoint = None
     last_error = "no answer yet"
+    probe = requests.Session()
+    probe.trust_env = False  # no proxy from the environment for loopback
     while time.monotonic() < deadline:
         if endpoint is None:
             for line in lines:
@@ -329,7 +336,7 @@ def _wait_ready(proc: subprocess.Popen[str], server_log: Path, work: Path, deadl
             raise died("exited while starting")
         if endpoint is not None and "READY" in lines:
             try:
-                resp = requests.get(endpoint + "/versions", timeout=5)
+                resp = probe.get(endpoint + "/versions", timeout=5)
                 if resp.status_code == 200 and "versions" in resp.json():
                     return endpoint
                 last_error = f"HTTP {resp.status_code}"
