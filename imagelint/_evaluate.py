@@ -63,7 +63,7 @@ def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now
 
 
 def _evidence_keys(policy: Policy) -> tuple[str, ...]:
-    attrs = policy.attributes()
+    attrs = policy.attributes(messages=False)
     return tuple(sorted(attrs)) if attrs is not None else ()
 
 

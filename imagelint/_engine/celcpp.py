@@ -72,6 +72,12 @@ def type_check(policies: list[Policy]) -> list[Problem]:
     return problems
 
 
+def _union(attributes: list[frozenset[str] | None]) -> tuple[str, ...] | None:
+    if any(a is None for a in attributes):
+        return None
+    return tuple(sorted(frozenset().union(*attributes)))  # type: ignore[arg-type]
+
+
 def _first_error(text: str) -> tuple[int, int, str]:
     found = _CPP_ERROR.search(text)
     if not found:
@@ -94,9 +100,12 @@ class CelCppEngine(Engine):
         for policy in policies:
             self._inline_policy(policy)
         super().__init__(policies, now)
-        attrs = [p.attributes() for p in policies]
-        self.keys: tuple[str, ...] | None = (None if any(a is None for a in attrs)
-                                             else tuple(sorted(frozenset().union(*attrs))))  # type: ignore[arg-type]
+        # The combined fast path needs only what decides verdicts. Messages (failures only) and the
+        # expression-by-expression fallback bind what any expression reads: the whole image only for a
+        # policy that needs it, so one such messageExpression does not slow every other failure down.
+        self.keys = _union([p.attributes(messages=False) for p in policies])
+        self.whole = [p.attributes() is None for p in policies]
+        self.message_keys = _union([p.attributes() for p in policies if p.attributes() is not None])
         self.codes = [self._policy_code(p) for p in policies]
         self.code_programs = [self.env.compile(c, True) if c else None for c in self.codes]
         fast = [c for c in self.codes if c]
@@ -151,25 +160,32 @@ class CelCppEngine(Engine):
             line, col, message = _first_error(str(exc))
             raise EngineError(f"{expr.position}: cel-cpp cannot compile {expr.where}: {message}") from None
 
-    def _data(self, image: dict[str, Any]) -> dict[str, Any]:
+    def _data(self, image: dict[str, Any], keys: tuple[str, ...] | None | bool = False) -> dict[str, Any]:
+        keys = self.keys if keys is False else keys
         rx = {}
         for key, attr, pattern in self.regexes:
             value = image.get(attr)
             if type(value) is str:
                 rx[key] = pattern(value)
-        if self.keys is None:
+        if keys is None:
             return {"image": image, "now": self.now, "rx": rx}
-        return {"image": {k: image[k] for k in self.keys if k in image}, "now": self.now, "rx": rx}
+        return {"image": {k: image[k] for k in keys if k in image}, "now": self.now, "rx": rx}
 
     def bind(self, image: dict[str, Any], index: int, cache: dict[str, Any]) -> Any:
-        if "activation" not in cache:
+        slot = "whole" if self.whole[index] else "activation"
+        if slot not in cache:
             try:
-                cache["activation"] = self.env.Activation(cache.get("data") or self._data(image))
+                if slot == "whole":
+                    data = self._data(image, None)
+                else:
+                    data = (cache.get("data") if self.message_keys == self.keys else None) or self._data(
+                        image, self.message_keys)
+                cache[slot] = self.env.Activation(data)
             except Exception as exc:  # noqa: BLE001 - pybind raises plain exceptions for unconvertible values
-                cache["activation"] = EvalFailure(f"cannot convert the image: {exc}")
-        if isinstance(cache["activation"], EvalFailure):
-            raise cache["activation"]
-        return cache["activation"]
+                cache[slot] = EvalFailure(f"cannot convert the image: {exc}")
+        if isinstance(cache[slot], EvalFailure):
+            raise cache[slot]
+        return cache[slot]
 
     def run(self, program: Any, activation: Any) -> Any:
         value = program.eval(activation)

@@ -120,7 +120,7 @@ def analyse(source: str, defined_variables: frozenset[str] = frozenset()) -> Ana
         offset = offset_of(source, line, col) if line and col else 0
         return Analysis(tree=None, issues=[CelIssue(offset, f"CEL syntax error: {_syntax_message(exc)}")])
     result = Analysis(tree=tree)
-    _walk(tree, frozenset(), result, defined_variables)
+    _walk(tree, {}, result, defined_variables)
     return result
 
 
@@ -138,9 +138,24 @@ def _syntax_message(exc: CELParseError) -> str:
     return "invalid expression"
 
 
-def _walk(tree: lark.Tree, bound: frozenset[str], out: Analysis, defined: frozenset[str]) -> None:
+Bound = Mapping[str, "frozenset[str] | None"]
+"""Macro variables in scope; a variable that ranges over a list literal of strings maps to those strings."""
+
+
+def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str]) -> None:
     kind = tree.data
     start = tree.meta.start_pos if not tree.meta.empty else 0
+
+    if kind == "relation" and len(tree.children) == 2 and isinstance(tree.children[0], lark.Tree) \
+            and tree.children[0].data == "relation_in" and _ident_name(tree.children[1]) == "image" \
+            and "image" not in bound:
+        # `"key" in image` / `k in image` (k over a list of literal keys) reads known attributes only
+        left = tree.children[0].children[0]
+        keys = _literal_keys(left, bound)  # type: ignore[arg-type]
+        if keys is not None:
+            out.attributes.update(keys)
+            _walk(left, bound, out, defined)  # type: ignore[arg-type]
+            return
 
     if kind == "ident":
         name = str(_token(tree))
@@ -161,10 +176,11 @@ def _walk(tree: lark.Tree, bound: frozenset[str], out: Analysis, defined: frozen
         if root is not None and root not in bound:
             key = str(_token(tree)) if kind == "member_dot" else _string_literal(rest[0])
             if root == "image":
-                if key is None:
+                keys = {key} if key is not None else _literal_keys(rest[0], bound)
+                if keys is None:
                     out.whole_image = True
                 else:
-                    out.attributes.add(key)
+                    out.attributes.update(keys)
                 for sub in rest:
                     _walk(sub, bound, out, defined)
                 return
@@ -210,7 +226,7 @@ def _walk(tree: lark.Tree, bound: frozenset[str], out: Analysis, defined: frozen
             elif var in ROOTS:
                 out.issues.append(CelIssue(start, f".{name}({var}, ...) would hide the variable {var!r}; "
                                                   "pick another name"))
-            inner = bound | {var} if var else bound
+            inner = {**bound, var: _literal_keys(target, bound, list_of=True)} if var else bound
             for arg in args[1:]:
                 _walk(arg, inner, out, defined)
             return
@@ -224,6 +240,24 @@ def _walk(tree: lark.Tree, bound: frozenset[str], out: Analysis, defined: frozen
 
     for sub in _children(tree):
         _walk(sub, bound, out, defined)
+
+
+def _literal_keys(tree: lark.Tree, bound: Bound, *, list_of: bool = False) -> frozenset[str] | None:
+    """The strings a key expression can take: a string literal, or a macro variable over a list literal of
+    strings; with ``list_of``, the strings of a list literal itself. ``None`` when not statically known."""
+    if list_of:
+        while isinstance(tree, lark.Tree) and tree.data != "list_lit" and len(tree.children) == 1:
+            tree = tree.children[0]  # type: ignore[assignment]
+        if not isinstance(tree, lark.Tree) or tree.data != "list_lit":
+            return None
+        items = [e for c in _children(tree) for e in _children(c)]
+        values = [_string_literal(e) for e in items]
+        return frozenset(values) if values and all(v is not None for v in values) else None  # type: ignore[arg-type]
+    literal = _string_literal(tree)
+    if literal is not None:
+        return frozenset({literal})
+    name = _ident_name(tree)
+    return bound.get(name) if name is not None else None
 
 
 def _is_select(tree: lark.Tree) -> bool:

@@ -82,19 +82,22 @@ class Policy:
     """Where the document starts (its first key)."""
     declared_params: frozenset[str] = frozenset()
 
-    def expressions(self) -> list[Expr]:
-        """Every expression of the policy, in evaluation order."""
+    def expressions(self, *, messages: bool = True) -> list[Expr]:
+        """Every expression of the policy, in evaluation order (``messages=False``: those that decide)."""
         out = [self.match] if self.match else []
         out += [v.expression for v in self.variables]
         for v in self.validations:
             out.append(v.expression)
-            if v.message_expression:
+            if v.message_expression and messages:
                 out.append(v.message_expression)
         return out
 
-    def attributes(self) -> frozenset[str] | None:
-        """The image attributes the policy reads, or ``None`` when it needs the whole image."""
-        exprs = self.expressions()
+    def attributes(self, *, messages: bool = True) -> frozenset[str] | None:
+        """The image attributes the policy reads, or ``None`` when it needs the whole image.
+
+        With ``messages=False``, only what decides the verdict (messages are evaluated for failures only).
+        """
+        exprs = self.expressions(messages=messages)
         if any(e.whole_image for e in exprs):
             return None
         return frozenset().union(*(e.attributes for e in exprs))

@@ -1,0 +1,42 @@
+"""Static analysis on cel-python's parse tree: which image attributes an expression reads, and inlining."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagelint._policy import celtree
+
+
+@pytest.mark.parametrize("source, attributes, whole", [
+    ("image.a == 1 && has(image.b)", {"a", "b"}, False),
+    ('image["c"] == 1', {"c"}, False),
+    ('"d" in image', {"d"}, False),
+    ('["e", "f"].all(k, k in image && image[k] != null)', {"e", "f"}, False),
+    ('["e", "f"].exists(k, image[k] == "x")', {"e", "f"}, False),
+    ("image.tags.exists(t, t == 'x')", {"tags"}, False),
+    ("image.size() > 3", set(), True),
+    ("[1, 2].exists(k, image[string(k)] == 1)", set(), True),
+    ("image[image.key] == 1", {"key"}, True),
+    ('["a", 1].all(k, image[k] == 1)', set(), True),
+])
+def test_attributes_read(source, attributes, whole):
+    analysis = celtree.analyse(source)
+    assert analysis.issues == []
+    assert (analysis.attributes, analysis.whole_image) == (attributes, whole)
+
+
+def test_inline_variables_params_and_regexes():
+    source = 'variables.x && params.n > 1 && image.name.matches("^a")'
+    tree = celtree.parse(source)
+    [(start, end, attr, literal)] = celtree.regex_sites(tree)
+    assert (source[start:end], attr, literal) == ('image.name.matches("^a")', "name", '"^a"')
+    out = celtree.inline(source, tree, {"x": "image.a == 1"}, '{"n": 2}', {(start, end): "RX"})
+    assert out == '(image.a == 1) && ({"n": 2}).n > 1 && RX'
+
+
+@pytest.mark.parametrize("value, literal", [
+    (None, "null"), (True, "true"), (3, "3"), (2.5, "2.5"), (1e20, "1e+20"), (float("inf"), 'double("inf")'),
+    ('a"b\n', '"a\\"b\\n"'), (["x", 1], '["x", 1]'), ({"k": [True]}, '{"k": [true]}'),
+])
+def test_cel_literal(value, literal):
+    assert celtree.cel_literal(value) == literal
