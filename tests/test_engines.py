@@ -157,3 +157,10 @@ def test_fast_path_falls_back_per_policy(tmp_path):
         codes, details = create_engine(name, policies, NOW).evaluate(IMG)
         results.append((codes, {i: [(s, v) for s, v, _ in found] for i, found in details.items()}))
     assert results[0] == results[1] == ([ERROR, FAIL, SKIP], {0: [(ERROR, 0)], 1: [(FAIL, 0)]})
+
+
+def test_nul_in_a_string_cannot_hide_a_suffix(judge):
+    """cel-expr-python truncates strings at NUL; the cel-cpp engine hands such images to cel-python."""
+    image = dict(IMG, name="web-approved\x00-but-not-really")
+    assert judge(image, validations=['image.name.endsWith("-approved")', "image.name.size() == 28"])[0] == FAIL
+    assert judge(image, validations=["image.name.size() == 28", "image.name.contains(\"really\")"]) == (PASS, [])

@@ -72,6 +72,17 @@ def type_check(policies: list[Policy]) -> list[Problem]:
     return problems
 
 
+def _has_nul(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return "\x00" in value
+    if kind is dict:
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if kind is list:
+        return any(map(_has_nul, value))
+    return False
+
+
 def _union(attributes: list[frozenset[str] | None]) -> tuple[str, ...] | None:
     if any(a is None for a in attributes):
         return None
@@ -95,6 +106,7 @@ class CelCppEngine(Engine):
                                          "now": cel.Type.TIMESTAMP,
                                          "rx": cel.Type.Map(cel.Type.STRING, cel.Type.BOOL)})
         self.inlined: dict[int, str] = {}
+        self.reference: Engine | None = None
         self.regexes: list[tuple[str, str, Any]] = []  # (rx key, attribute, compiled pattern)
         self._regex_keys: dict[tuple[str, str], str] = {}
         for policy in policies:
@@ -202,6 +214,10 @@ class CelCppEngine(Engine):
 
     def evaluate(self, image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
         cache: dict[str, Any] = {"data": self._data(image)}
+        if _has_nul(cache["data"]["image"]):
+            # cel-expr-python cuts strings at NUL ("a\x00b" has size 1 there): a name like
+            # "ok-approved\x00..." would pass for what it is not. Such images go to the reference engine.
+            return self._reference().evaluate(image)
         if self.combined is not None:
             try:
                 value = self.combined.eval(data=cache["data"])
@@ -210,6 +226,13 @@ class CelCppEngine(Engine):
             if value is not None and value.type() != cel.Type.ERROR:
                 return self._decode(value.plain_value(), image, cache)
         return self._per_policy(image, cache)
+
+    def _reference(self) -> Engine:
+        if self.reference is None:
+            from imagelint._engine.celpython import CelPythonEngine
+
+            self.reference = CelPythonEngine(self.policies, self.now)
+        return self.reference
 
     def _decode(self, raw: list[int], image: dict[str, Any],
                 cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
