@@ -1,0 +1,267 @@
+"""Benchmark: fetch and fetch+check of a large fleet from the fake IMS server, against openstacksdk.
+
+    python tests/benchmarks/bench_fetch.py [--sizes 20000,100000] [--latency 0.02] [--page-size 1000]
+                                           [--repeat 3] [--sdk-images 100000]
+
+The fake server (``tests/fakeims``) runs in its own process, serving ``tests.fleetgen`` images with
+``--latency`` seconds of simulated latency per request. Each measurement runs in a fresh subprocess, so its
+peak RSS (``ru_maxrss`` from ``wait4``) is its own; times are medians of ``--repeat`` runs, all in this run:
+
+* ``fetch only``: every page through ``ApiSource`` (prefetch thread, JSON parsing, duplicate check), no
+  evaluation;
+* ``evaluation only``: the same pages fetched before the clock starts, then ``evaluate()``: the cost of
+  judging alone, to tell how much of the fetch the overlap hides;
+* ``fetch+check``: ``evaluate()`` of the bundled policy pack over the same ``ApiSource`` (what
+  ``imagelint check --endpoint`` does before it writes the report); policies are loaded and compiled
+  before the clock starts, as the CLI does before its first request;
+* ``imagelint check`` (CLI): the whole command, start-up and JSON report included, for reference;
+* ``openstacksdk``: ``conn.image.images(limit=PAGE)`` with ``admin_token`` auth and
+  ``image_endpoint_override`` (it discovers the API from the fake's version document), every image
+  materialised as openstacksdk does, on ``--sdk-images`` images (default: the largest size).
+
+Target (issue 3): fetch+check / fetch-only <= 1.15, peak RSS flat in fleet size beyond the findings, and
+imagelint's fetch >= 5x faster than openstacksdk. Not collected by pytest (``norecursedirs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from imagelint._source.interface import ImageSource  # noqa: E402
+
+TOKEN = "bench-token-0123456789"
+NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
+
+SERVER = r"""
+import signal, sys, threading
+sys.path.insert(0, {root!r})
+from tests.fakeims import FakeIMS
+from tests.fleetgen import generate_fleet
+srv = FakeIMS(generate_fleet({n}, seed=11), auth="token", token={token!r}, latency={latency}, port={port})
+srv.start(); srv.warm()
+print("ready", flush=True)
+done = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: done.set())
+done.wait()
+srv.stop()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The fake IMS server in its own process (so its work does not share our GIL)."""
+
+    def __init__(self, n: int, latency: float) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        code = SERVER.format(root=str(ROOT), n=n, token=TOKEN, latency=latency, port=self.port)
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if line.strip() != "ready":
+            raise SystemExit(f"fake server did not start: {line!r}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+# -- measurements, each in a child process ------------------------------------------------------------------
+
+def child(args: argparse.Namespace) -> None:
+    """One measurement; prints a JSON line {seconds, images, pages, findings}."""
+    if args.mode == "sdk":
+        import openstack
+
+        conn = openstack.connect(auth_type="admin_token", auth={"endpoint": args.url, "token": TOKEN},
+                                 image_endpoint_override=args.url, region_name="bench")
+        start = time.perf_counter()
+        images = sum(1 for _ in conn.image.images(limit=args.page_size))
+        seconds = time.perf_counter() - start
+        print(json.dumps({"seconds": seconds, "images": images, "pages": None, "findings": 0}))
+        return
+    if args.mode == "cli":
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "imagelint", "check", "--endpoint", args.url, "--page-size",
+                               str(args.page_size), "--format", "json", "--output", os.devnull, "--fail-on", "never",
+                               "--now", "2026-11-27T00:00:00Z"], env={**os.environ, "OS_AUTH_TOKEN": TOKEN},
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(proc.stderr)
+        images = int(proc.stderr.split(" images x ")[0].rsplit(" ", 1)[-1])
+        print(json.dumps({"seconds": seconds, "images": images, "pages": None, "findings": None}))
+        return
+
+    from imagelint._engine import create_engine
+    from imagelint._evaluate import evaluate
+    from imagelint._policy import bundled_policy_dir, load_policies
+    from imagelint._source.api import ApiOptions, ApiSource
+    from imagelint._source.auth import TokenAuth
+    from imagelint._source.transport import Transport, TransportOptions
+
+    transport = Transport(TransportOptions())
+    source = ApiSource(ApiOptions(endpoint=args.url, page_size=args.page_size), transport,
+                       TokenAuth(args.url, TOKEN, transport))
+    if args.mode == "fetch":
+        start = time.perf_counter()
+        images = sum(len(page) for page in source.pages())
+        findings = 0
+    else:
+        policies = load_policies([bundled_policy_dir()])
+        engine = create_engine("auto", policies, NOW)
+        judged: ImageSource = source
+        if args.mode == "eval":  # the same pages, fetched before the clock starts: evaluation alone
+            judged = _Pages(list(source.pages()), source)
+        start = time.perf_counter()
+        result = evaluate(judged, policies, engine, now="2026-11-27T00:00:00Z", fail_on="never")
+        if not result.source.complete:
+            raise SystemExit(result.source.error)
+        images, findings = result.summary.images, len(result.findings)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "images": images, "pages": source.pages_fetched, "findings": findings}))
+
+
+class _Pages(ImageSource):
+    """Pages already in memory (for the evaluation-only measurement)."""
+
+    kind = "api"
+
+    def __init__(self, pages: list, source: ImageSource) -> None:
+        self._pages, self._source = pages, source
+
+    def pages(self):  # type: ignore[override]
+        yield from self._pages
+
+    def location(self) -> str:
+        return self._source.location()
+
+
+def measure(mode: str, url: str, page_size: int) -> dict:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, "--url", url, "--page-size", str(page_size)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
+    out, err = proc.communicate()
+    # communicate() reaped the child; RUSAGE_CHILDREN would mix all children, so use a wait4 wrapper instead.
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode} failed: {err.strip()[-2000:]}")
+    doc = json.loads(out.strip().splitlines()[-1])
+    doc["rss_mb"] = float(err.strip().splitlines()[-1].split("rss_kb=")[1]) / 1024
+    return doc
+
+
+def run_child(args: argparse.Namespace) -> None:
+    """Run ``child`` in a grandchild, report its peak RSS from wait4 on stderr (only its own process tree)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child(args)
+            sys.stdout.flush()
+        finally:
+            os._exit(0)
+    _, status, usage = os.wait4(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    print(f"rss_kb={usage.ru_maxrss}", file=sys.stderr)
+    sys.exit(code)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="20000,100000")
+    ap.add_argument("--latency", type=float, default=0.02)
+    ap.add_argument("--page-size", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sdk-images", type=int, default=None, help="fleet size for openstacksdk (default: largest)")
+    ap.add_argument("--sdk-repeat", type=int, default=1)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        args.mode = args.child
+        run_child(args)
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    sdk_n = args.sdk_images or max(sizes)
+    rows: list[tuple[int, str, dict]] = []
+    for n in sorted(set(sizes) | {sdk_n}):
+        print(f"serving {n} images, {args.latency * 1000:g} ms latency, page {args.page_size} ...", file=sys.stderr)
+        server = Server(n, args.latency)
+        try:
+            modes = ["fetch", "eval", "check", "cli"] if n in sizes else []
+            if n == sdk_n:
+                modes.append("sdk")
+            for mode in modes:
+                runs = [measure(mode, server.url, args.page_size)
+                        for _ in range(args.sdk_repeat if mode == "sdk" else args.repeat)]
+                for r in runs:
+                    if r["images"] != n:
+                        raise SystemExit(f"{mode}: saw {r['images']} images, expected {n}")
+                summary = {"seconds": median([r["seconds"] for r in runs]), "rss_mb": max(r["rss_mb"] for r in runs),
+                           "pages": runs[0]["pages"], "findings": runs[0]["findings"], "runs": len(runs)}
+                rows.append((n, mode, summary))
+                print(f"  {mode:6} {summary['seconds']:8.2f} s  rss {summary['rss_mb']:7.1f} MB", file=sys.stderr)
+        finally:
+            server.stop()
+    print_table(rows, args)
+
+
+LABELS = {"fetch": "imagelint fetch only (ApiSource)", "eval": "evaluation only (same pages, from memory)",
+          "check": "imagelint fetch+check (evaluate)",
+          "cli": "imagelint check --endpoint (whole CLI)", "sdk": "openstacksdk conn.image.images()"}
+
+
+def print_table(rows: list[tuple[int, str, dict]], args: argparse.Namespace) -> None:
+    by = {(n, mode): s for n, mode, s in rows}
+    print(f"\nlatency {args.latency * 1000:g} ms/request, page size {args.page_size}, medians of {args.repeat} "
+          f"(openstacksdk: {args.sdk_repeat}); Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    print("| images | measurement | median s | images/s | pages | findings | peak RSS MB |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for n, mode, s in rows:
+        pages = "" if s["pages"] is None else str(s["pages"])
+        findings = "" if not s["findings"] else str(s["findings"])
+        print(f"| {n:,} | {LABELS[mode]} | {s['seconds']:.2f} | {n / s['seconds']:,.0f} | {pages} | {findings} | "
+              f"{s['rss_mb']:.0f} |")
+    print()
+    for n in sorted({n for n, _, _ in rows}):
+        if (n, "fetch") in by and (n, "check") in by:
+            ratio = by[n, "check"]["seconds"] / by[n, "fetch"]["seconds"]
+            print(f"- {n:,} images: fetch+check / fetch only = {ratio:.2f} (target <= 1.15)")
+        if (n, "eval") in by and (n, "check") in by and (n, "fetch") in by:
+            f, e, c = by[n, "fetch"]["seconds"], by[n, "eval"]["seconds"], by[n, "check"]["seconds"]
+            print(f"- {n:,} images: fetch+check / max(fetch only, evaluation only) = {c / max(f, e):.2f}; "
+                  f"without overlap it would be {(f + e) / max(f, e):.2f}")
+        if (n, "sdk") in by and (n, "fetch") in by:
+            speedup = by[n, "sdk"]["seconds"] / by[n, "fetch"]["seconds"]
+            print(f"- {n:,} images: openstacksdk / imagelint fetch = {speedup:.1f}x (target >= 5x)")
+    ns = sorted(n for n, mode, _ in rows if mode == "fetch")
+    if len(ns) >= 2:
+        a, b = by[ns[0], "fetch"]["rss_mb"], by[ns[-1], "fetch"]["rss_mb"]
+        print(f"- peak RSS of fetch only: {a:.0f} MB at {ns[0]:,} images, {b:.0f} MB at {ns[-1]:,} images")
+        a, b = by[ns[0], "check"]["rss_mb"], by[ns[-1], "check"]["rss_mb"]
+        print(f"- peak RSS of fetch+check: {a:.0f} MB at {ns[0]:,} images, {b:.0f} MB at {ns[-1]:,} images "
+              f"({by[ns[0], 'check']['findings']:,} and {by[ns[-1], 'check']['findings']:,} findings)")
+
+
+if __name__ == "__main__":
+    main()
