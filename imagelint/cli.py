@@ -26,7 +26,8 @@ from imagelint._policy import Policy, PolicyError, bundled_policy_dir, load_poli
 from imagelint._result import RunResult
 from imagelint._source import ImageSource, SnapshotSource, SourceError
 from imagelint._source.snapshot import sample_fleet_path
-from imagelint._source.api import add_arguments as add_api_arguments, source_from_args as api_source_from_args
+from imagelint._source.api import add_arguments as add_api_arguments, reject_without_endpoint as reject_api_options
+from imagelint._source.api import source_from_args as api_source_from_args
 from imagelint._source.transport import ConfigError
 from imagelint._fetch import SnapshotWriteError, add_parser as add_fetch_parser, run_fetch
 from imagelint import _pac
@@ -154,10 +155,11 @@ def load(args: argparse.Namespace) -> list[Policy]:
 
 
 def _source(args: argparse.Namespace) -> ImageSource:
-    if args.sample:
-        return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>")
     if args.endpoint is not None:
         return api_source_from_args(args)
+    reject_api_options(args)
+    if args.sample:
+        return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>")
     return SnapshotSource(args.input)
 
 

@@ -138,3 +138,10 @@ def test_check_endpoint_json_report_details(tmp_path, fleet):
     assert report["source"]["kind"] == "api" and report["source"]["location"] == srv.url
     assert {k: details[k] for k in ("endpoint", "page_size", "pages", "duplicates", "auth", "retries")} == {
         "endpoint": srv.url, "page_size": 100, "pages": 2, "duplicates": 0, "auth": "token", "retries": 0}
+
+
+@pytest.mark.parametrize("flag", [["--query", "visibility=public"], ["--token", "t"], ["--retries", "1"],
+                                  ["--insecure"], ["--page-size", "10"]])
+def test_api_options_without_endpoint_are_exit_2(flag):
+    proc = run("check", "--sample", *flag)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"{flag[0]}: only with --endpoint (they configure the live API)"

@@ -312,6 +312,18 @@ def add_arguments(p: argparse.ArgumentParser, *, endpoint: bool) -> None:
                    help="show the progress line on stderr even when it is not a terminal")
 
 
+def reject_without_endpoint(args: argparse.Namespace) -> None:
+    """``check --input/--sample`` with live-API options: a usage error, not a silently ignored flag."""
+    given = [flag for flag, value, default in (
+        ("--query", args.query, []), ("--header", args.header, []), ("--page-size", args.page_size, None),
+        ("--token-file", args.token_file, None), ("--token", args.token, None),
+        ("--timeout", args.timeout, DEFAULT_TIMEOUT), ("--retries", args.retries, DEFAULT_RETRIES),
+        ("--ca-bundle", args.ca_bundle, None), ("--insecure", args.insecure, False),
+        ("--progress", args.progress, False)) if value != default]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only with --endpoint (they configure the live API)")
+
+
 def normalise_endpoint(url: str) -> str:
     """Check ``--endpoint`` and return it without a trailing slash; ``ConfigError`` says what is wrong."""
     text = url.strip()
@@ -405,4 +417,4 @@ def source_from_args(args: argparse.Namespace, *, env: Mapping[str, str] | None 
 
 
 __all__ = ["ApiOptions", "ApiSource", "Console", "add_arguments", "normalise_endpoint", "parse_headers",
-           "source_from_args"]
+           "reject_without_endpoint", "source_from_args"]
