@@ -105,3 +105,36 @@ def test_headers():
         with pytest.raises(ConfigError) as err:
             parse_headers([bad])
         assert says in str(err.value)
+
+
+def _follow(endpoint: str, link: str):
+    from imagelint._source.api import ApiOptions, ApiSource
+    from imagelint._source.auth import NoAuth
+    from imagelint._source.transport import Transport, TransportOptions
+
+    source = ApiSource(ApiOptions(endpoint=endpoint), Transport(TransportOptions()), NoAuth(endpoint))
+    return source._follow(link, "GET x")
+
+
+@pytest.mark.parametrize(("endpoint", "link", "url", "pairs"), [
+    ("https://h", "/v2/images?limit=2&marker=m1", "https://h/v2/images", [("limit", "2"), ("marker", "m1")]),
+    ("https://h/image", "/v2/images?marker=m1", "https://h/image/v2/images", [("marker", "m1")]),
+    ("https://h/image", "/image/v2/images?marker=m1", "https://h/image/v2/images", [("marker", "m1")]),
+    ("https://h:443", "https://h/v2/images?marker=m1", "https://h/v2/images", [("marker", "m1")]),
+    ("https://h", "?marker=m1", "https://h/v2/images", [("marker", "m1")]),
+    # Glance builds next with urlencode: "+" is a space, %2B a plus.
+    ("https://h", "/v2/images?created_at=gt%3A2018-10-28+10%3A00%3A00&name=a%2Bb&marker=m",
+     "https://h/v2/images", [("created_at", "gt:2018-10-28 10:00:00"), ("name", "a+b"), ("marker", "m")]),
+])
+def test_next_links_are_resolved(endpoint, link, url, pairs):
+    assert _follow(endpoint, link) == (url, pairs)
+
+
+@pytest.mark.parametrize("link", ["http://h/v2/images?marker=m", "https://h:8443/v2/images?marker=m",
+                                  "https://evil.example/v2/images?marker=m", "//evil.example/v2/images"])
+def test_foreign_next_links_are_refused(link):
+    from imagelint._source.interface import SourceError
+
+    with pytest.raises(SourceError) as err:
+        _follow("https://h", link)
+    assert "refusing to follow" in str(err.value) and "no request was sent there" in str(err.value)
