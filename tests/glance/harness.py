@@ -264,6 +264,15 @@ def _db_sync(venv: Path, etc: Path, work: Path) -> None:
         raise GlanceUnavailable(f"could not put {work / 'glance.sqlite'} in WAL mode (got {mode})")
 
 
+def _scratch() -> str | None:
+    """Where Glance's folder goes: a tmpfs when there is one, because SQLite syncs every commit and on a
+    disk that doubles the time of each create (measured: 60 creates 5.7 s on disk, 2.6 s on /dev/shm)."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK):
+        return shm
+    return None  # the system default
+
+
 def _tail(path: Path, chars: int = 3000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
@@ -280,7 +289,7 @@ def running_glance(venv: Path | None = None, *, api_limit_max: int = 1000,
     """
     python = venv_python(venv)
     venv = python.parent.parent
-    with tempfile.TemporaryDirectory(prefix="imagelint-glance-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="imagelint-glance-", dir=_scratch()) as tmp:
         work = Path(tmp)
         etc = _write_config(work, api_limit_max)
         t0 = time.monotonic()
@@ -290,8 +299,10 @@ def running_glance(venv: Path | None = None, *, api_limit_max: int = 1000,
                "PYTHONWARNINGS": "ignore"}  # eventlet's deprecation banner is noise in the log
         env.pop("VIRTUAL_ENV", None)
         with open(server_log, "wb") as log:
-            proc = subprocess.Popen([str(python), str(HERE / "serve.py"), "--host", "127.0.0.1", "--port", "0"],
-                                    stdout=subprocess.PIPE, stderr=log, env=env, cwd=work, text=True)
+            # stdin is a pipe we never write: it closes when this process dies, and serve.py then stops.
+            proc = subprocess.Popen([str(python), str(HERE / "serve.py"), "--host", "127.0.0.1", "--port", "0",
+                                     "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=log, env=env, cwd=work, text=True)
         try:
             endpoint = _wait_ready(proc, server_log, work, t0 + start_timeout)
             print(f"glance: {endpoint} up in {time.monotonic() - t0:.1f}s (logs in {work})", file=sys.stderr)
@@ -303,8 +314,9 @@ def running_glance(venv: Path | None = None, *, api_limit_max: int = 1000,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-            if proc.stdout:
-                proc.stdout.close()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe:
+                    pipe.close()
 
 
 def _wait_ready(proc: subprocess.Popen[str], server_log: Path, work: Path, deadline: float) -> str:

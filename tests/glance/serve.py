@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -37,10 +38,17 @@ class QuietHandler(WSGIRequestHandler):
         return self.client_address[0]
 
 
+def _exit_on_eof(server: WSGIServer) -> None:
+    sys.stdin.read()
+    server.shutdown()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when stdin closes (the test process died): no orphaned servers")
     args = parser.parse_args()
     if not os.environ.get("OS_GLANCE_CONFIG_DIR"):
         print("serve.py: OS_GLANCE_CONFIG_DIR is not set", file=sys.stderr)
@@ -59,6 +67,10 @@ def main() -> int:
     from glance.wsgi.api import application  # imported here: loading it reads the config dir
 
     holder["app"] = application
+    if args.exit_on_stdin_eof:
+        # A harness killed without cleanup (pytest interrupted, CI timeout) closes our stdin; without this
+        # the server would outlive it and keep the port and the temporary folder busy.
+        threading.Thread(target=_exit_on_eof, args=(server,), daemon=True).start()
     print("READY", flush=True)
     try:
         server.serve_forever()
