@@ -94,10 +94,15 @@ def md_cell(value: Any) -> str:
 
 # --- GitHub Actions workflow commands -------------------------------------------------------------------
 
+_GH_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def gh_data(value: Any) -> str:
     """The message part of ``::error ...::MESSAGE``: ``%``, CR and LF escaped as the runner expects, so a
-    newline in an image name cannot start a new workflow command."""
-    return str(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    newline in an image name cannot start a new workflow command. Other control characters (ESC, which
+    the log viewer interprets as colour, bidi overrides) are made visible."""
+    text = str(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return _GH_CONTROL.sub(_visible, text)
 
 
 def gh_property(value: Any) -> str:

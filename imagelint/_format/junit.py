@@ -60,14 +60,18 @@ def _suite(policy: dict[str, Any], group: dict[str, list[dict[str, Any]]]) -> di
                       "text": finding["message"]})
         by_image[finding["image"]["id"]] = [finding]
     if policy["pass"] or not cases:
-        cases.append({"name": f"{policy['pass']} images pass", "kind": "pass"})
+        cases.append({"name": _count(policy["pass"], "image passes", "images pass"), "kind": "pass"})
     if policy["skip"]:
-        cases.append({"name": f"{policy['skip']} images not matched", "kind": "skipped",
+        cases.append({"name": _count(policy["skip"], "image not matched", "images not matched"), "kind": "skipped",
                       "message": "spec.match is false for these images", "text": ""})
     return {"cases": cases, "tests": len(cases),
             "failures": sum(c["kind"] == "failure" for c in cases),
             "errors": sum(c["kind"] == "error" for c in cases),
             "skipped": sum(c["kind"] == "skipped" for c in cases)}
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _case_name(finding: dict[str, Any]) -> str:
