@@ -71,7 +71,7 @@ class Console:
             return
         self._last = now
         rate = images / max(now - self._start, 1e-6)
-        line = f"imagelint: {pages} pages, {images} images, {rate:,.0f} images/s"
+        line = f"imagelint: {pages} page{'' if pages == 1 else 's'}, {images} images, {rate:,.0f} images/s"
         with self._lock:
             if self.tty:
                 self.stream.write("\r\x1b[K" + line + ("\n" if final else ""))
