@@ -1,0 +1,165 @@
+"""The report options as a user meets them: --format (auto included), --output, --report FORMAT=PATH,
+--template; their usage errors (exit 2, one line on stderr, nothing read) and where each report goes."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from imagelint._format import FORMAT_CHOICES, OutputFormat
+from tests.conftest import policy_yaml, run_cli
+from tests.reportdata import NEUTRAL_ENV, NOW
+
+IMAGES = [{"id": "11111111-1111-4111-8111-111111111111", "name": "web-<b>", "status": "active"},
+          {"id": "22222222-2222-4222-8222-222222222222", "name": "db", "status": "active"}]
+
+
+@pytest.fixture
+def setup(tmp_path):
+    fleet = tmp_path / "fleet.json"
+    fleet.write_text(json.dumps({"images": IMAGES}), encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text(policy_yaml("short-names", severity="high",
+                                  validations=["!has(image.name) || size(image.name) < 5"]), encoding="utf-8")
+    return tmp_path
+
+
+def check(setup, *args, env=None):
+    return run_cli("check", "--input", str(setup / "fleet.json"), "--policies", str(setup / "p.yaml"),
+                   "--now", NOW, *args, env={**NEUTRAL_ENV, **(env or {})}, cwd=setup)
+
+
+def test_every_format_maps_to_a_reporter():
+    assert set(FORMAT_CHOICES) == {"auto", *(f.value for f in OutputFormat)}
+    for fmt in OutputFormat:
+        assert fmt.reporter().render.__qualname__.split(".")[0] != "Reporter", fmt
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "xml"], "error: --format 'xml': unknown format (expected one of: auto, text, json, markdown, "
+                          "html, junit, sarif, csv, github)"),
+    (["--report", "pdf=r.pdf"], "error: --report 'pdf': unknown format"),
+    (["--report", "json="], "error: --report 'json=': empty PATH"),
+    (["--report", "json", "--report", "sarif"], "error: more than one report on stdout (json, sarif)"),
+    (["--format", "text", "--report", "json"], "error: more than one report on stdout (text, json)"),
+    (["--report", "json=r", "--report", "sarif=r"], "error: reports json and sarif would both be written to r"),
+    (["--template", "t.j2", "--format", "json"], "error: --template replaces --format"),
+    (["--template", "missing.j2"], "error: --template missing.j2: no such file"),
+])
+def test_usage_errors_are_one_line_and_exit_2(setup, args, message):
+    result = check(setup, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(message), result.stderr
+
+
+def test_template_syntax_error_stops_before_reading_images(setup):
+    (setup / "t.j2").write_text("ok\n{% for x in findings %}\n", encoding="utf-8")
+    result = run_cli("check", "--input", str(setup / "no-such-fleet.json"), "--policies", str(setup / "p.yaml"),
+                     "--template", str(setup / "t.j2"), env=NEUTRAL_ENV)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {setup / 't.j2'}:2: template syntax error")
+    assert "no-such-fleet" not in result.stderr
+
+
+def test_reports_to_files_and_stdout_in_one_run(setup):
+    result = check(setup, "--report", "sarif=out/r.sarif", "--report", "junit=out/deep/r.xml", "--report", "markdown")
+    assert result.returncode == 1
+    assert result.stdout.startswith("## ❌ imagelint: FAIL")  # FORMAT alone: stdout
+    assert json.loads((setup / "out" / "r.sarif").read_text())["version"] == "2.1.0"
+    assert (setup / "out" / "deep" / "r.xml").read_text().startswith("<?xml")  # parent folders created
+    assert "imagelint: 2 images x 1 policies" in result.stderr
+
+
+def test_report_alone_does_not_also_print_text(setup):
+    result = check(setup, "--report", "csv=r.csv")
+    assert result.returncode == 1 and result.stdout == ""
+    assert (setup / "r.csv").read_text().startswith("policy,severity,status")
+
+
+def test_format_output_shorthand_beside_reports(setup):
+    result = check(setup, "--format", "json", "--output", "r.json", "--report", "github")
+    assert result.returncode == 1
+    # the policy file is below the working directory (the repository root here): the annotation points at it
+    assert result.stdout.startswith("::error file=p.yaml,line=1,title=imagelint short-names (high)::FAIL image web-<b>")
+    assert json.loads((setup / "r.json").read_text())["summary"]["fail"] == 1
+
+
+def test_auto_is_github_under_actions(setup):
+    default = check(setup, env={"GITHUB_ACTIONS": "true"})
+    explicit = check(setup, "--format", "auto", env={"GITHUB_ACTIONS": "true"})
+    assert default.stdout == explicit.stdout
+    assert default.stdout.splitlines()[0].startswith("::error ")
+
+
+def test_auto_is_plain_text_off_a_terminal(setup):
+    result = check(setup, env={"NO_COLOR": ""})
+    assert result.stdout.startswith("short-names [high]") and "\x1b[" not in result.stdout
+
+
+def test_auto_is_coloured_text_on_a_terminal(setup):
+    master, slave = pty.openpty()
+    env = {**os.environ, **NEUTRAL_ENV, "NO_COLOR": ""}
+    done = subprocess.run([sys.executable, "-m", "imagelint", "check", "--input", str(setup / "fleet.json"),
+                           "--policies", str(setup / "p.yaml"), "--now", NOW], stdout=slave,
+                          stderr=subprocess.PIPE, env=env, cwd=setup, timeout=120)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the terminal's writer is gone
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    out = b"".join(chunks).decode("utf-8")
+    assert done.returncode == 1
+    assert "\x1b[1mshort-names\x1b[0m" in out and "\x1b[31;1mFAIL\x1b[0m" in out
+
+
+def test_user_template_gets_exactly_the_json_result(setup):
+    (setup / "t.txt.j2").write_text(
+        "{{ summary.images }} images, verdict input: complete={{ source.complete }}\n"
+        "{% for f in findings %}{{ f.policy }} {{ f.image.name }}\n{% endfor %}"
+        "{{ (tool.name, engine, fail_on, policies[0].name, waivers.expired, baseline.fixed) }}\n", encoding="utf-8")
+    result = check(setup, "--template", "t.txt.j2", "--engine", "cel-python")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ("2 images, verdict input: complete=True\nshort-names web-<b>\n"
+                             "('imagelint', 'cel-python', 'low', 'short-names', [], [])\n")
+
+
+def test_user_html_template_is_autoescaped_and_strict(setup):
+    (setup / "t.html.j2").write_text("{% for f in findings %}<li>{{ f.image.name }}</li>{% endfor %}\n",
+                                     encoding="utf-8")
+    result = check(setup, "--template", "t.html.j2")
+    assert result.returncode == 1 and result.stdout == "<li>web-&lt;b&gt;</li>"  # trim_blocks ate the newline
+    # our own templates' extras are not part of the documented context: a typo or a private key fails
+    (setup / "u.j2").write_text("line one\n{{ view.verdict }}\n", encoding="utf-8")
+    result = check(setup, "--template", "u.j2")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and "u.j2:2: template error: 'view' is undefined" in result.stderr
+
+
+def test_unwritable_report_path_is_exit_2(setup):
+    (setup / "file").write_text("x")
+    result = check(setup, "--report", "json=file/r.json", "--report", "csv=ok.csv")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot write report file/r.json")
+    assert (setup / "ok.csv").exists()  # the other report was still written
+
+
+def test_readme_example_writes_every_format(tmp_path):
+    # the README's example: one run of the sample fleet feeding every consumer
+    args = [arg for fmt in ("text", "json", "markdown", "html", "junit", "sarif", "csv", "github")
+            for arg in ("--report", f"{fmt}=reports/imagelint.{fmt}")]
+    result = run_cli("check", "--sample", "--now", NOW, *args, cwd=tmp_path, env=NEUTRAL_ENV)
+    assert result.returncode == 1, result.stderr
+    sizes = {p.suffix: p.stat().st_size for p in (tmp_path / "reports").iterdir()}
+    assert len(sizes) == 8 and min(sizes.values()) > 1000, sizes

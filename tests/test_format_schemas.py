@@ -1,0 +1,144 @@
+"""SARIF and JUnit checked against the published schemas (copies in tests/data, from the SARIF TC and the
+Ant JUnit schema), plus what GitHub code scanning needs beyond the schema."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import xmlschema
+
+from tests.conftest import run_cli
+from tests.reportdata import DATA, NEUTRAL_ENV, NOW, run_formats, write_hostile
+
+SARIF_SCHEMA = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+JUNIT_SCHEMA = xmlschema.XMLSchema(str(DATA / "JUnit.xsd"))
+
+
+def _validate_sarif(log: dict) -> None:
+    validator = jsonschema.Draft7Validator(SARIF_SCHEMA, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(log), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """One run of the sample fleet writing SARIF, JUnit and JSON, from a repository-like folder."""
+    tmp = tmp_path_factory.mktemp("sample")
+    (tmp / ".git").mkdir()  # the repository root that SARIF locations are relative to
+    policies = tmp / "policies"
+    policies.mkdir()
+    for src in (Path(__file__).resolve().parent.parent / "policies").glob("*.yaml"):
+        (policies / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    args = ("check", "--sample", "--policies", "policies", "--now", NOW, "--format", "json",
+            "--output", "out/r.json", "--report", "sarif=out/r.sarif", "--report", "junit=out/r.xml")
+    result = run_cli(*args, cwd=tmp, env=NEUTRAL_ENV)
+    assert result.returncode == 1, result.stderr
+    again = run_cli(*args[:-6], "--format", "sarif", "--output", "out/again.sarif", cwd=tmp, env=NEUTRAL_ENV)
+    assert again.returncode == 1, again.stderr
+    read = lambda name: (tmp / "out" / name).read_text(encoding="utf-8")  # noqa: E731
+    return {"json": json.loads(read("r.json")), "sarif": json.loads(read("r.sarif")), "junit": read("r.xml"),
+            "again": json.loads(read("again.sarif"))}
+
+
+def test_sarif_sample_is_valid(sample):
+    _validate_sarif(sample["sarif"])
+
+
+def test_sarif_rules_for_github(sample):
+    run = sample["sarif"]["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    policies = sample["json"]["policies"]
+    assert [r["id"] for r in rules] == [p["name"] for p in policies]
+    expected = {"critical": ("9.5", "error"), "high": ("8.0", "error"), "medium": ("5.5", "error"),
+                "low": ("2.0", "warning"), "info": ("0.0", "note")}
+    for rule, policy in zip(rules, policies, strict=True):
+        severity, level = expected[policy["severity"]]
+        assert rule["properties"]["security-severity"] == severity  # a string, as GitHub requires
+        assert "security" in rule["properties"]["tags"]
+        assert rule["defaultConfiguration"]["level"] == level
+        assert rule["shortDescription"]["text"] == policy["title"]
+        assert rule["fullDescription"]["text"] == policy["description"]
+        for reference in policy["references"]:
+            assert reference in rule["help"]["text"]
+
+
+def test_sarif_results_locations_and_fingerprints(sample):
+    run = sample["sarif"]["runs"][0]
+    findings = sample["json"]["findings"]
+    results = run["results"]
+    assert len(results) == len(findings)
+    rules = run["tool"]["driver"]["rules"]
+    for result, finding in zip(results, findings, strict=True):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["policy"]
+        location = result["locations"][0]
+        physical = location["physicalLocation"]
+        # relative to the repository root, on the policy file's document line
+        assert physical["artifactLocation"] == {"uri": f"policies/{finding['policy']}.yaml", "uriBaseId": "%SRCROOT%"}
+        assert physical["region"]["startLine"] >= 1
+        assert location["logicalLocations"][0]["fullyQualifiedName"] == f"image/{finding['image']['id']}"
+        assert finding["image"]["id"] in result["message"]["text"]
+    prints = [r["partialFingerprints"]["imagelint/v1"] for r in results]
+    assert len(set(prints)) == len(prints)  # one alert per policy, image and validation
+    # stable across runs (and independent of the message, which for image-max-age holds the age)
+    assert prints == [r["partialFingerprints"]["imagelint/v1"] for r in sample["again"]["runs"][0]["results"]]
+
+
+def test_sarif_fingerprint_ignores_message_and_line():
+    from imagelint._format.sarif import fingerprint
+    from imagelint._result import Finding, ImageRef, Severity, Status
+
+    image = ImageRef(id="i-1", name="n", visibility="private", owner=None)
+    base = Finding("p", Severity.HIGH, Status.FAIL, 0, "image is 400 days old", image)
+    assert fingerprint(base) == fingerprint(Finding("p", Severity.HIGH, Status.FAIL, 0, "image is 401 days old", image))
+    assert fingerprint(base) != fingerprint(Finding("p", Severity.HIGH, Status.FAIL, 1, "x", image))
+    assert fingerprint(base) != fingerprint(Finding("q", Severity.HIGH, Status.FAIL, 0, "x", image))
+
+
+def test_junit_sample_is_valid_and_counts_match(sample):
+    JUNIT_SCHEMA.validate(io.StringIO(sample["junit"]))
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(sample["junit"])
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites[1:]] == [p["name"] for p in sample["json"]["policies"]]
+    for suite, policy in zip(suites[1:], sample["json"]["policies"], strict=True):
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases)
+        failing_images = {f["image"]["id"] for f in sample["json"]["findings"] if f["policy"] == policy["name"]}
+        assert int(suite.get("failures")) + int(suite.get("errors")) == len(failing_images)
+        # one aggregate case for the passes, named with the count
+        if policy["pass"]:
+            assert any(c.get("name").startswith(f"{policy['pass']} image") for c in cases)
+    total = sum(int(s.get("tests")) for s in suites)
+    assert total < len(sample["json"]["findings"]) + 3 * len(suites)  # bounded by findings, not by images
+
+
+def _incomplete(tmp_path: Path, formats: list[str]):
+    snapshot = tmp_path / "partial.jsonl"
+    snapshot.write_text('{"id": "a", "name": "x"}\nnot json\n', encoding="utf-8")
+    return run_formats(tmp_path, snapshot, Path(__file__).resolve().parent.parent / "policies", formats)
+
+
+def test_incomplete_run_in_sarif_and_junit(tmp_path):
+    result, texts = _incomplete(tmp_path, ["sarif", "junit"])
+    assert result.returncode == 3
+    log = json.loads(texts["sarif"])
+    _validate_sarif(log)
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert "INCOMPLETE" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    assert log["runs"][0]["properties"]["verdict"] == "incomplete"
+    JUNIT_SCHEMA.validate(io.StringIO(texts["junit"]))
+    assert '<error type="incomplete" message="INCOMPLETE: ' in texts["junit"]
+
+
+def test_hostile_sarif_and_junit_are_valid(tmp_path):
+    fleet, policy = write_hostile(tmp_path)
+    result, texts = run_formats(tmp_path, fleet, policy, ["sarif", "junit"])
+    assert result.returncode == 1
+    _validate_sarif(json.loads(texts["sarif"]))
+    JUNIT_SCHEMA.validate(io.StringIO(texts["junit"]))
