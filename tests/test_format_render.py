@@ -172,3 +172,18 @@ def test_incomplete_is_said_and_never_passes(fmt, findings):
 def test_fail_on_never_passes_with_open_findings():
     result = replace(make_result(), fail_on="never")
     assert "PASS: no finding at or above --fail-on never (1 below it)." in render("text", result)
+
+
+def test_reports_for_people_stay_small_at_10000_findings():
+    findings = tuple(_finding(f"i-{n:05d}", f"image-{n:05d}") for n in range(10_000))
+    result = make_result(findings=findings)
+    html = render("html", result)
+    # the DOM stays bounded: 100 rows for the policy, the rest counted
+    assert html.count("<tr><td class=\"status-fail\">") == 100
+    assert "… and 9900 more not shown here" in html
+    assert len(html.encode("utf-8")) < 500_000
+    markdown = render("markdown", result)
+    assert "- … and 9990 more" in markdown and len(markdown.encode("utf-8")) < 20_000
+    # machine formats keep everything
+    assert len(json.loads(render("sarif", result))["runs"][0]["results"]) == 10_000
+    assert render("csv", result).count("\r\n") == 10_001
