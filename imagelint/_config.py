@@ -53,6 +53,9 @@ KEYS = ("policies", "params", "waivers", "allow-permanent-waivers", "baseline", 
         "query", "page-size", "reports", "attributes")
 """The keys of the file; each but ``attributes`` sets the option of the same name (``reports``: ``--report``)."""
 
+API_ONLY = ("query", "page_size")
+"""Options that configure the live API: from the file, they apply only when its endpoint does."""
+
 SECRET_KEY = re.compile(r"pass(word|wd)?$|passw|secret|token|credential|api[-_]?key|access[-_]?key|"
                         r"private[-_]?key|^(ak|sk)$|^auth", re.IGNORECASE)
 
@@ -232,11 +235,12 @@ def _command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[str 
     return None, -1
 
 
-def _given(sub: argparse.ArgumentParser, action: argparse.Action, argv: Sequence[str]) -> bool:
-    """Whether the user's arguments set ``action`` (or a rival of its mutually exclusive group)."""
+def _given(sub: argparse.ArgumentParser, action: argparse.Action, argv: Sequence[str], rivals_too: bool = True) -> bool:
+    """Whether the user's arguments set ``action`` (or, with ``rivals_too``, a rival of its mutually exclusive
+    group: ``--input`` takes the place of the file's ``endpoint``)."""
     rivals = [action]
     for group in sub._mutually_exclusive_groups:
-        if action in group._group_actions:
+        if rivals_too and action in group._group_actions:
             rivals = list(group._group_actions)
     options = [o for a in rivals for o in a.option_strings]
     for arg in argv:
@@ -265,12 +269,17 @@ def apply(parser: argparse.ArgumentParser, argv: Sequence[str], cwd: Path | None
     if sub is None:
         return argv, config
     user = argv[at + 1:]
-    injected: list[str] = []
+    injected: dict[str, list[str]] = {}
+    given: set[str] = set()
     for action in sub._actions:
+        if _given(sub, action, user):
+            given.add(action.dest)
         arguments = config.arguments.get(action.dest)
-        if not arguments:
-            continue
-        if action.dest == "param" or not _given(sub, action, user):
+        if arguments and (action.dest == "param" or action.dest not in given):
             # --param merges per key (the user's later --param wins); every other option is all or nothing
-            injected += arguments
-    return argv[: at + 1] + injected + user, config
+            injected[action.dest] = arguments
+    if "endpoint" not in injected and not any(a.dest == "endpoint" and a.option_strings and _given(sub, a, user, False)
+                                              for a in sub._actions):
+        for dest in API_ONLY:  # they configure the file's endpoint; another source is in use
+            injected.pop(dest, None)
+    return argv[: at + 1] + [a for args in injected.values() for a in args] + user, config
