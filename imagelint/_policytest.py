@@ -323,7 +323,6 @@ def run(paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES,
         if directory not in by_dir:
             policies, _ = load_checked([directory], catalogue=catalogue)
             by_dir[directory] = {p.name: p for p in policies}
-            all_policies.update(by_dir[directory])
         try:
             cases = load_cases(path, list(by_dir[directory].values()))
         except TestFileError as exc:
@@ -340,7 +339,7 @@ def run(paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES,
                 covered.setdefault(e.policy, set()).add(e.verdict)
     if file_problems:
         raise TestFileError(file_problems)
-    for raw in paths:  # policies of a tested directory count for coverage even without a test file
+    for raw in paths:  # coverage is judged for the directories given, not for a single test file
         if Path(raw).is_dir():
             policies, _ = load_checked([raw], catalogue=catalogue)
             for p in policies:
