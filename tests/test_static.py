@@ -268,3 +268,36 @@ def test_warnings_do_not_fail_validate_unless_strict_nor_change_check(cli, tmp_p
     run = cli("check", "--input", str(fleet), "--policies", str(path), "--format", "json")
     assert run.returncode == 0 and warning in run.stderr.splitlines()
     assert json.loads(run.stdout)["summary"]["pass"] == 1
+
+
+# --- the catalogue ----------------------------------------------------------------------------------------
+
+# The two images of the API page's example response (GET /v2/images), verbatim.
+API_EXAMPLE = {"schema": "/v2/schemas/image", "min_disk": 100, "created_at": "2018-09-06T14:03:27Z",
+               "__image_source_type": "uds", "container_format": "bare",
+               "file": "/v2/images/bc6bed6e-ba3a-4447-afcc-449174a3eb52/file", "updated_at": "2018-09-06T15:17:33Z",
+               "protected": True, "checksum": "d41d8cd98f00b204e9800998ecf8427e",
+               "id": "bc6bed6e-ba3a-4447-afcc-449174a3eb52", "__isregistered": "true", "min_ram": 2048,
+               "__lazyloading": "true", "owner": "1bed856811654c1cb661a6ca845ebc77", "__os_type": "Linux",
+               "__imagetype": "gold", "visibility": "public", "virtual_env_type": "FusionCompute", "tags": [],
+               "__platform": "CentOS", "size": 0, "__os_bit": "64", "__os_version": "CentOS 7.3 64bit",
+               "name": "CentOS 7.3 64bit vivado", "self": "/v2/images/bc6bed6e-ba3a-4447-afcc-449174a3eb52",
+               "disk_format": "zvhd2", "virtual_size": None, "hw_firmware_type": "bios", "status": "active"}
+
+
+def test_catalogue_agrees_with_the_api_pages_example():
+    cel_type = {str: "string", int: "int", bool: "bool", list: "list"}
+    for key, value in API_EXAMPLE.items():
+        attr = IMAGE_ATTRIBUTES[key]
+        if value is None:
+            assert attr.nullable, key
+            continue
+        assert attr.type == cel_type[type(value)], key
+        assert not attr.values or value in attr.values, key
+
+
+def test_catalogue_has_every_attribute_of_the_response_table():
+    # Table 2 of the API page (the image object) has 55 rows; the catalogue has exactly those names.
+    assert len(IMAGE_ATTRIBUTES) == 55
+    assert IMAGE_ATTRIBUTES["max_ram"].type == "string" and IMAGE_ATTRIBUTES["__image_size"].type == "string"
+    assert not IMAGE_ATTRIBUTES["__support_kvm"].always and IMAGE_ATTRIBUTES["status"].always

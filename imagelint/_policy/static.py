@@ -37,7 +37,6 @@ from typing import Any
 
 import lark
 
-from imagelint._policy import celtree
 from imagelint._policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 from imagelint._policy.loader import PolicyError, Problem, load_policies
 from imagelint._policy.model import Expr, Policy, Position
