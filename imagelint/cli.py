@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from imagelint import __version__
 from imagelint._engine import EngineError, EngineName, create_engine
