@@ -14,7 +14,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -100,8 +99,8 @@ def test_markdown_rendered_by_cmark_gfm_has_no_injected_html_links_or_cells(tmp_
                     "li", "blockquote"}, tags
     assert not any(attrs for _, attrs in doc.tags if set(attrs) - {"align"})
     # every table row has as many cells as its header: no | from a name split a cell
-    for table in re.findall(r"<table>.*?</table>", html, flags=re.S):
-        rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)
+    for table in re.findall(r"<table>.*?</table>", html, flags=re.DOTALL):
+        rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.DOTALL)
         widths = {len(re.findall(r"<t[hd][ >]", row)) for row in rows}
         assert len(widths) == 1, table
     text = "".join(doc.text)
@@ -192,7 +191,7 @@ def test_github_commands_cannot_be_forged(reports):
     for line in commands:
         assert line.startswith("::error title=")
         assert "\r" not in line and "\x1b" not in line
-        head, sep, message = line[2:].partition("::")
+        head, sep, _ = line[2:].partition("::")
         assert sep and ":" not in head.partition(" ")[2].replace("title=", "", 1)
     messages = [line[2:].partition("::")[2] for line in commands]
     assert "FAIL image ::error title=forged::forged annotation" in " ".join(messages)

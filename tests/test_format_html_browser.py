@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 from html.parser import HTMLParser
-from pathlib import Path
 
 from tests import browser
 from tests.conftest import ROOT, run_cli

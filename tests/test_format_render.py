@@ -13,8 +13,18 @@ from dataclasses import replace
 import pytest
 
 from imagelint._format import OutputFormat
-from imagelint._result import (BaselineKey, Finding, ImageRef, PolicyInfo, RunResult, RunSummary, Severity,
-                               SourceInfo, Status, Waiver)
+from imagelint._result import (
+    BaselineKey,
+    Finding,
+    ImageRef,
+    PolicyInfo,
+    RunResult,
+    RunSummary,
+    Severity,
+    SourceInfo,
+    Status,
+    Waiver,
+)
 
 WAIVER = Waiver(policy="p-high", reason="legacy image, replaced in Q3", expires="2026-09-30", owner="ops",
                 selector="id=w-1", file="waivers.yaml", line=4)

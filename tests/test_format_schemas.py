@@ -39,7 +39,7 @@ def sample(tmp_path_factory):
     assert result.returncode == 1, result.stderr
     again = run_cli(*args[:-6], "--format", "sarif", "--output", "out/again.sarif", cwd=tmp, env=NEUTRAL_ENV)
     assert again.returncode == 1, again.stderr
-    read = lambda name: (tmp / "out" / name).read_text(encoding="utf-8")  # noqa: E731
+    read = lambda name: (tmp / "out" / name).read_text(encoding="utf-8")
     return {"json": json.loads(read("r.json")), "sarif": json.loads(read("r.sarif")), "junit": read("r.xml"),
             "again": json.loads(read("again.sarif"))}
 

@@ -35,7 +35,7 @@ __all__ = ["REPORTS_DIR", "compact", "environment", "render", "render_file", "te
 
 
 def _autoescape(name: str | None) -> bool:
-    return bool(name) and name.endswith((".html.j2", ".xml.j2", ".html", ".xml"))
+    return name is not None and name.endswith((".html.j2", ".xml.j2", ".html", ".xml"))
 
 
 def compact(value: Any, limit: int = 200) -> str:
