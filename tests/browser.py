@@ -37,9 +37,9 @@ def _run(args: list[str], profile: Path) -> str:
     return done.stdout
 
 
-def dump_dom(page: Path, profile: Path) -> str:
-    """The serialised DOM of ``page`` after its scripts ran."""
-    return _run(["--dump-dom", page.resolve().as_uri()], profile)
+def dump_dom(page: Path, profile: Path, *, fragment: str = "") -> str:
+    """The serialised DOM of ``page`` (opened at ``#fragment`` when given) after its scripts ran."""
+    return _run(["--dump-dom", page.resolve().as_uri() + (f"#{fragment}" if fragment else "")], profile)
 
 
 def screenshot(page: Path, png: Path, profile: Path, *, width: int = 1280, height: int = 2000) -> Path:

@@ -105,3 +105,28 @@ def test_sample_fleet_numbers_and_screenshot(tmp_path):
     assert png.stat().st_size > 20_000  # a rendered page, not a blank one
     if os.environ.get("IMAGELINT_UPDATE_GOLDEN") == "1":
         shutil.copyfile(png, ROOT / "docs" / "html-report.png")
+
+
+class _Rows(HTMLParser):
+    """The policy table's rows in DOM order: (name, hidden, data-fail)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, bool, int]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-name" in a:
+            self.rows.append((a["data-name"], "hidden" in a, int(a["data-fail"])))
+
+
+def test_policy_table_sorts_and_filters_from_a_link(tmp_path):
+    out = tmp_path / "r.html"
+    result = run_cli("check", "--sample", "--now", NOW, "--format", "html", "--output", str(out), env=NEUTRAL_ENV)
+    assert result.returncode == 1, result.stderr
+    rows = _Rows()
+    rows.feed(browser.dump_dom(out, tmp_path / "profile", fragment="q=owner&failing=1&sort=fail&order=desc"))
+    shown = [(name, fail) for name, hidden, fail in rows.rows if not hidden]
+    assert [name for name, _ in shown] == ["shared-owner-allowed", "public-owner-allowed"]
+    assert [fail for _, fail in shown] == sorted((fail for _, fail in shown), reverse=True)
+    assert len(rows.rows) == 31  # filtered rows are hidden, not removed

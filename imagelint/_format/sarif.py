@@ -20,7 +20,7 @@ from imagelint._format.escape import sarif_text
 from imagelint._format.interface import Reporter
 from imagelint._format.locations import relative_path, repository_root
 from imagelint._format.view import verdict
-from imagelint._result import Finding, PolicyInfo, RunResult, Severity
+from imagelint._result import Finding, PolicyInfo, RunResult, Severity, as_dict
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -58,7 +58,7 @@ def sarif_log(result: RunResult) -> dict[str, Any]:
             "message": {"text": sarif_text(f"INCOMPLETE: the fleet was not read completely, so this run cannot "
                                            f"pass: {result.source.error}")},
         }]
-    s = result.summary
+    model = as_dict(result)
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "imagelint", "version": result.tool_version,
                             "semanticVersion": result.tool_version,
@@ -70,11 +70,9 @@ def sarif_log(result: RunResult) -> dict[str, Any]:
             "verdict": verdict(result),
             "engine": result.engine,
             "failOn": result.fail_on,
-            "source": {"kind": result.source.kind, "location": result.source.location,
-                       "images": result.source.images, "complete": result.source.complete,
-                       "error": result.source.error, **dict(result.source.details)},
-            "summary": {"images": s.images, "policies": s.policies, "pass": s.passed, "fail": s.failed,
-                        "skip": s.skipped, "error": s.errored, "bySeverity": dict(s.by_severity)},
+            # the JSON result's own objects, so SARIF consumers read the same fields as JSON ones
+            "source": model["source"],
+            "summary": model["summary"],
         },
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
