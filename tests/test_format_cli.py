@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shlex
 import subprocess
 import sys
 
 import pytest
 
 from imagelint._format import FORMAT_CHOICES, OutputFormat
-from tests.conftest import policy_yaml, run_cli
+from tests.conftest import ROOT, policy_yaml, run_cli
 from tests.reportdata import NEUTRAL_ENV, NOW
 
 IMAGES = [{"id": "11111111-1111-4111-8111-111111111111", "name": "web-<b>", "status": "active"},
@@ -156,10 +157,16 @@ def test_unwritable_report_path_is_exit_2(setup):
 
 
 def test_readme_example_writes_every_format(tmp_path):
-    # the README's example: one run of the sample fleet feeding every consumer
-    args = [arg for fmt in ("text", "json", "markdown", "html", "junit", "sarif", "csv", "github")
-            for arg in ("--report", f"{fmt}=reports/imagelint.{fmt}")]
-    result = run_cli("check", "--sample", "--now", NOW, *args, cwd=tmp_path, env=NEUTRAL_ENV)
+    # the README's example, as written there: one run of the sample fleet feeding every consumer
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section:formats (issue 4) -->", 1)[1]
+    command = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    argv = shlex.split(command)
+    assert argv[:3] == ["imagelint", "check", "--sample"]
+    result = run_cli(*argv[1:], "--now", NOW, cwd=tmp_path, env=NEUTRAL_ENV)
     assert result.returncode == 1, result.stderr
-    sizes = {p.suffix: p.stat().st_size for p in (tmp_path / "reports").iterdir()}
-    assert len(sizes) == 8 and min(sizes.values()) > 1000, sizes
+    assert result.stdout.startswith("## ❌ imagelint: FAIL")  # markdown, the one without a PATH
+    written = {p.name: p.stat().st_size for p in (tmp_path / "reports").iterdir()}
+    assert len(written) == 7 and min(written.values()) > 1000, written
+    assert {f.value for f in OutputFormat} == {arg.partition("=")[0] for arg in argv if "=" in arg or
+                                               arg == "markdown"}
