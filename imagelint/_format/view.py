@@ -70,7 +70,6 @@ def build_view(result: RunResult, context: dict[str, Any]) -> dict[str, Any]:
         "gating": gating,
         "waived": waived,
         "baselined": baselined,
-        "findings": len(context["findings"]),
         "details": context["source"].get("details", {}),
     }
 
