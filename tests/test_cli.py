@@ -57,7 +57,7 @@ def test_clean_fleet_exits_0(setup, cli, fleet_file):
 
 
 def test_errors_count_like_failures(tmp_path, cli, fleet_file):
-    (tmp_path / "p.yaml").write_text(policy_yaml("p", severity="low", validations=["image.nope == 1"]))
+    (tmp_path / "p.yaml").write_text(policy_yaml("p", severity="low", validations=["image.__backup_id == \"b\""]))
     result = cli("check", "--input", str(fleet_file(IMAGES)), "--policies", str(tmp_path / "p.yaml"),
                  "--format", "json")
     report = json.loads(result.stdout)
