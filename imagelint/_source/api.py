@@ -109,7 +109,8 @@ _DONE = _Done()
 
 
 class ApiSource(ImageSource):
-    """``GET /v2/images``, all pages; see the module docstring."""
+    """``GET /v2/images``, all pages; see the module docstring. One source serves one run: ``pages()`` is
+    iterated once (its end cancels the transport's worker)."""
 
     kind = "api"
 
@@ -177,9 +178,9 @@ class ApiSource(ImageSource):
                     return
             self._hand(handoff, _DONE)
         except SourceError as exc:
-            self._hand(handoff, _Failure(self.transport._clean(str(exc))))
+            self._hand(handoff, _Failure(self.transport.clean(str(exc))))
         except Exception as exc:  # noqa: BLE001 - the run must end with a line, not a thread traceback
-            self._hand(handoff, _Failure(self.transport._clean(f"unexpected error while fetching: "
+            self._hand(handoff, _Failure(self.transport.clean(f"unexpected error while fetching: "
                                                                f"{type(exc).__name__}: {exc}")))
 
     def _hand(self, handoff: queue.Queue[Any], item: Any) -> bool:

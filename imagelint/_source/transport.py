@@ -205,16 +205,16 @@ class Transport:
             try:
                 response = self._send_once(method, wire, hdrs, body)
             except SSLError as exc:
-                raise SourceError(self._clean(f"{shown}: TLS failed: {_reason(exc)} (for a private CA use "
+                raise SourceError(self.clean(f"{shown}: TLS failed: {_reason(exc)} (for a private CA use "
                                               "--ca-bundle FILE)")) from None
             except (ConnectionError, ReadTimeout, ChunkedEncodingError, ContentDecodingError) as exc:
                 problem = _reason(exc, self.options.timeout)
                 if attempt >= attempts:
-                    raise SourceError(self._clean(f"{shown}: {problem}{_after(attempt)}")) from None
+                    raise SourceError(self.clean(f"{shown}: {problem}{_after(attempt)}")) from None
                 self._wait(backoff(attempt, self.rng), f"{shown}: {problem}", attempt, attempts)
                 continue
             except requests.RequestException as exc:
-                raise SourceError(self._clean(f"{shown}: {_reason(exc)}")) from None
+                raise SourceError(self.clean(f"{shown}: {_reason(exc)}")) from None
             status = response.status_code
             if 200 <= status < 300:
                 return response
@@ -225,18 +225,18 @@ class Transport:
             problem = describe_response(response)
             if 300 <= status < 400:
                 location = response.headers.get("Location", "")
-                raise SourceError(self._clean(f"{shown}: {problem}; redirects are not followed (credentials "
+                raise SourceError(self.clean(f"{shown}: {problem}; redirects are not followed (credentials "
                                               f"must not leave the endpoint){'; Location: ' + location if location else ''}"))
             if status in RETRY_STATUS and attempt < attempts:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is not None and wait > MAX_RETRY_AFTER:
-                    raise SourceError(self._clean(f"{shown}: {problem}; the server asks to retry after {wait:.0f} s "
+                    raise SourceError(self.clean(f"{shown}: {problem}; the server asks to retry after {wait:.0f} s "
                                                   f"(more than {MAX_RETRY_AFTER:.0f} s): giving up"))
                 self._wait(backoff(attempt, self.rng) if wait is None else wait, f"{shown}: {problem}", attempt,
                            attempts)
                 continue
             hint = _hint(status, auth)
-            raise SourceError(self._clean(f"{shown}: {problem}{_after(attempt)}{hint}"))
+            raise SourceError(self.clean(f"{shown}: {problem}{_after(attempt)}{hint}"))
 
     def _send_once(self, method: str, url: str, headers: dict[str, str], body: bytes) -> requests.Response:
         request = requests.Request(method, url, headers=headers, data=body or None)
@@ -264,14 +264,15 @@ class Transport:
     def _wait(self, seconds: float, problem: str, attempt: int, attempts: int) -> None:
         self.retried += 1
         if self.on_retry is not None:
-            self.on_retry(self._clean(f"{problem}; retry {attempt}/{attempts - 1} in {seconds:.1f} s"))
+            self.on_retry(self.clean(f"{problem}; retry {attempt}/{attempts - 1} in {seconds:.1f} s"))
         if self.cancel.wait(seconds):
             raise SourceError("cancelled")
 
     def _shown(self, method: str, url: str) -> str:
         return f"{method} {url}"
 
-    def _clean(self, text: str) -> str:
+    def clean(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``***``."""
         return redact(text, self.secrets)
 
 

@@ -162,7 +162,9 @@ def measure(mode: str, url: str, page_size: int) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{mode} failed: {err.strip()[-2000:]}")
     doc = json.loads(out.strip().splitlines()[-1])
-    doc["rss_mb"] = float(err.strip().splitlines()[-1].split("rss_kb=")[1]) / 1024
+    usage = dict(item.split("=") for item in err.strip().splitlines()[-1].split())
+    doc["rss_mb"] = float(usage["rss_kb"]) / 1024
+    doc["cpu"] = float(usage["cpu_s"])
     return doc
 
 
@@ -177,7 +179,7 @@ def run_child(args: argparse.Namespace) -> None:
             os._exit(0)
     _, status, usage = os.wait4(pid, 0)
     code = os.waitstatus_to_exitcode(status)
-    print(f"rss_kb={usage.ru_maxrss}", file=sys.stderr)
+    print(f"rss_kb={usage.ru_maxrss} cpu_s={usage.ru_utime + usage.ru_stime:.3f}", file=sys.stderr)
     sys.exit(code)
 
 
@@ -209,18 +211,27 @@ def main() -> None:
         server = Server(n, args.latency)
         try:
             modes = ["fetch", "eval", "check", "cli"] if n in sizes else []
+            runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+            # Rounds of every mode in turn, so that a change of machine load hits all modes alike.
+            for _ in range(args.repeat):
+                for mode in modes:
+                    runs[mode].append(measure(mode, server.url, args.page_size))
+                    r = runs[mode][-1]
+                    print(f"  {mode:6} {r['seconds']:8.2f} s  cpu {r['cpu']:7.2f} s  rss {r['rss_mb']:7.1f} MB",
+                          file=sys.stderr)
             if n == sdk_n:
                 modes.append("sdk")
+                runs["sdk"] = [measure("sdk", server.url, args.page_size) for _ in range(args.sdk_repeat)]
+                print(f"  sdk    {runs['sdk'][0]['seconds']:8.2f} s", file=sys.stderr)
             for mode in modes:
-                runs = [measure(mode, server.url, args.page_size)
-                        for _ in range(args.sdk_repeat if mode == "sdk" else args.repeat)]
-                for r in runs:
+                for r in runs[mode]:
                     if r["images"] != n:
                         raise SystemExit(f"{mode}: saw {r['images']} images, expected {n}")
-                summary = {"seconds": median([r["seconds"] for r in runs]), "rss_mb": max(r["rss_mb"] for r in runs),
-                           "pages": runs[0]["pages"], "findings": runs[0]["findings"], "runs": len(runs)}
+                summary = {"seconds": median([r["seconds"] for r in runs[mode]]),
+                           "cpu": median([r["cpu"] for r in runs[mode]]),
+                           "rss_mb": max(r["rss_mb"] for r in runs[mode]),
+                           "pages": runs[mode][0]["pages"], "findings": runs[mode][0]["findings"]}
                 rows.append((n, mode, summary))
-                print(f"  {mode:6} {summary['seconds']:8.2f} s  rss {summary['rss_mb']:7.1f} MB", file=sys.stderr)
         finally:
             server.stop()
     print_table(rows, args)
@@ -234,14 +245,15 @@ LABELS = {"fetch": "imagelint fetch only (ApiSource)", "eval": "evaluation only 
 def print_table(rows: list[tuple[int, str, dict]], args: argparse.Namespace) -> None:
     by = {(n, mode): s for n, mode, s in rows}
     print(f"\nlatency {args.latency * 1000:g} ms/request, page size {args.page_size}, medians of {args.repeat} "
-          f"(openstacksdk: {args.sdk_repeat}); Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
-    print("| images | measurement | median s | images/s | pages | findings | peak RSS MB |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
+          f"(openstacksdk: {args.sdk_repeat}); Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at the end\n")
+    print("| images | measurement | median s | process CPU s | images/s | pages | findings | peak RSS MB |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for n, mode, s in rows:
         pages = "" if s["pages"] is None else str(s["pages"])
-        findings = "" if not s["findings"] else str(s["findings"])
-        print(f"| {n:,} | {LABELS[mode]} | {s['seconds']:.2f} | {n / s['seconds']:,.0f} | {pages} | {findings} | "
-              f"{s['rss_mb']:.0f} |")
+        findings = "" if not s["findings"] else f"{s['findings']:,}"
+        print(f"| {n:,} | {LABELS[mode]} | {s['seconds']:.2f} | {s['cpu']:.2f} | {n / s['seconds']:,.0f} | {pages} | "
+              f"{findings} | {s['rss_mb']:.0f} |")
     print()
     for n in sorted({n for n, _, _ in rows}):
         if (n, "fetch") in by and (n, "check") in by:
