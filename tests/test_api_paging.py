@@ -213,3 +213,15 @@ def test_check_input_of_a_listing_saved_by_hand_matches(tmp_path, fleet):
     assert a["summary"] == b["summary"] and a["policies"] == b["policies"]
     assert sorted(json.dumps(f, sort_keys=True) for f in a["findings"]) == sorted(
         json.dumps(f, sort_keys=True) for f in b["findings"])
+
+
+def test_every_report_format_says_incomplete(tmp_path, fleet):
+    from imagelint._format import OutputFormat
+
+    with serve(fleet, faults=[Fault("next_loop", page=1, times=None)]) as srv:
+        for fmt in OutputFormat:
+            out = tmp_path / f"report.{fmt.value}"
+            proc = run("check", "--endpoint", srv.url, "--page-size", "50", "--format", fmt.value, "--output",
+                       str(out), "--fail-on", "never", env=ENV)
+            assert proc.returncode == 3, (fmt, proc.stderr)
+            assert "incomplete" in out.read_text(encoding="utf-8").lower(), fmt
