@@ -19,7 +19,7 @@ def render_list(policies: Sequence[Policy]) -> str:
         return "no policies\n"
     width = max(len(p.name) for p in policies)
     lines = [f"{p.name:<{width}}  {p.severity.label:<8}  {p.title}" for p in sorted(policies, key=lambda p: p.name)]
-    return "\n".join(lines) + f"\n"
+    return "\n".join(lines) + "\n"
 
 
 def render_explain(policy: Policy) -> str:

@@ -30,10 +30,14 @@ from imagelint._policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 from imagelint._policy.model import Policy
 from imagelint._policy.static import load_checked
 from imagelint._result import RunResult
+from imagelint._yamlnodes import FileProblems
+
+__all__ = ["COMMANDS", "ERRORS", "CheckExtras", "FileProblems", "add_check_options", "add_commands", "load",
+           "prepare"]
 
 ERRORS: tuple[type[Exception], ...] = (_config.ConfigFileError, _waivers.WaiverError, _baseline.BaselineError,
                                        _policytest.TestFileError)
-"""Invalid input files of this part: each message is ``FILE:LINE:COL: ...``; exit 2."""
+"""Invalid input files of this part (all ``FileProblems``): each message is ``FILE:LINE:COL: ...``; exit 2."""
 
 
 def _err(text: str) -> None:

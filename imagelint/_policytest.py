@@ -37,8 +37,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from imagelint._engine import ERROR, FAIL, PASS, SKIP, EngineName
-from imagelint._engine import celcpp
+from imagelint._engine import ERROR, FAIL, PASS, SKIP, EngineName, celcpp
 from imagelint._engine.celcpp import CelCppEngine
 from imagelint._engine.celpython import CelPythonEngine
 from imagelint._engine.interface import Engine
@@ -124,7 +123,7 @@ def parse_now(text: str) -> dt.datetime | None:
         value_ = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
-    return value_.astimezone(dt.timezone.utc) if value_.tzinfo else None
+    return value_.astimezone(dt.UTC) if value_.tzinfo else None
 
 
 def load_cases(path: Path, policies: Sequence[Policy]) -> list[Case]:

@@ -127,11 +127,11 @@ def parse_expiry(text: str) -> dt.datetime | None:
     """``2026-12-31`` -> midnight UTC of that day; an RFC 3339 time with an offset as given; else ``None``."""
     try:
         if _DATE.match(text):
-            return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+            return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
-    return value.astimezone(dt.timezone.utc) if value.tzinfo else None
+    return value.astimezone(dt.UTC) if value.tzinfo else None
 
 
 def load_waivers(path: str | Path, *, allow_permanent: bool = False,

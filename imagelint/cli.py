@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in _pac.COMMANDS:
             return _pac.COMMANDS[args.command](args)
         return _check(args)
-    except (UsageError, PolicyError, EngineError, ConfigError, SnapshotWriteError, *_pac.ERRORS) as exc:
+    except (UsageError, PolicyError, EngineError, ConfigError, SnapshotWriteError, _pac.FileProblems) as exc:
         _err(str(exc))
         return ExitCode.USAGE
     except ReportError as exc:

@@ -106,8 +106,8 @@ def test_incomplete_run_writes_no_baseline_and_reports_nothing_fixed(cli, tmp_pa
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"imagelint_baseline": 1, "findings": [\n  {"policy": "p"\n]}', "3:1: not a baseline: invalid JSON: "
-                                                                        "Expecting ',' delimiter"),
+    ('{"imagelint_baseline": 1, "findings": [\n  {"policy": "p"\n]}', ("3:1: not a baseline: invalid JSON: "
+                                                                        "Expecting ',' delimiter")),
     ('{"imagelint_baseline": 1, "findings": [\n  {"policy": "p", "image_id": "a", "validation": "0"}\n]}',
      "2:50: findings[0].validation: expected an integer, got a str ('0')"),
     ('{"imagelint_baseline": 1, "findings": [\n  {"policy": "p", "validation": 0}\n]}',

@@ -47,8 +47,8 @@ def pack(tmp_path: Path) -> Path:
 
 def test_list(cli, pack):
     run = cli("list", "--policies", str(pack))
-    assert (run.returncode, run.stdout) == (0, "another  critical  Always true\n"
-                                               "named    medium    Private images have good names\n")
+    assert (run.returncode, run.stdout) == (0, ("another  critical  Always true\n"
+                                               "named    medium    Private images have good names\n"))
 
 
 def test_list_bundled_pack(cli):

@@ -103,7 +103,7 @@ def test_api_options_become_arguments(tmp_path):
                                     "allow-permanent-waivers: true\nengine: cel-python\n")
     argv, loaded = _config.apply(build_parser(), ["check", "--config", str(config), "--fail-on", "high"])
     assert loaded.file == str(config)
-    assert argv == ["check", f"--endpoint=https://ims.example.com", "--query=__imagetype=private", "--query=limit=5",
+    assert argv == ["check", "--endpoint=https://ims.example.com", "--query=__imagetype=private", "--query=limit=5",
                     "--page-size=500", "--engine=cel-python", f"--report=sarif={tmp_path / 'x.sarif'}",
                     f"--waivers={tmp_path / 'w.yaml'}", "--allow-permanent-waivers", f"--baseline={tmp_path / 'b.json'}",
                     "--config", str(config), "--fail-on", "high"]
@@ -128,8 +128,8 @@ def test_validate_and_list_use_the_files_policies(cli, project):
     ("query:\n  X-Auth-Token: abc\n", "2:3: query.X-Auth-Token: refusing a key that looks like a secret"),
     ("params:\n  p: {api_key: k}\n", "2:7: params.p.api_key: refusing a key that looks like a secret"),
     ("endpoint: https://user:pw@ims.example.com\n",
-     "1:11: endpoint: refusing a URL with credentials; config files get committed: put credentials in the "
-     "environment"),
+     ("1:11: endpoint: refusing a URL with credentials; config files get committed: put credentials in the "
+     "environment")),
 ])
 def test_secrets_are_refused(cli, project, text, message):
     config = write_config(project, text)
@@ -139,9 +139,9 @@ def test_secrets_are_refused(cli, project, text, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("fail_on: high\n", "1:1: config: unknown key 'fail_on' (allowed: policies, params, waivers, "
+    ("fail_on: high\n", ("1:1: config: unknown key 'fail_on' (allowed: policies, params, waivers, "
                         "allow-permanent-waivers, baseline, fail-on, engine, endpoint, query, page-size, reports, "
-                        "attributes)"),
+                        "attributes)")),
     ("fail-on: hgh\n", "1:10: fail-on: 'hgh' is not one of: never, info, low, medium, high, critical"),
     ("page-size: many\n", "1:12: page-size: expected an integer, got a str ('many')"),
     ("attributes: {os_hidden: boolean}\n",

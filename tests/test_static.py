@@ -38,8 +38,8 @@ def one(expression: str) -> str:
 
 def test_unknown_attribute_with_did_you_mean(tmp_path):
     assert problems(tmp_path, one('has(image.__system__cmkid) || image.__system_cmkid != ""')) == [
-        "p.yaml:6:50: spec.validations[0].expression: unknown image attribute '__system_cmkid' "
-        "(did you mean '__system__cmkid'?)"]
+        ("p.yaml:6:50: spec.validations[0].expression: unknown image attribute '__system_cmkid' "
+        "(did you mean '__system__cmkid'?)")]
 
 
 def test_unknown_attribute_by_index_and_in_has_and_in(tmp_path):
@@ -49,25 +49,25 @@ def test_unknown_attribute_by_index_and_in_has_and_in(tmp_path):
             "    - expression: 'image[\"virtual_env\"] == \"Ironic\"'\n")
     assert problems(tmp_path, spec) == [
         "p.yaml:5:14: spec.match: unknown image attribute '__os_bitt' (did you mean '__os_bit'?)",
-        "p.yaml:7:20: spec.validations[0].expression: unknown image attribute '__platfrom' "
-        "(did you mean '__platform'?)",
-        "p.yaml:8:20: spec.validations[1].expression: unknown image attribute 'virtual_env' "
-        "(did you mean 'virtual_env_type'?)",
+        ("p.yaml:7:20: spec.validations[0].expression: unknown image attribute '__platfrom' "
+        "(did you mean '__platform'?)"),
+        ("p.yaml:8:20: spec.validations[1].expression: unknown image attribute 'virtual_env' "
+        "(did you mean 'virtual_env_type'?)"),
     ]
 
 
 def test_unknown_attribute_without_a_close_name_says_how_to_declare_it(tmp_path):
     assert problems(tmp_path, one('image.flavor_zz == "x"')) == [
-        "p.yaml:6:20: spec.validations[0].expression: unknown image attribute 'flavor_zz' (declare attributes "
-        "your cloud adds under 'attributes:' in imagelint.yaml)"]
+        ("p.yaml:6:20: spec.validations[0].expression: unknown image attribute 'flavor_zz' (declare attributes "
+        "your cloud adds under 'attributes:' in imagelint.yaml)")]
 
 
 def test_declared_extra_attribute_is_known_and_typed(tmp_path):
     extra = IMAGE_ATTRIBUTES.with_extra({"os_hidden": Attribute("os_hidden", "bool", always=True)})
     assert problems(tmp_path, one("image.os_hidden == false"), extra) == []
     assert problems(tmp_path, one('image.os_hidden == "false"'), extra) == [
-        "p.yaml:6:39: spec.validations[0].expression: image.os_hidden is a bool, not a string: this comparison "
-        "is never true (compare with false)"]
+        ("p.yaml:6:39: spec.validations[0].expression: image.os_hidden is a bool, not a string: this comparison "
+        "is never true (compare with false)")]
 
 
 # --- type misuse ----------------------------------------------------------------------------------------
@@ -102,10 +102,10 @@ def test_type_test_refines_the_catalogue_type(tmp_path):
 
 def test_mixed_numbers_are_an_error_because_the_engines_disagree(tmp_path):
     assert problems(tmp_path, one("image.min_disk >= 1.0 && image.min_ram > 0u")) == [
-        "p.yaml:6:38: spec.validations[0].expression: image.min_disk is an int, not a double: the engines disagree "
-        "on mixed numbers (cel-cpp compares them, cel-python errors) (compare with 1)",
-        "p.yaml:6:61: spec.validations[0].expression: image.min_ram is an int, not a uint: the engines disagree "
-        "on mixed numbers (cel-cpp compares them, cel-python errors) (compare with 0)",
+        ("p.yaml:6:38: spec.validations[0].expression: image.min_disk is an int, not a double: the engines disagree "
+        "on mixed numbers (cel-cpp compares them, cel-python errors) (compare with 1)"),
+        ("p.yaml:6:61: spec.validations[0].expression: image.min_ram is an int, not a uint: the engines disagree "
+        "on mixed numbers (cel-cpp compares them, cel-python errors) (compare with 0)"),
     ]
 
 
@@ -114,20 +114,20 @@ def test_mixed_numbers_are_an_error_because_the_engines_disagree(tmp_path):
 
 def test_value_outside_documented_set(tmp_path):
     assert problems(tmp_path, one('image.disk_format == "vmdk"')) == [
-        'p.yaml:6:41: spec.validations[0].expression: "vmdk" is not a documented value of image.disk_format '
-        '(expected one of "zvhd2", "vhd", "zvhd", "raw", "qcow2")']
+        ('p.yaml:6:41: spec.validations[0].expression: "vmdk" is not a documented value of image.disk_format '
+        '(expected one of "zvhd2", "vhd", "zvhd", "raw", "qcow2")')]
 
 
 def test_value_with_wrong_case_gets_did_you_mean(tmp_path):
     assert problems(tmp_path, one('"Public" != image.visibility')) == [
-        'p.yaml:6:20: spec.validations[0].expression: "Public" is not a documented value of image.visibility '
-        '(expected one of "public", "private", "shared"; did you mean "public"?)']
+        ('p.yaml:6:20: spec.validations[0].expression: "Public" is not a documented value of image.visibility '
+        '(expected one of "public", "private", "shared"; did you mean "public"?)')]
 
 
 def test_value_in_list(tmp_path):
     assert problems(tmp_path, one('image.status in ["active", "activ"]')) == [
-        'p.yaml:6:47: spec.validations[0].expression: "activ" is not a documented value of image.status '
-        '(expected one of "queued", "saving", "deleted", "killed", "active")']
+        ('p.yaml:6:47: spec.validations[0].expression: "activ" is not a documented value of image.status '
+        '(expected one of "queued", "saving", "deleted", "killed", "active")')]
 
 
 def test_case_variants_next_to_the_documented_value_are_a_tolerance(tmp_path):
@@ -135,8 +135,8 @@ def test_case_variants_next_to_the_documented_value_are_a_tolerance(tmp_path):
     assert problems(tmp_path, spec) == []
     spec = one('has(image.__support_xen) && image.__support_xen in ["True"]')
     assert problems(tmp_path, spec) == [
-        'p.yaml:6:72: spec.validations[0].expression: "True" is not a documented value of image.__support_xen '
-        '(expected one of "true", "false"; did you mean "true"?)']
+        ('p.yaml:6:72: spec.validations[0].expression: "True" is not a documented value of image.__support_xen '
+        '(expected one of "true", "false"; did you mean "true"?)')]
 
 
 # --- non-bool validations, non-string messages -----------------------------------------------------------
@@ -172,8 +172,8 @@ def test_variable_not_defined_earlier(tmp_path):
             "    - name: a\n      expression: variables.b\n"
             "    - name: b\n      expression: 'true'\n" + one("true"))
     assert problems(tmp_path, spec) == [
-        "p.yaml:7:19: spec.variables[0].expression: variables.b is not defined earlier in spec.variables "
-        "(defined: none)"]
+        ("p.yaml:7:19: spec.variables[0].expression: variables.b is not defined earlier in spec.variables "
+        "(defined: none)")]
 
 
 # --- unguarded reads --------------------------------------------------------------------------------------
@@ -181,8 +181,8 @@ def test_variable_not_defined_earlier(tmp_path):
 
 def test_unguarded_read_of_an_optional_attribute_warns(tmp_path):
     assert problems(tmp_path, one('image.__os_type == "Linux"')) == [
-        "p.yaml:6:20: warning: spec.validations[0].expression: image.__os_type is not always present: guard the "
-        "read with has(image.__os_type), or images without it make this policy error (no such key)"]
+        ("p.yaml:6:20: warning: spec.validations[0].expression: image.__os_type is not always present: guard the "
+        "read with has(image.__os_type), or images without it make this policy error (no such key)")]
 
 
 def test_always_present_attributes_need_no_guard(tmp_path):
@@ -198,8 +198,8 @@ def test_always_present_attributes_need_no_guard(tmp_path):
     one('"__os_type" in image && image.__os_type == "Linux"'),
     "  match: has(image.__os_type)\n" + one('image.__os_type == "Linux"'),
     # a messageExpression runs only when its validation is false: here, when __os_type is present
-    "  validations:\n    - expression: '!has(image.__os_type) || image.__os_type == \"Linux\"'\n"
-    "      messageExpression: '\"os type \" + image.__os_type'\n",
+    ("  validations:\n    - expression: '!has(image.__os_type) || image.__os_type == \"Linux\"'\n"
+    "      messageExpression: '\"os type \" + image.__os_type'\n"),
     # variables are lazy: their reads are guarded where they are used
     "  variables:\n    - name: linux\n      expression: 'image.__os_type == \"Linux\"'\n"
     + one("has(image.__os_type) && variables.linux"),
@@ -213,15 +213,15 @@ def test_dominating_guards_silence_the_warning(tmp_path, spec):
 
 def test_guard_in_one_branch_does_not_cover_the_other(tmp_path):
     assert problems(tmp_path, one('has(image.__os_type) ? true : image.__os_type == "Linux"')) == [
-        "p.yaml:6:50: warning: spec.validations[0].expression: image.__os_type is not always present: guard the "
-        "read with has(image.__os_type), or images without it make this policy error (no such key)"]
+        ("p.yaml:6:50: warning: spec.validations[0].expression: image.__os_type is not always present: guard the "
+        "read with has(image.__os_type), or images without it make this policy error (no such key)")]
 
 
 def test_variable_used_without_guard_warns_at_the_read_in_the_variable(tmp_path):
     spec = "  variables:\n    - name: linux\n      expression: 'image.__os_type == \"Linux\"'\n" + one("variables.linux")
     assert problems(tmp_path, spec) == [
-        "p.yaml:7:20: warning: spec.variables[0].expression: image.__os_type is not always present: guard the "
-        "read with has(image.__os_type), or images without it make this policy error (no such key)"]
+        ("p.yaml:7:20: warning: spec.variables[0].expression: image.__os_type is not always present: guard the "
+        "read with has(image.__os_type), or images without it make this policy error (no such key)")]
 
 
 def test_positions_inside_a_folded_block(tmp_path):
@@ -230,8 +230,8 @@ def test_positions_inside_a_folded_block(tmp_path):
             "        has(image.__os_bit) &&\n"
             "          image.__os_bit == 64\n")
     assert problems(tmp_path, spec) == [
-        'p.yaml:8:29: spec.validations[0].expression: image.__os_bit is a string, not an int: this comparison is '
-        'never true (compare with "64")']
+        ('p.yaml:8:29: spec.validations[0].expression: image.__os_bit is a string, not an int: this comparison is '
+        'never true (compare with "64")')]
 
 
 # --- the bundled pack and the CLI -------------------------------------------------------------------------
@@ -249,10 +249,10 @@ def test_validate_exits_2_on_errors_and_prints_warnings_too(cli, tmp_path):
     run = cli("validate", str(path))
     assert run.returncode == 2
     assert run.stderr.splitlines() == [
-        f"{path}:6:20: warning: spec.validations[0].expression: image.__os_type is not always present: guard the "
-        "read with has(image.__os_type), or images without it make this policy error (no such key)",
-        f'{path}:7:40: spec.validations[1].expression: "Public" is not a documented value of image.visibility '
-        '(expected one of "public", "private", "shared"; did you mean "public"?)',
+        (f"{path}:6:20: warning: spec.validations[0].expression: image.__os_type is not always present: guard the "
+        "read with has(image.__os_type), or images without it make this policy error (no such key)"),
+        (f'{path}:7:40: spec.validations[1].expression: "Public" is not a documented value of image.visibility '
+        '(expected one of "public", "private", "shared"; did you mean "public"?)'),
     ]
 
 

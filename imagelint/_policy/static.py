@@ -437,16 +437,15 @@ class Checker:
                                          + (f" (compare with {fix})" if fix else ""))
             return
         attr = self.catalogue[name]
-        if op in ("==", "!=", "in"):
-            if mine == "string" and attr.values and other.kind == "lit" and isinstance(other.value, str) \
-                    and other.value not in attr.values:
-                close = [v for v in attr.values if v.lower() == other.value.lower()]
-                if close and close[0] in listed:
-                    return  # ["true", "True"]: a deliberate tolerance of letter case, not a dead comparison
-                expected = ", ".join(f'"{v}"' for v in attr.values)
-                hint = f'; did you mean "{close[0]}"?' if close else ""
-                self.error(ctx, other.start, f'"{other.value}" is not a documented value of image.{name} '
-                                             f"(expected one of {expected}{hint})")
+        if op in ("==", "!=", "in") and mine == "string" and attr.values and other.kind == "lit" \
+                and isinstance(other.value, str) and other.value not in attr.values:
+            close = [v for v in attr.values if v.lower() == other.value.lower()]
+            if close and close[0] in listed:
+                return  # ["true", "True"]: a deliberate tolerance of letter case, not a dead comparison
+            expected = ", ".join(f'"{v}"' for v in attr.values)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            self.error(ctx, other.start, f'"{other.value}" is not a documented value of image.{name} '
+                                         f"(expected one of {expected}{hint})")
 
     def arithmetic(self, ctx: _Context, node: Node, facts: Facts) -> None:
         for attr, other in (node.kids, node.kids[::-1]):
