@@ -301,3 +301,18 @@ def test_catalogue_has_every_attribute_of_the_response_table():
     assert len(IMAGE_ATTRIBUTES) == 55
     assert IMAGE_ATTRIBUTES["max_ram"].type == "string" and IMAGE_ATTRIBUTES["__image_size"].type == "string"
     assert not IMAGE_ATTRIBUTES["__support_kvm"].always and IMAGE_ATTRIBUTES["status"].always
+
+
+@pytest.mark.parametrize("expression", [
+    "image.tags[0].size() > 0", '{"a": image.min_disk}.a == 1', "[1, 2].map(x, x * 2) == [2, 4]",
+    "-image.min_disk < 0", "!!has(image.name)", "has(image.name.x)", 'dyn(image.min_disk) == "x"',
+    "type(image) == map", '"a\\"b" == image.name', "'''x''' == image.name", 'image.name in {"a": 1}',
+    "timestamp(image.created_at) < now", 'now - duration("1h") < now', "size(image) > 0",
+    'image.tags.exists_one(t, t == "a")', 'image.tags.all(t, t.matches("^a"))', 'string(image.min_disk) == "1"',
+    "uint(image.min_disk) > 1u", "image.visibility == null", '"public" in [image.visibility]', "!image.protected",
+    'image.name + image.owner == "x"', "image.min_disk + image.min_ram > 0", 'image.tags + ["a"] == []',
+    "image.name.startsWith(image.owner)", "type(image.min_disk) != int || image.min_disk > 1",
+])
+def test_valid_expressions_raise_no_problem(tmp_path, expression):
+    # guards against false positives (and crashes) on shapes the checks must see through
+    assert problems(tmp_path, "  validations:\n    - expression: " + json.dumps(expression) + "\n") == []
