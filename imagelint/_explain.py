@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from imagelint._policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 from imagelint._policy.model import Policy
 from imagelint._policytest import cases_for
 
@@ -22,7 +23,7 @@ def render_list(policies: Sequence[Policy]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_explain(policy: Policy) -> str:
+def render_explain(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> str:
     out = [f"{policy.name} ({policy.severity.label}): {policy.title}", f"  defined at {policy.position}"]
     if policy.description:
         out += ["", *_indent(policy.description.strip())]
@@ -43,7 +44,7 @@ def render_explain(policy: Policy) -> str:
             out.append(f"  message: {v.message}")
         if v.message_expression is not None:
             out += ["  messageExpression:", *_indent(v.message_expression.source.strip(), 4)]
-    cases = cases_for(policy)
+    cases = cases_for(policy, catalogue)
     out += ["", f"Examples ({len(cases)} test case{'s' if len(cases) != 1 else ''}):" if cases else
             "Examples: none (no *.test.yaml case expects anything of this policy)"]
     for case in cases:

@@ -146,7 +146,7 @@ def run_explain(args: argparse.Namespace) -> int:
         _err(f"no loaded policy is named {args.name!r}" + (f"; did you mean {close[0]!r}?" if close else
                                                             " (imagelint list shows them)"))
         return ExitCode.USAGE
-    sys.stdout.write(_explain.render_explain(found[0]))
+    sys.stdout.write(_explain.render_explain(found[0], catalogue(args)))
     return ExitCode.OK
 
 

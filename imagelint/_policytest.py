@@ -365,13 +365,13 @@ def main(paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES
     return 1 if outcome.failed else 0
 
 
-def cases_for(policy: Policy) -> list[Case]:
+def cases_for(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> list[Case]:
     """The test cases next to ``policy`` that expect something of it (for ``imagelint explain``)."""
     directory = Path(policy.position.file).parent
     out: list[Case] = []
     files, _ = test_files([directory])
     try:
-        policies, _ = load_checked([directory])
+        policies, _ = load_checked([directory], catalogue=catalogue)
     except Exception:  # noqa: BLE001 - examples are best effort; `validate` and `test` report problems
         return out
     for path in files:
