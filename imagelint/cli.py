@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fetch_parser(sub)
 
-    validate = sub.add_parser("validate", help="check policy files only (syntax, schema, CEL)")
+    validate = sub.add_parser("validate", help="check policy files only (syntax, schema, CEL, the image attribute catalogue)")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories (default: bundled)")
     _pac.add_commands(sub)  # test, list, explain, schema; --config everywhere
     return parser
