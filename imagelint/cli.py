@@ -20,7 +20,7 @@ from imagelint._format import FORMAT_CHOICES, ReportError
 from imagelint._format.outputs import plan as plan_reports
 from imagelint._format.outputs import write_all as write_reports
 from imagelint._gate import FAIL_ON_CHOICES, ExitCode, exit_code
-from imagelint._policy import Policy, PolicyError, bundled_policy_dir, load_policies, parse_scalar
+from imagelint._policy import Policy, PolicyError, bundled_policy_dir, parse_scalar
 from imagelint._result import RunResult
 from imagelint._source import ImageSource, SnapshotSource, SourceError
 from imagelint._source.snapshot import sample_fleet_path
