@@ -42,7 +42,7 @@ from imagelint._engine.celcpp import CelCppEngine
 from imagelint._engine.celpython import CelPythonEngine
 from imagelint._engine.interface import Engine
 from imagelint._policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
-from imagelint._policy.loader import TEST_SUFFIXES, Problem
+from imagelint._policy.loader import TEST_SUFFIXES, PolicyError, Problem
 from imagelint._policy.model import Policy
 from imagelint._policy.static import load_checked
 from imagelint._yamlnodes import FileProblems, Reader, compose, value
@@ -321,6 +321,9 @@ def run(paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES,
         directory = path.parent
         if directory not in by_dir:
             policies, _ = load_checked([directory], catalogue=catalogue)
+            type_problems = celcpp.type_check(policies)  # what `check` runs before any engine compiles
+            if type_problems:
+                raise PolicyError(type_problems)
             by_dir[directory] = {p.name: p for p in policies}
         try:
             cases = load_cases(path, list(by_dir[directory].values()))

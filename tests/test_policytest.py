@@ -172,6 +172,15 @@ def test_invalid_policy_next_to_the_tests_exits_2(cli, pack):
     assert result.returncode == 2 and "unknown image attribute 'nme' (did you mean 'name'?)" in result.stderr
 
 
+@pytest.mark.skipif(not celcpp.available(), reason="cel-cpp's type checker")
+def test_type_errors_stop_the_tests_like_they_stop_check(cli, pack):
+    (pack / "typed.yaml").write_text(policy_yaml("typed", validations=['1 + "a" == "1a"']), encoding="utf-8")
+    write_tests(pack, GOOD)
+    result = cli("test", str(pack))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{pack / 'typed.yaml'}:") and "no matching overload" in result.stderr
+
+
 def test_bundled_pack_tests_pass_on_every_engine_and_cover_every_policy():
     outcome = run([bundled_policy_dir()])
     assert outcome.lines == []
