@@ -258,15 +258,13 @@ def apply(parser: argparse.ArgumentParser, argv: Sequence[str], cwd: Path | None
     """The command line with the config file's values inserted as arguments, and the config itself."""
     argv = list(argv)
     command, at = _command(parser, argv)
-    if command is None:
-        return argv, Config(None)
+    sub = _subparser(parser, command) if command is not None else None
+    if sub is None or not any("--config" in a.option_strings for a in sub._actions):
+        return argv, Config(None)  # e.g. `schema`: it needs no config, so a broken one must not stop it
     path = find(argv[at + 1:], cwd)
     if path is None:
         return argv, Config(None)
     config = load(path)
-    sub = _subparser(parser, command)
-    if sub is None:
-        return argv, config
     user = argv[at + 1:]
     injected: dict[str, list[str]] = {}
     given: set[str] = set()

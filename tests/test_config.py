@@ -159,3 +159,9 @@ def test_invalid_config_exits_2_with_position(cli, project, text, message):
 def test_missing_explicit_config(cli, project):
     run = check(cli, project, "--config", "nope.yaml")
     assert (run.returncode, run.stderr.strip()) == (2, "nope.yaml:1:1: no such config file")
+
+
+def test_schema_needs_no_config(cli, project):
+    write_config(project, "fail-on: [broken\n")
+    assert cli("schema", cwd=project).returncode == 0
+    assert cli("list", cwd=project).returncode == 2
