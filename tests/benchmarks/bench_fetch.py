@@ -1,7 +1,7 @@
 """Benchmark: fetch and fetch+check of a large fleet from the fake IMS server, against openstacksdk.
 
     python tests/benchmarks/bench_fetch.py [--sizes 20000,100000] [--latency 0.02] [--page-size 1000]
-                                           [--repeat 3] [--sdk-images 100000]
+                                           [--repeat 3] [--sdk-images 100000] [--fault-images 5000]
 
 The fake server (``tests/fakeims``) runs in its own process, serving ``tests.fleetgen`` images with
 ``--latency`` seconds of simulated latency per request. Each measurement runs in a fresh subprocess, so its
@@ -18,6 +18,9 @@ peak RSS (``ru_maxrss`` from ``wait4``) is its own; times are medians of ``--rep
 * ``openstacksdk``: ``conn.image.images(limit=PAGE)`` with ``admin_token`` auth and
   ``image_endpoint_override`` (it discovers the API from the fake's version document), every image
   materialised as openstacksdk does, on ``--sdk-images`` images (default: the largest size).
+
+Then a fault round (``--fault-images``, default 5,000): one 429 with ``Retry-After: 1`` on the third
+page, against each tool on a fresh server: imagelint retries, openstacksdk stops.
 
 Target (issue 3): fetch+check / fetch-only <= 1.15, peak RSS flat in fleet size beyond the findings, and
 imagelint's fetch >= 5x faster than openstacksdk. Not collected by pytest (``norecursedirs``).
@@ -47,9 +50,10 @@ NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
 SERVER = r"""
 import signal, sys, threading
 sys.path.insert(0, {root!r})
-from tests.fakeims import FakeIMS
+from tests.fakeims import FakeIMS, Fault
 from tests.fleetgen import generate_fleet
-srv = FakeIMS(generate_fleet({n}, seed=11), auth="token", token={token!r}, latency={latency}, port={port})
+srv = FakeIMS(generate_fleet({n}, seed=11), auth="token", token={token!r}, latency={latency}, port={port},
+              faults={faults})
 srv.start(); srv.warm()
 print("ready", flush=True)
 done = threading.Event()
@@ -68,10 +72,10 @@ def free_port() -> int:
 class Server:
     """The fake IMS server in its own process (so its work does not share our GIL)."""
 
-    def __init__(self, n: int, latency: float) -> None:
+    def __init__(self, n: int, latency: float, faults: str = "[]") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        code = SERVER.format(root=str(ROOT), n=n, token=TOKEN, latency=latency, port=self.port)
+        code = SERVER.format(root=str(ROOT), n=n, token=TOKEN, latency=latency, port=self.port, faults=faults)
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if line.strip() != "ready":
@@ -92,9 +96,14 @@ def child(args: argparse.Namespace) -> None:
         conn = openstack.connect(auth_type="admin_token", auth={"endpoint": args.url, "token": TOKEN},
                                  image_endpoint_override=args.url, region_name="bench")
         start = time.perf_counter()
-        images = sum(1 for _ in conn.image.images(limit=args.page_size))
+        images, error = 0, None
+        try:
+            for _ in conn.image.images(limit=args.page_size):
+                images += 1
+        except Exception as exc:  # noqa: BLE001 - the fault round reports how openstacksdk stops
+            error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
         seconds = time.perf_counter() - start
-        print(json.dumps({"seconds": seconds, "images": images, "pages": None, "findings": 0}))
+        print(json.dumps({"seconds": seconds, "images": images, "pages": None, "findings": 0, "error": error}))
         return
     if args.mode == "cli":
         start = time.perf_counter()
@@ -114,6 +123,7 @@ def child(args: argparse.Namespace) -> None:
     from imagelint._policy import bundled_policy_dir, load_policies
     from imagelint._source.api import ApiOptions, ApiSource
     from imagelint._source.auth import TokenAuth
+    from imagelint._source.interface import SourceError
     from imagelint._source.transport import Transport, TransportOptions
 
     transport = Transport(TransportOptions())
@@ -121,8 +131,13 @@ def child(args: argparse.Namespace) -> None:
                        TokenAuth(args.url, TOKEN, transport))
     if args.mode == "fetch":
         start = time.perf_counter()
-        images = sum(len(page) for page in source.pages())
-        findings = 0
+        images, findings = 0, 0
+        try:
+            for page in source.pages():
+                images += len(page)
+        except SourceError as exc:
+            print(json.dumps({"seconds": 0, "images": images, "pages": source.pages_fetched, "error": str(exc)}))
+            return
     else:
         policies = load_policies([bundled_policy_dir()])
         engine = create_engine("auto", policies, NOW)
@@ -135,7 +150,8 @@ def child(args: argparse.Namespace) -> None:
             raise SystemExit(result.source.error)
         images, findings = result.summary.images, len(result.findings)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "images": images, "pages": source.pages_fetched, "findings": findings}))
+    print(json.dumps({"seconds": seconds, "images": images, "pages": source.pages_fetched, "findings": findings,
+                      "retries": transport.retried}))
 
 
 class _Pages(ImageSource):
@@ -195,6 +211,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sdk-images", type=int, default=None, help="fleet size for openstacksdk (default: largest)")
     ap.add_argument("--sdk-repeat", type=int, default=1)
+    ap.add_argument("--fault-images", type=int, default=5000, help="fleet of the 429 round (0: skip it)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -225,7 +242,7 @@ def main() -> None:
                 print(f"  sdk    {runs['sdk'][0]['seconds']:8.2f} s", file=sys.stderr)
             for mode in modes:
                 for r in runs[mode]:
-                    if r["images"] != n:
+                    if r.get("error") or r["images"] != n:
                         raise SystemExit(f"{mode}: saw {r['images']} images, expected {n}")
                 summary = {"seconds": median([r["seconds"] for r in runs[mode]]),
                            "cpu": median([r["cpu"] for r in runs[mode]]),
@@ -235,6 +252,28 @@ def main() -> None:
         finally:
             server.stop()
     print_table(rows, args)
+    if args.fault_images:
+        fault_round(args)
+
+
+FAULT = "[Fault('status', status=429, page=2, retry_after=1)]"
+
+
+def fault_round(args: argparse.Namespace) -> None:
+    """One 429 with Retry-After: 1 on the third page, for each tool on a fresh server."""
+    n = args.fault_images
+    print(f"\nOne 429 Too Many Requests (Retry-After: 1) on page 3 of {n:,} images:\n")
+    for mode, label in (("fetch", "imagelint fetch"), ("sdk", "openstacksdk")):
+        server = Server(n, args.latency, FAULT)
+        try:
+            r = measure(mode, server.url, args.page_size)
+        finally:
+            server.stop()
+        if r.get("error"):
+            print(f"- {label}: stopped after {r['images']:,} of {n:,} images: {r['error']}")
+        else:
+            retried = f" ({r['retries']} retry)" if r.get("retries") else ""
+            print(f"- {label}: all {r['images']:,} images{retried}")
 
 
 LABELS = {"fetch": "imagelint fetch only (ApiSource)", "eval": "evaluation only (same pages, from memory)",
