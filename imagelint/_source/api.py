@@ -180,8 +180,8 @@ class ApiSource(ImageSource):
         except SourceError as exc:
             self._hand(handoff, _Failure(self.transport.clean(str(exc))))
         except Exception as exc:  # noqa: BLE001 - the run must end with a line, not a thread traceback
-            self._hand(handoff, _Failure(self.transport.clean(f"unexpected error while fetching: "
-                                                               f"{type(exc).__name__}: {exc}")))
+            message = f"unexpected error while fetching: {type(exc).__name__}: {exc}"
+            self._hand(handoff, _Failure(self.transport.clean(message)))
 
     def _hand(self, handoff: queue.Queue[Any], item: Any) -> bool:
         while not self.transport.cancel.is_set():

@@ -184,8 +184,8 @@ class Transport:
         self.session.close()
 
     def send(self, method: str, url: str, pairs: list[tuple[str, str]] | None = None, *,
-             headers: dict[str, str] | None = None, body: bytes = b"", auth: Auth | None = None,
-             what: str = "request") -> requests.Response:
+             headers: dict[str, str] | None = None, body: bytes = b"", auth: Auth | None = None
+             ) -> requests.Response:
         """Send ``method url?pairs`` and return a 2xx response, retrying what is retryable.
 
         Raises ``SourceError`` (one line, no secrets) when the request cannot succeed.
@@ -206,7 +206,7 @@ class Transport:
                 response = self._send_once(method, wire, hdrs, body)
             except SSLError as exc:
                 raise SourceError(self.clean(f"{shown}: TLS failed: {_reason(exc)} (for a private CA use "
-                                              "--ca-bundle FILE)")) from None
+                                             "--ca-bundle FILE)")) from None
             except (ConnectionError, ReadTimeout, ChunkedEncodingError, ContentDecodingError) as exc:
                 problem = _reason(exc, self.options.timeout)
                 if attempt >= attempts:
@@ -225,13 +225,14 @@ class Transport:
             problem = describe_response(response)
             if 300 <= status < 400:
                 location = response.headers.get("Location", "")
+                where = f"; Location: {location}" if location else ""
                 raise SourceError(self.clean(f"{shown}: {problem}; redirects are not followed (credentials "
-                                              f"must not leave the endpoint){'; Location: ' + location if location else ''}"))
+                                             f"must not leave the endpoint){where}"))
             if status in RETRY_STATUS and attempt < attempts:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     raise SourceError(self.clean(f"{shown}: {problem}; the server asks to retry after {wait:.0f} s "
-                                                  f"(more than {MAX_RETRY_AFTER:.0f} s): giving up"))
+                                                 f"(more than {MAX_RETRY_AFTER:.0f} s): giving up"))
                 self._wait(backoff(attempt, self.rng) if wait is None else wait, f"{shown}: {problem}", attempt,
                            attempts)
                 continue
