@@ -8,9 +8,7 @@ comparing them with the fleet shows both a lost image and one evaluated twice.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -95,10 +93,5 @@ def all_text(proc: subprocess.CompletedProcess[str], *paths: Path) -> str:
     return "\n".join(parts)
 
 
-def python() -> str:
-    return sys.executable
-
-
 __all__ = ["CLEAN_ENV", "all_text", "assert_each_once", "assert_incomplete", "check", "judged_ids", "listing",
-           "python", "run", "seen_policy"]
-_ = os
+           "run", "seen_policy"]

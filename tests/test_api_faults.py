@@ -56,7 +56,7 @@ def test_retry_after_seconds_is_honoured(tmp_path, fleet):
 
 
 def test_retry_after_http_date_is_honoured(tmp_path, fleet):
-    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2.5)
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2.5)
     with serve(fleet, [Fault("status", status=503, page=1, retry_after=when)]) as srv:
         proc, report = check(srv.url, tmp_path, "--page-size", PAGE, env=ENV)
         tries = page_requests(srv, 1)
@@ -171,7 +171,7 @@ def test_nothing_listening(tmp_path):
 
 def test_tls_to_a_plain_http_server_is_one_line(tmp_path, fleet):
     with serve(fleet, []) as srv:
-        proc, report = check(srv.url.replace("http://", "https://"), tmp_path, "--retries", "0", env=ENV)
+        proc, _ = check(srv.url.replace("http://", "https://"), tmp_path, "--retries", "0", env=ENV)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 2
 
@@ -188,7 +188,7 @@ def test_redirect_is_not_followed(tmp_path, fleet):
 
 def test_insecure_warns_loudly(tmp_path, fleet):
     with serve(fleet, []) as srv:
-        proc, report = check(srv.url, tmp_path, "--insecure", env=ENV)
+        proc, _ = check(srv.url, tmp_path, "--insecure", env=ENV)
     assert proc.returncode == 0
     assert "warning: --insecure: TLS certificates are NOT verified" in proc.stderr
 

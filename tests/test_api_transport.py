@@ -10,8 +10,15 @@ import time
 import pytest
 
 from imagelint._source.api import normalise_endpoint, parse_headers
-from imagelint._source.transport import (BACKOFF_CAP, ConfigError, backoff, origin, parse_error_body, redact,
-                                         retry_after_seconds)
+from imagelint._source.transport import (
+    BACKOFF_CAP,
+    ConfigError,
+    backoff,
+    origin,
+    parse_error_body,
+    redact,
+    retry_after_seconds,
+)
 
 
 @pytest.mark.parametrize(("body", "ctype", "expected"), [
@@ -23,10 +30,10 @@ from imagelint._source.transport import (BACKOFF_CAP, ConfigError, backoff, orig
      ("400 Bad Request", "Invalid sort key: foo")),
     (b'{"error": {"code": 401, "title": "Unauthorized", "message": "The request requires authentication."}}',
      "application/json", ("401", "The request requires authentication.")),
-    (b"<html><head><title>400 Bad Request</title></head><body><h1>400 Bad Request</h1>Invalid marker<br /><br />"
-     b"</body></html>", "text/html", (None, "HTML page '400 Bad Request': Invalid marker")),
-    (b"<!DOCTYPE html><html><head><title>Sign in</title><style>p{}</style></head><body><h1>Please sign in</h1>"
-     b"</body></html>", "text/html", (None, "HTML page 'Sign in': Please sign in")),
+    ((b"<html><head><title>400 Bad Request</title></head><body><h1>400 Bad Request</h1>Invalid marker<br /><br />"
+      b"</body></html>"), "text/html", (None, "HTML page '400 Bad Request': Invalid marker")),
+    ((b"<!DOCTYPE html><html><head><title>Sign in</title><style>p{}</style></head><body><h1>Please sign in</h1>"
+      b"</body></html>"), "text/html", (None, "HTML page 'Sign in': Please sign in")),
     (b"upstream connect error\nmore", "text/plain", (None, "upstream connect error")),
     (b"", "", (None, None)),
     (b'{"unexpected": true}', "application/json", (None, '{"unexpected": true}')),
@@ -36,7 +43,7 @@ def test_parse_error_body(body, ctype, expected):
 
 
 def test_long_messages_are_cut():
-    code, message = parse_error_body(b'{"error": {"code": "X", "message": "' + b"a" * 1000 + b'"}}')
+    _, message = parse_error_body(b'{"error": {"code": "X", "message": "' + b"a" * 1000 + b'"}}')
     assert message is not None and len(message) == 300 and message.endswith("...")
 
 

@@ -70,8 +70,9 @@ def test_snapshot_checks_like_the_live_api(tmp_path, fleet, name):
     assert a["summary"] == b["summary"] and a["policies"] == b["policies"] and a["findings"] == b["findings"]
 
 
-@pytest.mark.parametrize("fault", [dict(kind="next_loop", page=1), dict(kind="status", page=2, times=None, retry_after=0),
-                                   dict(kind="truncate", page=1, times=None), dict(kind="html", page=3)],
+@pytest.mark.parametrize("fault", [{"kind": "next_loop", "page": 1},
+                                   {"kind": "status", "page": 2, "times": None, "retry_after": 0},
+                                   {"kind": "truncate", "page": 1, "times": None}, {"kind": "html", "page": 3}],
                          ids=["loop", "503", "truncate", "html"])
 @pytest.mark.parametrize("jsonl", [False, True], ids=["json", "jsonl"])
 def test_failed_fetch_writes_nothing_and_exits_3(tmp_path, fleet, fault, jsonl):
@@ -133,7 +134,7 @@ def test_check_with_the_same_source_twice_is_a_usage_error(tmp_path):
 
 def test_check_endpoint_json_report_details(tmp_path, fleet):
     with serve(fleet) as srv:
-        proc, report = check(srv.url, tmp_path, "--page-size", "100", env=ENV)
+        _, report = check(srv.url, tmp_path, "--page-size", "100", env=ENV)
     details = report["source"]["details"]
     assert report["source"]["kind"] == "api" and report["source"]["location"] == srv.url
     assert {k: details[k] for k in ("endpoint", "page_size", "pages", "duplicates", "auth", "retries")} == {

@@ -6,6 +6,7 @@ import pytest
 
 from imagelint._source.query import KNOWN, QueryError, parse_query
 from tests.apihelp import run
+from tests.conftest import ROOT
 
 
 def q(text: str) -> list[tuple[str, str]]:
@@ -82,7 +83,8 @@ def test_repeatable_parameters():
 
 
 def test_every_parameter_of_the_api_page_is_known():
-    page = open("/work/shared/reference/ims-list-images-api.txt", encoding="utf-8").read()
+    # shared/ lies beside the repository (../shared/reference), here and in CI.
+    page = (ROOT.parent / "shared" / "reference" / "ims-list-images-api.txt").read_text(encoding="utf-8")
     table = page.split("GET /v2/images\n", 1)[1].split("\nGET /v2/images?", 1)[0]
     names = [line.rstrip(" |") for line in table.splitlines()
              if line.endswith(" |") and line.rstrip(" |") and line.rstrip(" |").replace("_", "").isalnum()]

@@ -33,8 +33,15 @@ from imagelint._source.interface import Image, ImageSource, SourceError
 from imagelint._source.query import parse_query
 from imagelint._source.signer import canonical_query
 from imagelint._source.snapshot import check_image
-from imagelint._source.transport import (DEFAULT_RETRIES, DEFAULT_TIMEOUT, ConfigError, Transport,
-                                         TransportOptions, origin, parse_error_body)
+from imagelint._source.transport import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    ConfigError,
+    Transport,
+    TransportOptions,
+    origin,
+    parse_error_body,
+)
 
 DEFAULT_PAGE_SIZE = 1000
 LIST_PATH = "/v2/images"
@@ -143,7 +150,7 @@ class ApiSource(ImageSource):
     # -- the consumer side ------------------------------------------------------------------------------
 
     def pages(self) -> Iterator[list[Image]]:
-        self.fetched_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        self.fetched_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         handoff: queue.Queue[list[Image] | _Done | _Failure] = queue.Queue(maxsize=1)
         cancel = self.transport.cancel
         worker = threading.Thread(target=self._produce, args=(handoff,), name="imagelint-fetch", daemon=True)
@@ -338,7 +345,7 @@ def normalise_endpoint(url: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"--endpoint {url!r}: no query or fragment, please (use --query KEY=VALUE)")
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when asked
     except ValueError:
         raise ConfigError(f"--endpoint {url!r}: bad port") from None
     path = parts.path.rstrip("/")

@@ -44,8 +44,8 @@ def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
 
 def sdk_date(now: dt.datetime | None = None) -> str:
     """``X-Sdk-Date`` for ``now`` (default: the current UTC time)."""
-    moment = now or dt.datetime.now(dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).strftime(DATE_FORMAT)
+    moment = now or dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).strftime(DATE_FORMAT)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,14 @@ from typing import Any, Protocol
 
 import requests
 import urllib3
-from requests.exceptions import (ChunkedEncodingError, ConnectionError, ConnectTimeout, ContentDecodingError,
-                                 ReadTimeout, SSLError)
+from requests.exceptions import (
+    ChunkedEncodingError,
+    ConnectionError,
+    ConnectTimeout,
+    ContentDecodingError,
+    ReadTimeout,
+    SSLError,
+)
 
 from imagelint import __version__
 from imagelint._source.interface import SourceError
@@ -139,7 +145,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
