@@ -199,8 +199,8 @@ def resolve(endpoint: str, transport: Transport, env: Mapping[str, str], *, toke
     ak, sk = _env(env, "HUAWEICLOUD_SDK_AK"), _env(env, "HUAWEICLOUD_SDK_SK")
     if ak or sk:
         if not (ak and sk):
-            missing = "HUAWEICLOUD_SDK_SK" if ak else "HUAWEICLOUD_SDK_AK"
-            raise ConfigError(f"AK/SK authentication: {missing} is not set (both HUAWEICLOUD_SDK_AK and "
+            absent = "HUAWEICLOUD_SDK_SK" if ak else "HUAWEICLOUD_SDK_AK"
+            raise ConfigError(f"AK/SK authentication: {absent} is not set (both HUAWEICLOUD_SDK_AK and "
                               "HUAWEICLOUD_SDK_SK are needed)")
         return AkSkAuth(endpoint, ak, sk, transport, project_id=_env(env, "HUAWEICLOUD_SDK_PROJECT_ID"),
                         security_token=_env(env, "HUAWEICLOUD_SDK_SECURITY_TOKEN"))

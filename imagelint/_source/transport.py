@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -158,7 +159,7 @@ def backoff(attempt: int, rng: random.Random) -> float:
 
 def origin(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` with the default port filled in, for same-origin checks."""
-    parts = requests.utils.urlparse(url)
+    parts = urlsplit(url)
     scheme = (parts.scheme or "").lower()
     try:
         port = parts.port
@@ -265,7 +266,7 @@ class Transport:
         except (urllib3.exceptions.ProtocolError, OSError) as exc:
             raise ChunkedEncodingError(exc) from None
         finally:
-            response._content_consumed = True
+            response._content_consumed = True  # type: ignore[attr-defined]
         return response
 
     def _wait(self, seconds: float, problem: str, attempt: int, attempts: int) -> None:
