@@ -7,6 +7,7 @@ fails part way (``SourceError``) does not lose what was already judged: the resu
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -30,17 +31,19 @@ def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now
     ``annotate(image, finding)`` may return a changed finding (waivers mark it while the whole image is
     still at hand); ``on_page(images_so_far)`` reports progress.
     """
-    counts = [[0, 0, 0, 0] for _ in policies]  # indexed by PASS, FAIL, ERROR, SKIP (-1 -> last)
+    # Most images share a handful of verdict vectors, so tallying whole vectors costs one dict update per
+    # image instead of one per (policy, image); they are spread into per-policy counts at the end.
+    vectors: Counter[tuple[int, ...]] = Counter()
     findings: list[Finding] = []
     evidence = [_evidence_keys(p) for p in policies]
     images = 0
     error: str | None = None
     try:
         for page in source.pages():
+            nul_free = getattr(page, "nul_free", False)
             for image in page:
-                codes, details = engine.evaluate(image)
-                for index, code in enumerate(codes):
-                    counts[index][code] += 1
+                codes, details = engine.evaluate(image, nul_free=nul_free)
+                vectors[tuple(codes)] += 1
                 if details:
                     new = _findings(policies, evidence, image, details)
                     findings.extend(new if annotate is None else [annotate(image, f) for f in new])
@@ -49,6 +52,10 @@ def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now
                 on_page(images)
     except SourceError as exc:
         error = str(exc)
+    counts = [[0, 0, 0, 0] for _ in policies]  # indexed by PASS, FAIL, ERROR, SKIP (-1 -> last)
+    for vector, times in vectors.items():
+        for index, code in enumerate(vector):
+            counts[index][code] += times
     by_severity = {s.label: 0 for s in reversed(Severity)}
     for f in findings:
         by_severity[f.severity.label] += 1

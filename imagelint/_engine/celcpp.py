@@ -112,12 +112,14 @@ class CelCppEngine(Engine):
         for policy in policies:
             self._inline_policy(policy)
         super().__init__(policies, now)
-        # The combined fast path needs only what decides verdicts. Messages (failures only) and the
-        # expression-by-expression fallback bind what any expression reads: the whole image only for a
-        # policy that needs it, so one such messageExpression does not slow every other failure down.
-        self.keys = _union([p.attributes(messages=False) for p in policies])
+        # One activation per image serves the combined fast path and then the messages of its failures
+        # (messages are evaluated for failures only), so it holds what any expression of the pack reads;
+        # a policy that reads the image as a whole gets its own activation, so that one such
+        # messageExpression does not make every image convert all its attributes.
         self.whole = [p.attributes() is None for p in policies]
-        self.message_keys = _union([p.attributes() for p in policies if p.attributes() is not None])
+        decisive = _union([p.attributes(messages=False) for p in policies])
+        messages = _union([p.attributes() for p in policies if p.attributes() is not None])
+        self.keys = None if decisive is None else tuple(sorted({*decisive, *(messages or ())}))
         self.codes = [self._policy_code(p) for p in policies]
         self.code_programs = [self.env.compile(c, True) if c else None for c in self.codes]
         fast = [c for c in self.codes if c]
@@ -175,23 +177,24 @@ class CelCppEngine(Engine):
     def _data(self, image: dict[str, Any], keys: tuple[str, ...] | None | bool = False) -> dict[str, Any]:
         keys = self.keys if keys is False else keys
         rx = {}
-        for key, attr, pattern in self.regexes:
+        for key, attr, matcher in self.regexes:
             value = image.get(attr)
             if type(value) is str:
-                rx[key] = pattern(value)
+                # Matcher.__call__ inlined: this loop runs for every regex of every image
+                fast = matcher.fast
+                if fast is not None and value.isascii() and value.isprintable():
+                    rx[key] = fast(value) is not None
+                else:
+                    rx[key] = matcher.re2.search(value) is not None
         if keys is None:
             return {"image": image, "now": self.now, "rx": rx}
         return {"image": {k: image[k] for k in keys if k in image}, "now": self.now, "rx": rx}
 
     def bind(self, image: dict[str, Any], index: int, cache: dict[str, Any]) -> Any:
-        slot = "whole" if self.whole[index] else "activation"
+        slot = "whole" if index >= 0 and self.whole[index] else "activation"  # -1: the image's shared one
         if slot not in cache:
             try:
-                if slot == "whole":
-                    data = self._data(image, None)
-                else:
-                    data = (cache.get("data") if self.message_keys == self.keys else None) or self._data(
-                        image, self.message_keys)
+                data = self._data(image, None) if slot == "whole" else cache.get("data") or self._data(image)
                 cache[slot] = self.env.Activation(data)
             except Exception as exc:  # noqa: BLE001 - pybind raises plain exceptions for unconvertible values
                 cache[slot] = EvalFailure(f"cannot convert the image: {exc}")
@@ -212,19 +215,24 @@ class CelCppEngine(Engine):
 
     # --- the fast path ----------------------------------------------------------------------------
 
-    def evaluate(self, image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def evaluate(self, image: dict[str, Any], *, nul_free: bool = False
+                 ) -> tuple[list[int], dict[int, list[Outcome]]]:
         cache: dict[str, Any] = {"data": self._data(image)}
-        if _has_nul(cache["data"]["image"]):
+        if not nul_free and _has_nul(cache["data"]["image"]):
             # cel-expr-python cuts strings at NUL ("a\x00b" has size 1 there): a name like
             # "ok-approved\x00..." would pass for what it is not. Such images go to the reference engine.
             return self._reference().evaluate(image)
         if self.combined is not None:
             try:
-                value = self.combined.eval(data=cache["data"])
-            except Exception:  # noqa: BLE001 - unconvertible image: judge_policy reports it per policy
+                activation = self.bind(image, -1, cache)
+                value = self.combined.eval(activation)
+            except EvalFailure:  # unconvertible image: judge_policy reports it per policy
                 value = None
             if value is not None and value.type() != cel.Type.ERROR:
-                return self._decode(value.plain_value(), image, cache)
+                raw = value.plain_value()
+                if max(raw) <= 0:  # nothing failed: -1 and 0 are already SKIP and PASS
+                    return raw, {}
+                return self._decode(raw, image, cache)
         return self._per_policy(image, cache)
 
     def _reference(self) -> Engine:
@@ -236,17 +244,13 @@ class CelCppEngine(Engine):
 
     def _decode(self, raw: list[int], image: dict[str, Any],
                 cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
-        codes: list[int] = []
         details: dict[int, list[Outcome]] = {}
         for index, bits in enumerate(raw):
-            if bits <= 0:
-                codes.append(SKIP if bits < 0 else PASS)
-                continue
-            codes.append(FAIL)
-            activation = self.bind(image, index, cache)
-            details[index] = [(FAIL, n, self.message(index, n, activation))
-                              for n in range(bits.bit_length()) if bits >> n & 1]
-        return codes, details
+            if bits > 0:
+                activation = self.bind(image, index, cache)
+                details[index] = [(FAIL, n, self.message(index, n, activation))
+                                  for n in range(bits.bit_length()) if bits >> n & 1]
+        return [FAIL if bits > 0 else bits for bits in raw], details
 
     def _per_policy(self, image: dict[str, Any],
                     cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:

@@ -71,8 +71,12 @@ class Engine(ABC):
 
     # --- the shared semantics ---------------------------------------------------------------------
 
-    def evaluate(self, image: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
-        """Judge ``image`` under every policy: verdict codes, and findings for the failing ones."""
+    def evaluate(self, image: dict[str, Any], *, nul_free: bool = False
+                 ) -> tuple[list[int], dict[int, list[Outcome]]]:
+        """Judge ``image`` under every policy: verdict codes, and findings for the failing ones.
+
+        ``nul_free``: the source vouches that no string in the image holds a NUL character.
+        """
         codes: list[int] = []
         details: dict[int, list[Outcome]] = {}
         cache: dict[str, Any] = {}

@@ -16,6 +16,22 @@ from imagelint._result import SourceInfo
 Image = dict[str, Any]
 
 
+class Page(list):  # type: ignore[type-arg]
+    """A page of images. ``nul_free`` is True when the source knows no string in it holds a NUL.
+
+    A source can tell cheaply from the JSON text (only a ``\\u0000`` escape makes one), and that spares the
+    fast engine a walk over every value of every image (cel-expr-python truncates strings at NUL).
+    """
+
+    nul_free = False
+
+    @classmethod
+    def of(cls, images: list[Image], nul_free: bool) -> Page:
+        page = cls(images)
+        page.nul_free = nul_free
+        return page
+
+
 class SourceError(Exception):
     """The source could not be read completely; the message names the file/position or the request."""
 

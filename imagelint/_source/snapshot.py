@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from imagelint._source.interface import Image, ImageSource, SourceError
+from imagelint._source.interface import Image, ImageSource, Page, SourceError
 
 PAGE = 1000
+_NUL_ESCAPE = b"\\u0000"
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
@@ -45,6 +46,7 @@ class SnapshotSource(ImageSource):
         self.display = display or path
         self.metadata: dict[str, Any] = {}
         self.format = "unknown"
+        self.nul_lines = 0
 
     def location(self) -> str:
         return self.display
@@ -72,10 +74,11 @@ class SnapshotSource(ImageSource):
             second = stream.readline()
             if self.display.endswith(_JSONL_SUFFIXES) or _looks_like_jsonl(head, second):
                 self.format = "jsonl"
-                yield from _batched(self._jsonl(_chain(head, second, stream)))
+                yield from _batched(self._jsonl(_chain(head, second, stream)), source=self)
             else:
                 self.format = "json"
-                yield from _batched(self._json(head + second + stream.read()))
+                data = head + second + stream.read()
+                yield from _batched(self._json(data), nul_free=_NUL_ESCAPE not in data)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
@@ -104,6 +107,7 @@ class SnapshotSource(ImageSource):
             yield check_image(image, f"{self.display}: {prefix}[{index}]")
 
     def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
+        self.nul_lines = 0
         for lineno, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
@@ -117,6 +121,8 @@ class SnapshotSource(ImageSource):
                     value.get("snapshot"), dict):
                 self.metadata = value["snapshot"]
                 continue
+            if _NUL_ESCAPE in raw:
+                self.nul_lines += 1
             yield check_image(value, f"{self.display}:{lineno}")
 
 
@@ -131,22 +137,34 @@ def _looks_like_jsonl(head: bytes, second: bytes) -> bool:
     return isinstance(obj, dict) and "images" not in obj and ("id" in obj or bool(second.strip()))
 
 
-def _batched(images: Iterator[Image]) -> Iterator[list[Image]]:
+def _batched(images: Iterator[Image], *, nul_free: bool = False,
+             source: SnapshotSource | None = None) -> Iterator[Page]:
     """Pages of ``PAGE`` images; on a ``SourceError`` the images read before it are still yielded first,
-    so that the evaluator judges everything that was readable before the run is marked incomplete."""
+    so that the evaluator judges everything that was readable before the run is marked incomplete.
+
+    A JSON Lines page is NUL-free when none of its lines had a ``\\u0000`` escape (``source.nul_lines``
+    counts them as they are read)."""
     page: list[Image] = []
+    seen = 0
+
+    def flush() -> Page:
+        nonlocal seen
+        clean = nul_free if source is None else source.nul_lines == seen
+        seen = source.nul_lines if source is not None else 0
+        return Page.of(page, clean)
+
     try:
         for image in images:
             page.append(image)
             if len(page) == PAGE:
-                yield page
+                yield flush()
                 page = []
     except SourceError:
         if page:
-            yield page
+            yield flush()
         raise
     if page:
-        yield page
+        yield flush()
 
 
 def _chain(head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
