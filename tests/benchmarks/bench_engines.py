@@ -48,7 +48,7 @@ def child(args: argparse.Namespace) -> None:
     from imagelint._policy import bundled_policy_dir, load_policies
     from imagelint._source import SnapshotSource
 
-    policies = load_policies([bundled_policy_dir()])
+    policies = load_policies([args.policies or bundled_policy_dir()])
     start = time.perf_counter()
     if args.mode == "parse":
         images = sum(len(page) for page in SnapshotSource(args.input).pages())
@@ -57,7 +57,7 @@ def child(args: argparse.Namespace) -> None:
         images, findings = custodian(args.input)
         policies = CUSTODIAN_FILTERS  # type: ignore[assignment]
     else:
-        engine = create_engine(args.mode, policies, NOW)
+        engine = create_engine(args.mode.split("+")[0], policies, NOW)
         result = evaluate(SnapshotSource(args.input), policies, engine, now="2026-11-27T00:00:00Z")
         images, findings = result.summary.images, len(result.findings)
     seconds = time.perf_counter() - start
@@ -85,6 +85,31 @@ CUSTODIAN_FILTERS = [
 ]
 
 
+# The same twelve checks as imagelint policies, for a like-for-like comparison with Custodian.
+SAME_AS_CUSTODIAN = [
+    'image.disk_format in ["zvhd2", "vhd", "zvhd", "raw", "qcow2"]',
+    'image.__os_bit in ["32", "64"]',
+    'image.__os_type in ["Linux", "Windows", "Other"]',
+    'image.status in ["queued", "saving", "deleted", "killed", "active"]',
+    'image.hw_firmware_type in ["bios", "uefi"]',
+    'image.virtual_env_type in ["FusionCompute", "Ironic", "DataImage", "IsoImage"]',
+    "type(image.min_disk) == int && image.min_disk >= 1",
+    "type(image.min_disk) == int && image.min_disk <= 1024",
+    'image.visibility in ["public", "private", "shared"]',
+    "has(image.__system__cmkid)",
+    'image.__lazyloading in ["true", "false", "True", "False"]',
+    'timestamp(image.created_at) + duration("8760h") > now',
+]
+
+
+def write_same_as_custodian(directory: Path) -> None:
+    for number, expression in enumerate(SAME_AS_CUSTODIAN):
+        doc = {"apiVersion": "imagelint/v1", "kind": "Policy",
+               "metadata": {"name": f"c{number}", "severity": "low"},
+               "spec": {"validations": [{"expression": expression}]}}
+        (directory / f"c{number}.yaml").write_text(json.dumps(doc), encoding="utf-8")
+
+
 def custodian(path: str) -> tuple[int, int]:
     from c7n.filters.core import ValueFilter
 
@@ -103,11 +128,12 @@ def custodian(path: str) -> tuple[int, int]:
     return images, failures
 
 
-def measure(mode: str, path: Path, repeat: int) -> dict[str, float]:
+def measure(mode: str, path: Path, repeat: int, policies: Path | None = None) -> dict[str, float]:
     runs = []
+    extra = ["--policies", str(policies)] if policies else []
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--input", str(path)], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run([sys.executable, __file__, "--child", mode, "--input", str(path), *extra],
+                             capture_output=True, text=True, check=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     best["us_per_pair"] = best["seconds"] / best["pairs"] * 1e6 if best["pairs"] else 0.0
@@ -122,6 +148,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", metavar="MODE", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
+    parser.add_argument("--policies", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         args.mode = args.child
@@ -145,10 +172,14 @@ def main() -> None:
             (f"cel-cpp, end to end, {args.images // 10:,} images", "cel-cpp", small),
             (f"cel-python (reference), {args.reference_images} images", "cel-python", ref),
         ]
+        same = Path(tmp, "same-as-custodian")
+        same.mkdir()
+        write_same_as_custodian(same)
+        rows.append(("cel-cpp, end to end, the 12 Custodian checks as policies", "cel-cpp+12", big))
         if have_custodian:
-            rows.append(("Cloud Custodian ValueFilter (12 filters)", "custodian", big))
-        results = [(label, measure(mode, path, args.repeat if mode != "cel-python" else 1)) for label, mode, path
-                   in rows]
+            rows.append(("Cloud Custodian ValueFilter, 12 filters", "custodian", big))
+        results = [(label, measure(mode, path, args.repeat if mode != "cel-python" else 1,
+                                   same if mode.endswith("+12") else None)) for label, mode, path in rows]
     reference = next(r for label, r in results if label.startswith("cel-python"))["us_per_pair"]
     print(f"fleet: {args.images:,} generated images (~40 keys each), bundled pack; python {sys.version.split()[0]}, "
           f"{os.cpu_count()} cores; medians of {args.repeat}")
@@ -162,6 +193,11 @@ def main() -> None:
         per_pair = f"{r['us_per_pair']:.2f}" if r["pairs"] else f"({r['seconds'] / r['images'] * 1e6:.2f} per image)"
         print(f"| {label} | {int(r['images']):,} | {per_pair} | {r['images_per_s']:,.0f} | {r['rss_mb']:.0f} | "
               f"{int(r['findings']):,} | {ratio} |")
+    mine = next((r for label, r in results if "12 Custodian checks" in label), None)
+    theirs = next((r for label, r in results if label.startswith("Cloud Custodian")), None)
+    if mine and theirs:
+        print(f"\nsame 12 checks: imagelint cel-cpp {mine['us_per_pair']:.2f} µs vs Custodian "
+              f"{theirs['us_per_pair']:.2f} µs per image-check: {theirs['us_per_pair'] / mine['us_per_pair']:.1f}x")
 
 
 if __name__ == "__main__":
