@@ -225,3 +225,17 @@ def test_every_report_format_says_incomplete(tmp_path, fleet):
                        str(out), "--fail-on", "never", env=ENV)
             assert proc.returncode == 3, (fmt, proc.stderr)
             assert "incomplete" in out.read_text(encoding="utf-8").lower(), fmt
+
+
+def test_pages_vouch_for_nul_free_text_only_when_the_json_has_no_nul_escape(tmp_path, fleet):
+    odd = [dict(img) for img in fleet[:60]]
+    odd[55]["name"] = "evil\x00name"  # on page 1 (the served order is by created_at; find its page below)
+    with FakeIMS(odd) as srv:
+        source = ApiSource(ApiOptions(endpoint=srv.url, page_size=50), Transport(TransportOptions()), NoAuth(srv.url))
+        pages = list(source.pages())
+    flags = [(page.nul_free, any(img["name"] == "evil\x00name" for img in page)) for page in pages]
+    assert sorted(flags) == [(False, True), (True, False)]
+    with FakeIMS(odd) as srv:
+        proc, report = check(srv.url, tmp_path, "--page-size", "50")
+    assert proc.returncode == 0, proc.stderr
+    assert_each_once(report, odd)

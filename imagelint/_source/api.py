@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from imagelint._source import auth as _auth
-from imagelint._source.interface import Image, ImageSource, SourceError
+from imagelint._source.interface import Image, ImageSource, Page, SourceError
 from imagelint._source.query import parse_query
 from imagelint._source.signer import canonical_query
 from imagelint._source.snapshot import check_image
@@ -199,7 +199,7 @@ class ApiSource(ImageSource):
                 continue
         return False
 
-    def _fetch_pages(self) -> Iterator[list[Image]]:
+    def _fetch_pages(self) -> Iterator[Page]:
         url = self.options.endpoint + LIST_PATH
         pairs = self.query_pairs()
         used = {_marker(pairs)}  # the first request's marker (usually none) counts as used
@@ -210,10 +210,13 @@ class ApiSource(ImageSource):
             response = self.transport.send("GET", url, pairs, headers=headers, auth=self.credentials)
             shown = f"GET {response.request.url or url}"
             doc = _json_body(response, shown)
-            images = doc.get("images")
-            if not isinstance(images, list):
+            listed = doc.get("images")
+            if not isinstance(listed, list):
                 raise SourceError(f"{shown}: HTTP {response.status_code} body has no \"images\" array")
-            page = self._unique([check_image(img, f"{shown}: images[{i}]") for i, img in enumerate(images)])
+            images = self._unique([check_image(img, f"{shown}: images[{i}]") for i, img in enumerate(listed)])
+            # In JSON text a NUL inside a string can only be written as the escape \u0000; without one the
+            # page vouches that its strings are NUL-free, which spares the fast engine a walk over them.
+            page = Page.of(images, nul_free=b"\\u0000" not in response.content)
             self.pages_fetched += 1
             self.images_fetched += len(page)
             yield page
