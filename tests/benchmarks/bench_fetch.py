@@ -22,6 +22,8 @@ peak RSS (``ru_maxrss`` from ``wait4``) is its own; times are medians of ``--rep
 Then a fault round (``--fault-images``, default 5,000): one 429 with ``Retry-After: 1`` on the third
 page, against each tool on a fresh server: imagelint retries, openstacksdk stops.
 
+openstacksdk is not a dependency of imagelint: ``pip install openstacksdk`` into the same virtualenv first.
+
 Target (issue 3): fetch+check / fetch-only <= 1.15, peak RSS flat in fleet size beyond the findings, and
 imagelint's fetch >= 5x faster than openstacksdk. Not collected by pytest (``norecursedirs``).
 """
