@@ -128,3 +128,12 @@ def test_sample_fleet_shows_real_failures_of_several_policies(cli):
 def test_python_dash_m_and_version(cli):
     result = cli("--version")
     assert (result.returncode, result.stdout.strip()) == (0, "imagelint 0.1.0")
+
+
+def test_json_report_one_line_per_finding(setup, cli):
+    fleet, policies = setup
+    result = cli("check", "--input", fleet, "--policies", policies, "--format", "json")
+    lines = result.stdout.splitlines()
+    start = lines.index('  "findings": [')
+    assert [json.loads(line.rstrip(","))["image"]["id"] for line in lines[start + 1:start + 3]] == ["b", "c"]
+    assert lines[start + 3] == "  ],"

@@ -1,13 +1,27 @@
-"""The JSON reporter: the documented result object (``imagelint._result.as_dict``), serialised."""
+"""The JSON reporter: the documented result object (``imagelint._result.as_dict``), serialised.
+
+Everything but the findings is indented for people; each finding is one compact line. At 200,000
+findings that keeps the report a third of the size, lets ``grep`` and line diffs work per finding, and lets
+the C encoder serialise each finding (``indent`` forces the pure-Python encoder, several times the memory).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from imagelint._format.interface import Reporter
-from imagelint._result import RunResult, as_dict
+from imagelint._result import RunResult, as_dict, finding_dict
 
 
 class JsonReporter(Reporter):
     def render(self, result: RunResult) -> str:
-        return json.dumps(as_dict(result), indent=2, ensure_ascii=False) + "\n"
+        doc = as_dict(replace(result, findings=()))
+        head = json.dumps(doc, indent=2, ensure_ascii=False)
+        marker = '"findings": []'
+        assert marker in head  # as_dict always writes the key; its place is kept
+        if not result.findings:
+            return head + "\n"
+        lines = ",\n    ".join(json.dumps(finding_dict(f), ensure_ascii=False) for f in result.findings)
+        before, after = head.rsplit(marker, 1)  # the last one: source.details may hold any keys
+        return f'{before}"findings": [\n    {lines}\n  ]{after}\n'
