@@ -17,6 +17,9 @@ from imagelint._result import RunResult, as_dict, finding_dict
 class JsonReporter(Reporter):
     def render(self, result: RunResult) -> str:
         doc = as_dict(replace(result, findings=()))
+        # as_dict counts waived/baselined findings from the findings, which are serialised apart below
+        doc["summary"]["waived"] = sum(1 for f in result.findings if f.waiver is not None)
+        doc["summary"]["baselined"] = sum(1 for f in result.findings if f.baselined)
         head = json.dumps(doc, indent=2, ensure_ascii=False)
         marker = '"findings": []'
         assert marker in head  # as_dict always writes the key; its place is kept
