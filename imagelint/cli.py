@@ -13,22 +13,23 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from imagelint import __version__
+from imagelint import __version__, _pac
 from imagelint._engine import EngineError, EngineName, create_engine
 from imagelint._evaluate import evaluate
+from imagelint._fetch import SnapshotWriteError, run_fetch
+from imagelint._fetch import add_parser as add_fetch_parser
 from imagelint._format import FORMAT_CHOICES, ReportError
 from imagelint._format.outputs import plan as plan_reports
 from imagelint._format.outputs import write_all as write_reports
 from imagelint._gate import FAIL_ON_CHOICES, ExitCode, exit_code
 from imagelint._policy import Policy, PolicyError, bundled_policy_dir, parse_scalar
 from imagelint._result import RunResult
-from imagelint._source import ImageSource, SnapshotSource, SourceError
-from imagelint._source.snapshot import sample_fleet_path
-from imagelint._source.api import add_arguments as add_api_arguments, reject_without_endpoint as reject_api_options
+from imagelint._source import ImageSource, SnapshotSource
+from imagelint._source.api import add_arguments as add_api_arguments
+from imagelint._source.api import reject_without_endpoint as reject_api_options
 from imagelint._source.api import source_from_args as api_source_from_args
+from imagelint._source.snapshot import sample_fleet_path
 from imagelint._source.transport import ConfigError
-from imagelint._fetch import SnapshotWriteError, add_parser as add_fetch_parser, run_fetch
-from imagelint import _pac
 
 
 class UsageError(Exception):
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="evaluate policies over images from a snapshot or the API")
     src = check.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", metavar="FILE", help="snapshot: JSON {\"images\": [...]}, JSON array, or JSON Lines; - for stdin")
+    src.add_argument("--input", metavar="FILE",
+                     help="snapshot: JSON {\"images\": [...]}, JSON array, or JSON Lines; - for stdin")
     src.add_argument("--sample", action="store_true", help="check the bundled sample fleet")
     src.add_argument("--endpoint", metavar="URL", help="fetch every page of URL/v2/images (the live API) and check")
     add_api_arguments(check, endpoint=False)
@@ -66,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fetch_parser(sub)
 
-    validate = sub.add_parser("validate", help="check policy files only (syntax, schema, CEL, the image attribute catalogue)")
+    validate = sub.add_parser("validate",
+                              help="check policy files only (syntax, schema, CEL, the image attribute catalogue)")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories (default: bundled)")
     _pac.add_commands(sub)  # test, list, explain, schema; --config everywhere
     return parser

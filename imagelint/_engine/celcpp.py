@@ -27,11 +27,10 @@ import re
 from typing import Any
 
 from imagelint._engine.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, EvalFailure, NonBool, Outcome
+from imagelint._engine.regex import Matcher
 from imagelint._policy import celtree
 from imagelint._policy.loader import Problem
 from imagelint._policy.model import Expr, Policy
-
-from imagelint._engine.regex import Matcher
 
 try:
     from cel_expr_python import cel

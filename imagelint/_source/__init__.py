@@ -5,4 +5,4 @@ from imagelint._source.interface import Image, ImageSource, Page, SourceError
 from imagelint._source.snapshot import SnapshotSource
 from imagelint._source.transport import ConfigError
 
-__all__ = ["ApiSource", "ConfigError", "Image", "ImageSource", "SnapshotSource", "SourceError"]
+__all__ = ["ApiSource", "ConfigError", "Image", "ImageSource", "Page", "SnapshotSource", "SourceError"]
