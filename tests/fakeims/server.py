@@ -45,7 +45,9 @@ error_style="ims", strict_query=False, max_skew=900, host="127.0.0.1", port=0)``
   HTML otherwise).
 * ``strict_query`` (aksk): additionally require the query on the wire to be byte-for-byte canonical.
 
-Attributes and methods: ``url`` (``http://127.0.0.1:PORT``), ``port``, ``requests`` (copy of the list of
+``tls=ssl.SSLContext`` (server side) serves https instead, for the TLS tests.
+
+Attributes and methods: ``url`` (``http://127.0.0.1:PORT``, or ``https://``), ``port``, ``requests`` (copy of the list of
 :class:`RecordedRequest`: ``number, method, path, query, target, headers, body, client, time, status,
 page``; ``headers`` is the ``email.message.Message`` as received, case-insensitive), ``image_requests``
 (only ``GET /v2/images``), ``clear_requests()``, ``faults`` (the live list; ``add_fault(f)``),
@@ -131,6 +133,7 @@ import random
 import secrets
 import socket
 import struct
+import ssl
 import threading
 import time
 import uuid
@@ -684,7 +687,7 @@ class FakeIMS:
                  iam_project_id: str | None = None, region: str = "ap-southeast-1",
                  token_ttl: float = 86400.0, latency: float = 0.0, faults: Iterable[Fault] = (),
                  error_style: str = "ims", strict_query: bool = False, max_skew: float = 900.0,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, tls: "ssl.SSLContext | None" = None):
         if auth not in (None, "token", "aksk"):
             raise ValueError("auth must be None, 'token' or 'aksk'")
         if auth == "aksk" and not (ak and sk):
@@ -706,6 +709,7 @@ class FakeIMS:
         self.strict_query = strict_query
         self.max_skew = max_skew
         self._host, self._port_req = host, port
+        self._tls = tls  # a server-side SSLContext makes this an https:// server
 
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -725,8 +729,10 @@ class FakeIMS:
             return self
         self._httpd = _HTTPServer((self._host, self._port_req), _Handler)
         self._httpd.fake = self
+        if self._tls is not None:
+            self._httpd.socket = self._tls.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
-        self.url = f"http://{self._host}:{self.port}"
+        self.url = f"{'https' if self._tls is not None else 'http'}://{self._host}:{self.port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"FakeIMS:{self.port}", daemon=True)
         self._thread.start()
