@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from imagelint._policy.loader import Problem, _Loader
+from imagelint._policy.loader import Problem, _Loader, syntax_problem
+from imagelint._policy.loader import describe_node as kind
 
 
 class FileProblems(Exception):
@@ -37,9 +38,7 @@ def compose(path: Path, what: str, error: type[FileProblems]) -> tuple[yaml.Node
     try:
         return loader.get_single_node(), file, text
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise error([Problem(file, line, col, f"YAML syntax error: {exc.problem or exc.context}")]) from None
+        raise error([syntax_problem(file, exc)]) from None
     except yaml.YAMLError as exc:
         raise error([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
     finally:
@@ -53,18 +52,6 @@ def value(node: yaml.Node) -> Any:
         return loader.construct_object(node, deep=True)
     finally:
         loader.dispose()
-
-
-def kind(node: yaml.Node) -> str:
-    """What a node is, for messages: ``a mapping``, ``a list``, ``a string ('x')``, ``an int (3)``..."""
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    name = node.tag.rsplit(":", 1)[-1]
-    if name == "null":
-        return "nothing (null)"
-    return f"{'an' if name == 'int' else 'a'} {name} ({node.value!r})"
 
 
 class Reader:

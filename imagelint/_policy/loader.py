@@ -167,9 +167,7 @@ def _load_file(path: Path, problems: list[Problem]) -> list[Policy]:
             if node is not None:
                 nodes.append(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problems.append(Problem(file, line, col, f"YAML syntax error: {exc.problem or exc.context}"))
+        problems.append(syntax_problem(file, exc))
         return []
     finally:
         loader.dispose()
@@ -198,7 +196,7 @@ class _Doc:
 
     def mapping(self, node: yaml.Node, where: str, keys: Mapping[str, bool]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
-            self.problem(node, f"{where}: expected a mapping, got {_describe(node)}")
+            self.problem(node, f"{where}: expected a mapping, got {describe_node(node)}")
             return {}
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for knode, vnode in node.value:
@@ -221,7 +219,7 @@ class _Doc:
 
     def string(self, node: yaml.Node, where: str, *, allow_empty: bool = False) -> str | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
-            self.problem(node, f"{where}: expected a string, got {_describe(node)}")
+            self.problem(node, f"{where}: expected a string, got {describe_node(node)}")
             return None
         if not allow_empty and not node.value.strip():
             self.problem(node, f"{where}: must not be empty")
@@ -230,7 +228,7 @@ class _Doc:
 
     def string_list(self, node: yaml.Node, where: str) -> tuple[str, ...]:
         if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, f"{where}: expected a list of strings, got {_describe(node)}")
+            self.problem(node, f"{where}: expected a list of strings, got {describe_node(node)}")
             return ()
         values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
         return tuple(v for v in values if v is not None)
@@ -284,7 +282,7 @@ class _Doc:
                         continue
                     params[key] = value
             else:
-                self.problem(pnode, f"spec.params: expected a mapping, got {_describe(pnode)}")
+                self.problem(pnode, f"spec.params: expected a mapping, got {describe_node(pnode)}")
         match = self.expr(spec["match"][1], "spec.match", frozenset()) if "match" in spec else None
         variables = self.variables(spec["variables"][1]) if "variables" in spec else ()
         defined = frozenset(v.name for v in variables)
@@ -312,7 +310,7 @@ class _Doc:
 
     def variables(self, node: yaml.Node) -> tuple[Variable, ...]:
         if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, f"spec.variables: expected a list, got {_describe(node)}")
+            self.problem(node, f"spec.variables: expected a list, got {describe_node(node)}")
             return ()
         out: list[Variable] = []
         for i, item in enumerate(node.value):
@@ -394,7 +392,15 @@ def _param_keys(expr: Expr) -> list[tuple[int, str]]:
     return out
 
 
-def _describe(node: yaml.Node) -> str:
+def syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
+    """A YAML syntax error as a problem at the place the parser gave up."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return Problem(file, line, col, f"YAML syntax error: {exc.problem or exc.context}")
+
+
+def describe_node(node: yaml.Node) -> str:
+    """What a node is, for messages: ``a mapping``, ``a list``, ``a string ('x')``, ``an int (3)``..."""
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
