@@ -115,15 +115,17 @@ class CelCppEngine(Engine):
         # (messages are evaluated for failures only), so it holds what any expression of the pack reads;
         # a policy that reads the image as a whole gets its own activation, so that one such
         # messageExpression does not make every image convert all its attributes.
-        self.whole = [p.attributes() is None for p in policies]
+        attributes = [p.attributes() for p in policies]
+        self.whole = [a is None for a in attributes]
         decisive = _union([p.attributes(messages=False) for p in policies])
-        messages = _union([p.attributes() for p in policies if p.attributes() is not None])
+        messages = _union([a for a in attributes if a is not None])
         self.keys = None if decisive is None else tuple(sorted({*decisive, *(messages or ())}))
         self.codes = [self._policy_code(p) for p in policies]
         self.code_programs = [self.env.compile(c, True) if c else None for c in self.codes]
-        fast = [c for c in self.codes if c]
-        self.all_fast = len(fast) == len(self.codes)
-        self.combined = self.env.compile("[" + ", ".join(fast) + "]", True) if self.all_fast and fast else None
+        # a policy without a code (too many validations for the bitmask) keeps the whole pack off the
+        # combined path: its list positions must match the policies'
+        every = self.codes and all(self.codes)
+        self.combined = self.env.compile("[" + ", ".join(self.codes) + "]", True) if every else None  # type: ignore[arg-type]
 
     def _inline_policy(self, policy: Policy) -> None:
         params = celtree.cel_literal(dict(policy.params))
@@ -173,8 +175,8 @@ class CelCppEngine(Engine):
             line, col, message = _first_error(str(exc))
             raise EngineError(f"{expr.position}: cel-cpp cannot compile {expr.where}: {message}") from None
 
-    def _data(self, image: dict[str, Any], keys: tuple[str, ...] | None | bool = False) -> dict[str, Any]:
-        keys = self.keys if keys is False else keys
+    def _data(self, image: dict[str, Any], *, whole: bool = False) -> dict[str, Any]:
+        keys = None if whole else self.keys
         rx = {}
         for key, attr, matcher in self.regexes:
             value = image.get(attr)
@@ -193,7 +195,7 @@ class CelCppEngine(Engine):
         slot = "whole" if index >= 0 and self.whole[index] else "activation"  # -1: the image's shared one
         if slot not in cache:
             try:
-                data = self._data(image, None) if slot == "whole" else cache.get("data") or self._data(image)
+                data = self._data(image, whole=True) if slot == "whole" else cache.get("data") or self._data(image)
                 cache[slot] = self.env.Activation(data)
             except Exception as exc:  # noqa: BLE001 - pybind raises plain exceptions for unconvertible values
                 cache[slot] = EvalFailure(f"cannot convert the image: {exc}")
@@ -243,13 +245,13 @@ class CelCppEngine(Engine):
 
     def _decode(self, raw: list[int], image: dict[str, Any],
                 cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
-        details: dict[int, list[Outcome]] = {}
-        for index, bits in enumerate(raw):
-            if bits > 0:
-                activation = self.bind(image, index, cache)
-                details[index] = [(FAIL, n, self.message(index, n, activation))
-                                  for n in range(bits.bit_length()) if bits >> n & 1]
+        details = {index: self._failures(index, bits, image, cache) for index, bits in enumerate(raw) if bits > 0}
         return [FAIL if bits > 0 else bits for bits in raw], details
+
+    def _failures(self, index: int, bits: int, image: dict[str, Any], cache: dict[str, Any]) -> list[Outcome]:
+        """One FAIL finding per set bit of a policy's code (bit n: validation n was false)."""
+        activation = self.bind(image, index, cache)
+        return [(FAIL, n, self.message(index, n, activation)) for n in range(bits.bit_length()) if bits >> n & 1]
 
     def _per_policy(self, image: dict[str, Any],
                     cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
@@ -269,9 +271,7 @@ class CelCppEngine(Engine):
             elif bits <= 0:
                 code, outcomes = (SKIP if bits < 0 else PASS), []
             else:
-                activation = self.bind(image, index, cache)
-                code, outcomes = FAIL, [(FAIL, n, self.message(index, n, activation))
-                                        for n in range(bits.bit_length()) if bits >> n & 1]
+                code, outcomes = FAIL, self._failures(index, bits, image, cache)
             codes.append(code)
             if outcomes:
                 details[index] = outcomes
