@@ -12,7 +12,16 @@ Where its speed comes from, each step measured in ``tests/benchmarks/bench_engin
 2. only the attributes the policies read are converted per image (a policy that uses ``image`` as a whole
    turns that off), because converting a 30-key dict costs more than evaluating most policies;
 3. every policy becomes one integer-valued expression — ``-1`` skip, ``0`` pass, else a bitmask of false
-   validations — and all policies are joined into one list expression, evaluated once per image.
+   validations — and the policies are joined into one list expression, evaluated once per image;
+4. a policy's code is a pure function of the attributes it reads (``now`` and the params are fixed for the
+   run, the standard library has no side effects), so it is memoized on those values: most policies read
+   a few low-cardinality attributes (``disk_format``, ``__os_type``...) and are answered by a dict lookup.
+   The key keeps CEL's distinctions that Python's equality drops (``true``/``1``/``1.0``, ``0.0``/``-0.0``,
+   null/absent). A policy whose keys keep missing the memo (it reads ``id``, ``name``, a timestamp) is
+   moved, after a review every ``REVIEW`` images, into the list expression evaluated for every image;
+5. cel-expr-python converts a whole Python map at its first access in every evaluation (37 keys: ~8 µs),
+   so each activation holds only what its expressions read: the list expression's attributes, or one
+   policy's (for a memo miss and for the messages of its failures).
 
 Any error or non-bool anywhere makes the list an error value; then the image is judged again policy by
 policy, and a policy whose code errors goes through ``Engine.judge_policy``, expression by expression,
@@ -23,10 +32,22 @@ need no explanation.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
+from collections.abc import Callable
 from typing import Any
 
-from imagelint._engine.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, EvalFailure, NonBool, Outcome
+from imagelint._engine.interface import (
+    ERROR,
+    FAIL,
+    PASS,
+    SKIP,
+    Engine,
+    EngineError,
+    EvalFailure,
+    NonBool,
+    Outcome,
+)
 from imagelint._engine.regex import Matcher
 from imagelint._policy import celtree
 from imagelint._policy.loader import Problem
@@ -38,6 +59,11 @@ except ImportError:  # pragma: no cover - exercised only where the wheel is miss
     cel = None
 
 MAX_BITS = 62  # validations per policy that fit the int64 bitmask of the fast path
+# Memo tuning (see bench_engines.py): a miss costs a separate evaluation (~4 µs), a hit ~0.2 µs, a
+# policy's share of the list expression 1-3 µs; past about one miss in four the list expression is cheaper.
+REVIEW = 1024  # images between reviews of the memos
+MAX_MISS_RATE = 0.25
+MEMO_MAX = 8192  # keys per policy; a policy that needs more is not worth memoizing
 _CPP_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): ([^\n]*)")
 
 
@@ -95,10 +121,69 @@ def _first_error(text: str) -> tuple[int, int, str]:
     return int(found.group(1)), int(found.group(2)), found.group(3).strip()
 
 
+def _sorted(attributes: frozenset[str] | None) -> tuple[str, ...] | None:
+    return None if attributes is None else tuple(sorted(attributes))
+
+
+class _Unkeyable(Exception):
+    """A value of a type JSON does not produce; such an image is judged without the memos."""
+
+
+_MISSING = object()  # an absent attribute: has() tells it from null
+_UNSET = object()
+# the per-image cache's entries besides activations (whose keys are scopes: tuples or None)
+_RX = "rx"  # computed pattern results
+_VALUES = "values"  # the memo keys' values
+_BOOL, _INT, _DOUBLE, _LIST, _MAP = ("\x00bool", "\x00int", "\x00double", "\x00list", "\x00map")
+
+
+def _canon(value: Any) -> Any:
+    """A hashable key that is equal for two values exactly when CEL cannot tell them apart.
+
+    Python's ``True == 1 == 1.0`` and ``0.0 == -0.0``; CEL's ``type()``, ``string()`` and division do
+    tell them apart. A list or map keeps its order (a map's iteration order is the JSON's).
+    """
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is bool:
+        return (_BOOL, value)
+    if kind is int:
+        return (_INT, value)
+    if kind is float:
+        return (_DOUBLE, value.hex())
+    if kind is list:
+        return (_LIST, *map(_canon, value))
+    if kind is dict:
+        return (_MAP, *((_canon(k), _canon(v)) for k, v in value.items()))
+    raise _Unkeyable(kind.__name__)
+
+
+def _memo_values(image: dict[str, Any], attributes: tuple[str, ...]) -> dict[str, Any] | None:
+    values = {}
+    get = image.get
+    try:
+        for attr in attributes:
+            value = get(attr, _MISSING)
+            if type(value) is not str and value is not None and value is not _MISSING:
+                value = _canon(value)
+            values[attr] = value
+    except _Unkeyable:
+        return None
+    return values
+
+
+def _getter(attributes: frozenset[str] | None) -> Callable[[dict[str, Any]], Any]:
+    names = sorted(attributes or ())
+    if not names:
+        return lambda values: ()
+    return operator.itemgetter(*names)
+
+
 class CelCppEngine(Engine):
     name = "cel-cpp"
 
-    def __init__(self, policies: list[Policy], now: dt.datetime) -> None:
+    def __init__(self, policies: list[Policy], now: dt.datetime, *, memoize: bool = True) -> None:
         if cel is None:
             raise EngineError("the cel-cpp engine needs the cel-expr-python package (pip install cel-expr-python)")
         self.env = cel.NewEnv(variables={"image": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
@@ -111,21 +196,43 @@ class CelCppEngine(Engine):
         for policy in policies:
             self._inline_policy(policy)
         super().__init__(policies, now)
-        # One activation per image serves the combined fast path and then the messages of its failures
-        # (messages are evaluated for failures only), so it holds what any expression of the pack reads;
-        # a policy that reads the image as a whole gets its own activation, so that one such
-        # messageExpression does not make every image convert all its attributes.
-        attributes = [p.attributes() for p in policies]
-        self.whole = [a is None for a in attributes]
-        decisive = _union([p.attributes(messages=False) for p in policies])
-        messages = _union([a for a in attributes if a is not None])
-        self.keys = None if decisive is None else tuple(sorted({*decisive, *(messages or ())}))
+        # A policy's own scope (everything its expressions read, messages included) serves its memo misses,
+        # its messages and its policy-by-policy judgement; None: it reads the image as a whole.
+        self.scopes = [_sorted(p.attributes()) for p in policies]
+        self.decisive = [p.attributes(messages=False) for p in policies]
+        self.keys = _union([p.attributes() for p in policies])  # what the NUL check must look at
+        self._scope_regexes: dict[tuple[str, ...] | None, list[tuple[str, str, Any]]] = {}
         self.codes = [self._policy_code(p) for p in policies]
         self.code_programs = [self.env.compile(c, True) if c else None for c in self.codes]
         # a policy without a code (too many validations for the bitmask) keeps the whole pack off the
-        # combined path: its list positions must match the policies'
-        every = self.codes and all(self.codes)
-        self.combined = self.env.compile("[" + ", ".join(self.codes) + "]", True) if every else None  # type: ignore[arg-type]
+        # fast path: list positions must match the policies'
+        self.fast = bool(self.codes) and all(self.codes)
+        self.memos: list[dict[Any, int] | None] = [
+            {} if memoize and self.fast and attrs is not None else None for attrs in self.decisive]
+        # messages too are a function of what the policy reads; a message that names the image (its id,
+        # its name) misses every time and loses its memo at the next review
+        self.message_memos: list[dict[Any, tuple[Outcome, ...]] | None] = [
+            {} if memoize and self.fast and scope is not None else None for scope in self.scopes]
+        self._plan()
+
+    def _plan(self) -> None:
+        """Split the pack into memoized policies and the list expression of the rest."""
+        memoized = [i for i, memo in enumerate(self.memos) if memo is not None]
+        self.memo_plan = [(i, _getter(self.decisive[i]), self.memos[i]) for i in memoized]
+        self.message_getters = [None if memo is None else _getter(frozenset(self.scopes[i] or ()))
+                                for i, memo in enumerate(self.message_memos)]
+        read = [self.decisive[i] for i in memoized] + [self.scopes[i] for i, memo in enumerate(self.message_memos)
+                                                      if memo is not None]
+        self.memo_attrs = tuple(sorted(frozenset().union(*read))) if read else None  # type: ignore[arg-type]
+        self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
+        self.rest_scope = _union([self.decisive[i] for i in self.rest])
+        self.rest_program = None
+        if self.fast and self.rest:
+            self.rest_program = self.env.compile("[" + ", ".join(self.codes[i] for i in self.rest) + "]", True)  # type: ignore[misc]
+        self._misses = [0] * len(self.policies)
+        self._message_lookups = [0] * len(self.policies)
+        self._message_misses = [0] * len(self.policies)
+        self._unreviewed = REVIEW
 
     def _inline_policy(self, policy: Policy) -> None:
         params = celtree.cel_literal(dict(policy.params))
@@ -147,7 +254,7 @@ class CelCppEngine(Engine):
                 try:
                     pattern = self.env.compile(literal, True).eval().value()
                     compiled = Matcher(pattern)
-                except Exception:  # noqa: BLE001 - a bad pattern keeps the original call and its CEL error
+                except Exception:  # noqa: BLE001, S112 - a bad pattern keeps the original call and its CEL error
                     continue
                 key = f"k{len(self.regexes)}"
                 self._regex_keys[(attr, literal)] = key
@@ -172,36 +279,47 @@ class CelCppEngine(Engine):
             # (type_check() ran on the text as written), and checking costs at start-up.
             return self.env.compile(self.inlined[id(expr)], True)
         except RuntimeError as exc:
-            line, col, message = _first_error(str(exc))
+            _, _, message = _first_error(str(exc))
             raise EngineError(f"{expr.position}: cel-cpp cannot compile {expr.where}: {message}") from None
 
-    def _data(self, image: dict[str, Any], *, whole: bool = False) -> dict[str, Any]:
-        keys = None if whole else self.keys
+    def _data(self, image: dict[str, Any], scope: tuple[str, ...] | None, cache: dict[Any, Any]) -> dict[str, Any]:
         rx = {}
-        for key, attr, matcher in self.regexes:
+        known = cache.setdefault(_RX, {})  # a pattern's result, shared by every scope of this image
+        for key, attr, matcher in self._regexes_in(scope):
+            if key in known:
+                rx[key] = known[key]
+                continue
             value = image.get(attr)
             if type(value) is str:
                 # Matcher.__call__ inlined: this loop runs for every regex of every image
                 fast = matcher.fast
                 if fast is not None and value.isascii() and value.isprintable():
-                    rx[key] = fast(value) is not None
+                    rx[key] = known[key] = fast(value) is not None
                 else:
-                    rx[key] = matcher.re2.search(value) is not None
-        if keys is None:
+                    rx[key] = known[key] = matcher.re2.search(value) is not None
+        if scope is None:
             return {"image": image, "now": self.now, "rx": rx}
-        return {"image": {k: image[k] for k in keys if k in image}, "now": self.now, "rx": rx}
+        return {"image": {k: image[k] for k in scope if k in image}, "now": self.now, "rx": rx}
 
-    def bind(self, image: dict[str, Any], index: int, cache: dict[str, Any]) -> Any:
-        slot = "whole" if index >= 0 and self.whole[index] else "activation"  # -1: the image's shared one
-        if slot not in cache:
+    def _regexes_in(self, scope: tuple[str, ...] | None) -> list[tuple[str, str, Any]]:
+        # an rx entry the scope lacks only sends its expression back to matches(): slower, never different
+        found = self._scope_regexes.get(scope)
+        if found is None:
+            found = self._scope_regexes[scope] = [r for r in self.regexes if scope is None or r[1] in scope]
+        return found
+
+    def bind(self, image: dict[str, Any], index: int, cache: dict[Any, Any]) -> Any:
+        scope = self.rest_scope if index < 0 else self.scopes[index]  # -1: the list expression's
+        activation = cache.get(scope, _UNSET)
+        if activation is _UNSET:
             try:
-                data = self._data(image, whole=True) if slot == "whole" else cache.get("data") or self._data(image)
-                cache[slot] = self.env.Activation(data)
+                activation = self.env.Activation(self._data(image, scope, cache))
             except Exception as exc:  # noqa: BLE001 - pybind raises plain exceptions for unconvertible values
-                cache[slot] = EvalFailure(f"cannot convert the image: {exc}")
-        if isinstance(cache[slot], EvalFailure):
-            raise cache[slot]
-        return cache[slot]
+                activation = EvalFailure(f"cannot convert the image: {exc}")
+            cache[scope] = activation
+        if isinstance(activation, EvalFailure):
+            raise activation
+        return activation
 
     def run(self, program: Any, activation: Any) -> Any:
         value = program.eval(activation)
@@ -218,23 +336,80 @@ class CelCppEngine(Engine):
 
     def evaluate(self, image: dict[str, Any], *, nul_free: bool = False
                  ) -> tuple[list[int], dict[int, list[Outcome]]]:
-        cache: dict[str, Any] = {"data": self._data(image)}
-        if not nul_free and _has_nul(cache["data"]["image"]):
+        if not nul_free and _has_nul(image if self.keys is None else {k: image.get(k) for k in self.keys}):
             # cel-expr-python cuts strings at NUL ("a\x00b" has size 1 there): a name like
             # "ok-approved\x00..." would pass for what it is not. Such images go to the reference engine.
             return self._reference().evaluate(image)
-        if self.combined is not None:
+        cache: dict[Any, Any] = {}
+        raw = self._codes(image, cache) if self.fast else None
+        if raw is None:
+            return self._per_policy(image, cache)
+        if max(raw, default=0) <= 0:  # nothing failed: -1 and 0 are already SKIP and PASS
+            return raw, {}
+        return self._decode(raw, image, cache)
+
+    def _codes(self, image: dict[str, Any], cache: dict[Any, Any]) -> list[int] | None:
+        """Every policy's code from the memos and the list expression; None if anything raised."""
+        raw = [0] * len(self.policies)
+        if self.memo_attrs is not None:
+            values = _memo_values(image, self.memo_attrs)
+            if values is None:
+                return None
+            cache[_VALUES] = values
+            self._unreviewed -= 1
+            if self._unreviewed < 0:
+                self._review()
+            for index, getter, memo in self.memo_plan:
+                key = getter(values)
+                code = memo.get(key)  # type: ignore[union-attr]
+                if code is None:
+                    code = self._miss(index, key, image, cache)
+                    if code is None:
+                        return None
+                raw[index] = code
+        if self.rest_program is not None:
             try:
-                activation = self.bind(image, -1, cache)
-                value = self.combined.eval(activation)
+                value = self.rest_program.eval(self.bind(image, -1, cache))
             except EvalFailure:  # unconvertible image: judge_policy reports it per policy
-                value = None
-            if value is not None and value.type() != cel.Type.ERROR:
-                raw = value.plain_value()
-                if max(raw) <= 0:  # nothing failed: -1 and 0 are already SKIP and PASS
-                    return raw, {}
-                return self._decode(raw, image, cache)
-        return self._per_policy(image, cache)
+                return None
+            if value.type() == cel.Type.ERROR:
+                return None
+            for index, code in zip(self.rest, value.plain_value(), strict=True):
+                raw[index] = code
+        return raw
+
+    def _miss(self, index: int, key: Any, image: dict[str, Any], cache: dict[Any, Any]) -> int | None:
+        self._misses[index] += 1
+        try:
+            value = self.code_programs[index].eval(self.bind(image, index, cache))  # type: ignore[union-attr]
+        except EvalFailure:
+            return None
+        if value.type() != cel.Type.INT:
+            return None  # errors are not memoized: judge_policy explains them, image by image
+        code: int = value.value()
+        memo = self.memos[index]
+        if memo is not None and len(memo) < MEMO_MAX:
+            memo[key] = code
+        return code
+
+    def _review(self) -> None:
+        """Drop the memos that missed too often (or grew too big); their policies join the list expression."""
+        limit = REVIEW * MAX_MISS_RATE
+        worse = [i for i, memo in enumerate(self.memos)
+                 if memo is not None and (self._misses[i] > limit or len(memo) >= MEMO_MAX)]
+        for index in worse:
+            self.memos[index] = None
+        for index, memo in enumerate(self.message_memos):
+            lookups, misses = self._message_lookups[index], self._message_misses[index]
+            if memo is not None and ((lookups >= 64 and misses > lookups * MAX_MISS_RATE) or len(memo) >= MEMO_MAX):
+                self.message_memos[index] = None
+                worse.append(index)
+        if worse:
+            self._plan()
+        self._misses = [0] * len(self.policies)
+        self._message_lookups = [0] * len(self.policies)
+        self._message_misses = [0] * len(self.policies)
+        self._unreviewed = REVIEW
 
     def _reference(self) -> Engine:
         if self.reference is None:
@@ -244,8 +419,25 @@ class CelCppEngine(Engine):
         return self.reference
 
     def _decode(self, raw: list[int], image: dict[str, Any],
-                cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
-        details = {index: self._failures(index, bits, image, cache) for index, bits in enumerate(raw) if bits > 0}
+                cache: dict[Any, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+        values = cache.get(_VALUES)
+        details = {}
+        for index, bits in enumerate(raw):
+            if bits <= 0:
+                continue
+            memo, getter = self.message_memos[index], self.message_getters[index]
+            if memo is None or getter is None or values is None:
+                details[index] = self._failures(index, bits, image, cache)
+                continue
+            key = (bits, getter(values))
+            self._message_lookups[index] += 1
+            outcomes = memo.get(key)
+            if outcomes is None:
+                self._message_misses[index] += 1
+                outcomes = tuple(self._failures(index, bits, image, cache))
+                if len(memo) < MEMO_MAX:
+                    memo[key] = outcomes
+            details[index] = list(outcomes)
         return [FAIL if bits > 0 else bits for bits in raw], details
 
     def _failures(self, index: int, bits: int, image: dict[str, Any], cache: dict[str, Any]) -> list[Outcome]:

@@ -57,7 +57,11 @@ def child(args: argparse.Namespace) -> None:
         images, findings = custodian(args.input)
         policies = CUSTODIAN_FILTERS  # type: ignore[assignment]
     else:
-        engine = create_engine(args.mode.split("+")[0], policies, NOW)
+        engine = create_engine(args.mode.split("+")[0].removesuffix("-nomemo"), policies, NOW)
+        if args.mode == "cel-cpp-nomemo":
+            from imagelint._engine.celcpp import CelCppEngine
+
+            engine = CelCppEngine(policies, NOW, memoize=False)
         result = evaluate(SnapshotSource(args.input), policies, engine, now="2026-11-27T00:00:00Z")
         images, findings = result.summary.images, len(result.findings)
     seconds = time.perf_counter() - start
@@ -169,6 +173,7 @@ def main() -> None:
         rows = [
             ("parse JSONL only (floor)", "parse", big),
             ("cel-cpp, end to end", "cel-cpp", big),
+            ("cel-cpp without the memos, end to end", "cel-cpp-nomemo", big),
             (f"cel-cpp, end to end, {args.images // 10:,} images", "cel-cpp", small),
             (f"cel-python (reference), {args.reference_images} images", "cel-python", ref),
         ]

@@ -1,0 +1,106 @@
+"""The cel-cpp engine's memos must never change an answer.
+
+A policy's code (and the messages of its failures) is memoized on the values of the attributes it reads.
+The oracle here is the same engine with ``memoize=False``: same verdicts, same findings, same messages,
+image by image, over values that Python's ``==`` confuses but CEL does not (``true``/``1``/``1.0``,
+``0.0``/``-0.0``, null/absent, list and map contents and order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from imagelint._engine import celcpp
+from imagelint._policy import bundled_policy_dir, load_policies
+from tests.conftest import policy_yaml
+from tests.fleetgen import generate_fleet
+
+pytestmark = pytest.mark.skipif(not celcpp.available(), reason="needs cel-expr-python")
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+ABSENT = object()
+# Values equal (or equally hashed) in Python that CEL tells apart, and their neighbours.
+TRICKY = [True, False, 1, 0, -1, 1.0, 0.0, -0.0, 2.5, float("inf"), float("-inf"), float("nan"), "1", "true",
+          "", None, ABSENT, [1], [True], [1.0], [1, 2], [2, 1], [], {"a": 1}, {"a": True}, {"a": 1, "b": 2},
+          {"b": 2, "a": 1}, {}, "64", "32", 64, 9223372036854775807]
+
+POLICIES = [
+    policy_yaml("types", validations=[
+        "has(image.x)", "type(image.x) == bool", "type(image.x) == int", "type(image.x) == double",
+        "type(image.x) == string", "type(image.x) == list", "type(image.x) == map", "type(image.x) == null_type"]),
+    policy_yaml("values", match="has(image.x)", validations=[
+        "type(image.x) == double ? image.x < 1.0 : true",
+        "type(image.x) == double ? string(image.x) != '-0' : true",
+        "type(image.x) == list ? image.x.all(v, type(v) == int) : true",
+        "type(image.x) == list && size(image.x) > 0 ? image.x[0] == 1 : true",
+        "type(image.x) == map ? image.x.exists(k, k == 'b') : true",
+        {"expression": "type(image.x) != string || image.x == '64'",
+         "messageExpression": "'x is ' + image.x"}]),
+    policy_yaml("unguarded", validations=[
+        {"expression": "image.x == 1", "messageExpression": "'x is ' + string(image.x)"},
+        "image.y > 0"]),
+    policy_yaml("pair", match="has(image.y)", validations=[
+        {"expression": "string(image.x) == string(image.y)", "messageExpression": "'y is ' + string(image.y)"}]),
+]
+
+
+def _image(rng: random.Random, number: int) -> dict:
+    image = {"id": f"img-{number}"}
+    for attr in ("x", "y"):
+        value = rng.choice(TRICKY)
+        if value is not ABSENT:
+            image[attr] = value
+    return image
+
+
+def _run(engine: celcpp.CelCppEngine, images: list[dict]) -> list:
+    return [engine.evaluate(image, nul_free=True) for image in images]
+
+
+def test_memos_answer_exactly_what_evaluation_does(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("\n---\n".join(POLICIES))
+    policies = load_policies([path])
+    rng = random.Random(20261127)
+    images = [_image(rng, n) for n in range(3000)]
+    memoized = celcpp.CelCppEngine(policies, NOW)
+    plain = celcpp.CelCppEngine(policies, NOW, memoize=False)
+    # twice through, the second time in reverse: every key is then first met in another company
+    got = _run(memoized, images) + _run(memoized, images[::-1])
+    want = _run(plain, images) + _run(plain, images[::-1])
+    assert got == want
+    # the memos were used (the test proves nothing otherwise) and stay small: 33 values, at most 33 keys
+    assert memoized.memos[0] is not None and 0 < len(memoized.memos[0]) <= len(TRICKY)
+    verdicts = {code for codes, _ in want for code in codes}
+    assert verdicts == {-1, 0, 1, 2}
+
+
+def test_a_policy_on_unique_values_leaves_the_memo(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("\n---\n".join([
+        policy_yaml("by-id", validations=[{"expression": "image.id.endsWith('7')",
+                                           "messageExpression": "image.id + ' does not end in 7'"}]),
+        policy_yaml("by-kind", validations=[{"expression": "image.kind == 'a'",
+                                             "messageExpression": "'kind is ' + image.kind"}]),
+    ]))
+    policies = load_policies([path])
+    images = [{"id": f"img-{n}", "kind": "ab"[n % 2]} for n in range(3 * celcpp.REVIEW)]
+    memoized = celcpp.CelCppEngine(policies, NOW)
+    plain = celcpp.CelCppEngine(policies, NOW, memoize=False)
+    assert _run(memoized, images) == _run(plain, images)
+    # by-id misses every time: reviewed out of both memos and into the list expression; by-kind stays
+    assert memoized.memos[0] is None and memoized.message_memos[0] is None and memoized.rest == [0]
+    assert memoized.memos[1] == {"a": 0, "b": 1}
+    assert len(memoized.message_memos[1] or {}) == 1  # one failing kind, one message
+
+
+def test_bundled_pack_with_and_without_memos(tmp_path):
+    policies = load_policies([bundled_policy_dir()])
+    images = generate_fleet(3000, seed=11, varied=True)
+    memoized = celcpp.CelCppEngine(policies, NOW)
+    plain = celcpp.CelCppEngine(policies, NOW, memoize=False)
+    assert _run(memoized, images) == _run(plain, images)
+    assert any(m is not None for m in memoized.memos) and memoized.rest
