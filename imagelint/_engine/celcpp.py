@@ -442,8 +442,12 @@ class CelCppEngine(Engine):
 
     def _failures(self, index: int, bits: int, image: dict[str, Any], cache: dict[str, Any]) -> list[Outcome]:
         """One FAIL finding per set bit of a policy's code (bit n: validation n was false)."""
+        failed = [n for n in range(bits.bit_length()) if bits >> n & 1]
+        validations = self.policies[index].validations
+        if all(validations[n].message_expression is None for n in failed):  # fixed texts need no activation
+            return [(FAIL, n, self.message(index, n, None)) for n in failed]
         activation = self.bind(image, index, cache)
-        return [(FAIL, n, self.message(index, n, activation)) for n in range(bits.bit_length()) if bits >> n & 1]
+        return [(FAIL, n, self.message(index, n, activation)) for n in failed]
 
     def _per_policy(self, image: dict[str, Any],
                     cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
