@@ -25,6 +25,21 @@ def test_attributes_read(source, attributes, whole):
     assert (analysis.attributes, analysis.whole_image) == (attributes, whole)
 
 
+@pytest.mark.parametrize("source, valued", [
+    # has(), type() and `in` see only presence and type: a memo can key such attributes on their shape
+    ('has(image.a) && type(image.b) == string && "c" in image', set()),
+    ('["e", "f"].all(k, !(k in image) || type(image[k]) == null_type)', set()),
+    ('has(image.a) && image.a == "x"', {"a"}),
+    ("type(image.a.b) == int || has(image.c.d)", {"a", "c"}),
+    ('type(image["g"]) == int && size(image.h) > 0', {"h"}),
+    ("image.tags.exists(t, type(t) == string)", {"tags"}),
+])
+def test_attributes_whose_value_is_read(source, valued):
+    analysis = celtree.analyse(source)
+    assert analysis.issues == []
+    assert analysis.values == valued
+
+
 def test_inline_variables_params_and_regexes():
     source = 'variables.x && params.n > 1 && image.name.matches("^a")'
     tree = celtree.parse(source)

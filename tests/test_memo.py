@@ -25,7 +25,7 @@ ABSENT = object()
 # Values equal (or equally hashed) in Python that CEL tells apart, and their neighbours.
 TRICKY = [True, False, 1, 0, -1, 1.0, 0.0, -0.0, 2.5, float("inf"), float("-inf"), float("nan"), "1", "true",
           "", None, ABSENT, [1], [True], [1.0], [1, 2], [2, 1], [], {"a": 1}, {"a": True}, {"a": 1, "b": 2},
-          {"b": 2, "a": 1}, {}, "64", "32", 64, 9223372036854775807]
+          {"b": 2, "a": 1}, {}, "64", "32", 64, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, [2**64]]
 
 POLICIES = [
     policy_yaml("types", validations=[
@@ -42,6 +42,10 @@ POLICIES = [
     policy_yaml("unguarded", validations=[
         {"expression": "image.x == 1", "messageExpression": "'x is ' + string(image.x)"},
         "image.y > 0"]),
+    # x and y only tested for presence and type: memoized on their shape, not their value
+    policy_yaml("shapes", validations=[
+        "has(image.x)", "type(image.x) == int", "type(image.x) == uint", "type(image.y) == list",
+        "!('y' in image) || type(image['y']) == null_type"]),
     policy_yaml("pair", match="has(image.y)", validations=[
         {"expression": "string(image.x) == string(image.y)", "messageExpression": "'y is ' + string(image.y)"}]),
 ]
@@ -72,10 +76,33 @@ def test_memos_answer_exactly_what_evaluation_does(tmp_path):
     got = _run(memoized, images) + _run(memoized, images[::-1])
     want = _run(plain, images) + _run(plain, images[::-1])
     assert got == want
-    # the memos were used (the test proves nothing otherwise) and stay small: 33 values, at most 33 keys
-    assert memoized.memos[0] is not None and 0 < len(memoized.memos[0]) <= len(TRICKY)
+    # the memos were used (the test proves nothing otherwise) and stay small: one key per value of x
+    memos = {p.name: memo for p, memo in zip(policies, memoized.memos, strict=True)}
+    assert memos["types"] is not None and 0 < len(memos["types"]) <= len(TRICKY)
     verdicts = {code for codes, _ in want for code in codes}
     assert verdicts == {-1, 0, 1, 2}
+
+
+def test_attributes_only_tested_are_keyed_on_their_shape(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(POLICIES[3])
+    policies = load_policies([path])
+    assert policies[0].shape_only(messages=False) == {"x", "y"}
+    scalars = [True, False, 1, 5, -7, 1.0, -0.0, "a", "b", "", None, ABSENT]  # (big ints: see above)
+    rng = random.Random(7)
+    images = []
+    for n in range(2000):
+        image = {"id": f"img-{n}"}
+        for attr in ("x", "y"):
+            value = rng.choice(scalars)
+            if value is not ABSENT:
+                image[attr] = value
+        images.append(image)
+    memoized = celcpp.CelCppEngine(policies, NOW)
+    assert _run(memoized, images) == _run(celcpp.CelCppEngine(policies, NOW, memoize=False), images)
+    # shapes: bool, int, double, string, null (absent: type() raises, and errors are not memoized):
+    # 5 x 5 keys, where the values would give 11 x 11
+    assert memoized.memos[0] is not None and len(memoized.memos[0]) == 25
 
 
 def test_a_policy_on_unique_values_leaves_the_memo(tmp_path):

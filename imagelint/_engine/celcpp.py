@@ -9,19 +9,20 @@ Where its speed comes from, each step measured in ``tests/benchmarks/bench_engin
    (``imagelint._engine.regex``: RE2 semantics, at Python ``re`` speed where the two provably agree):
    this binding recompiles a pattern at every evaluation, 10-25 µs each. Values that are not strings get
    no ``rx`` entry and take the original call, so errors stay exactly CEL's;
-2. only the attributes the policies read are converted per image (a policy that uses ``image`` as a whole
-   turns that off), because converting a 30-key dict costs more than evaluating most policies;
+2. an activation holds only the attributes its expressions read — the list expression's, or one
+   policy's (for a memo miss and the messages of its failures) — because cel-expr-python converts a whole
+   Python map at its first access in every evaluation (37 keys: ~8 µs, more than most policies cost); a
+   policy that uses ``image`` as a whole gets all of it;
 3. every policy becomes one integer-valued expression — ``-1`` skip, ``0`` pass, else a bitmask of false
    validations — and the policies are joined into one list expression, evaluated once per image;
 4. a policy's code is a pure function of the attributes it reads (``now`` and the params are fixed for the
    run, the standard library has no side effects), so it is memoized on those values: most policies read
    a few low-cardinality attributes (``disk_format``, ``__os_type``...) and are answered by a dict lookup.
    The key keeps CEL's distinctions that Python's equality drops (``true``/``1``/``1.0``, ``0.0``/``-0.0``,
-   null/absent). A policy whose keys keep missing the memo (it reads ``id``, ``name``, a timestamp) is
-   moved, after a review every ``REVIEW`` images, into the list expression evaluated for every image;
-5. cel-expr-python converts a whole Python map at its first access in every evaluation (37 keys: ~8 µs),
-   so each activation holds only what its expressions read: the list expression's attributes, or one
-   policy's (for a memo miss and for the messages of its failures).
+   null/absent); an attribute only tested by ``has()``, ``type()`` or ``in`` is keyed on its shape.
+   A policy whose keys keep missing the memo (it reads ``id``, ``name``, a timestamp) is
+   moved, after a review every ``REVIEW`` images, into the list expression evaluated for every image.
+   Messages of failures are memoized the same way, on everything the policy reads.
 
 Any error or non-bool anywhere makes the list an error value; then the image is judged again policy by
 policy, and a policy whose code errors goes through ``Engine.judge_policy``, expression by expression,
@@ -135,6 +136,7 @@ _UNSET = object()
 _RX = "rx"  # computed pattern results
 _VALUES = "values"  # the memo keys' values
 _BOOL, _INT, _DOUBLE, _LIST, _MAP = ("\x00bool", "\x00int", "\x00double", "\x00list", "\x00map")
+_SHAPE = "\x00shape"
 
 
 def _canon(value: Any) -> Any:
@@ -159,8 +161,21 @@ def _canon(value: Any) -> Any:
     raise _Unkeyable(kind.__name__)
 
 
-def _memo_values(image: dict[str, Any], attributes: tuple[str, ...]) -> dict[str, Any] | None:
-    values = {}
+def _shape(value: Any) -> Any:
+    """What ``has()`` and ``type()`` can tell of a value (an int's range decides int, uint or no conversion)."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is float:
+        return kind
+    if kind is int:
+        return _INT if -(1 << 63) <= value < 1 << 63 else _canon(value)
+    if kind is list or kind is dict:
+        return _canon(value)  # whether it converts depends on what it holds
+    raise _Unkeyable(kind.__name__)
+
+
+def _memo_values(image: dict[str, Any], attributes: tuple[str, ...], shapes: tuple[str, ...]) -> dict[Any, Any] | None:
+    """The memo keys' parts: ``values[attr]``, and ``values[(_SHAPE, attr)]`` for attributes only tested."""
+    values: dict[Any, Any] = {}
     get = image.get
     try:
         for attr in attributes:
@@ -168,16 +183,22 @@ def _memo_values(image: dict[str, Any], attributes: tuple[str, ...]) -> dict[str
             if type(value) is not str and value is not None and value is not _MISSING:
                 value = _canon(value)
             values[attr] = value
+        for attr in shapes:
+            value = get(attr, _MISSING)
+            values[(_SHAPE, attr)] = value if value is None or value is _MISSING else _shape(value)
     except _Unkeyable:
         return None
     return values
 
 
-def _getter(attributes: frozenset[str] | None) -> Callable[[dict[str, Any]], Any]:
-    names = sorted(attributes or ())
-    if not names:
+def _key_parts(attributes: frozenset[str] | None, shape_only: frozenset[str]) -> list[Any]:
+    return [(_SHAPE, a) if a in shape_only else a for a in sorted(attributes or ())]
+
+
+def _getter(parts: list[Any]) -> Callable[[dict[Any, Any]], Any]:
+    if not parts:
         return lambda values: ()
-    return operator.itemgetter(*names)
+    return operator.itemgetter(*parts)
 
 
 class CelCppEngine(Engine):
@@ -218,12 +239,16 @@ class CelCppEngine(Engine):
     def _plan(self) -> None:
         """Split the pack into memoized policies and the list expression of the rest."""
         memoized = [i for i, memo in enumerate(self.memos) if memo is not None]
-        self.memo_plan = [(i, _getter(self.decisive[i]), self.memos[i]) for i in memoized]
-        self.message_getters = [None if memo is None else _getter(frozenset(self.scopes[i] or ()))
-                                for i, memo in enumerate(self.message_memos)]
-        read = [self.decisive[i] for i in memoized] + [self.scopes[i] for i, memo in enumerate(self.message_memos)
-                                                      if memo is not None]
-        self.memo_attrs = tuple(sorted(frozenset().union(*read))) if read else None  # type: ignore[arg-type]
+        parts = {i: _key_parts(self.decisive[i], self.policies[i].shape_only(messages=False)) for i in memoized}
+        self.memo_plan = [(i, _getter(parts[i]), self.memos[i]) for i in memoized]
+        message_parts = {i: _key_parts(frozenset(self.scopes[i] or ()), self.policies[i].shape_only())
+                         for i, memo in enumerate(self.message_memos) if memo is not None}
+        self.message_getters = [_getter(message_parts[i]) if i in message_parts else None
+                                for i in range(len(self.policies))]
+        every = [p for group in (*parts.values(), *message_parts.values()) for p in group]
+        self.memo_attrs = tuple(sorted({p for p in every if type(p) is str}))
+        self.memo_shapes = tuple(sorted({p[1] for p in every if type(p) is tuple}))
+        self.memoizing = bool(memoized or message_parts)
         self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
         self.rest_scope = _union([self.decisive[i] for i in self.rest])
         self.rest_program = None
@@ -351,8 +376,8 @@ class CelCppEngine(Engine):
     def _codes(self, image: dict[str, Any], cache: dict[Any, Any]) -> list[int] | None:
         """Every policy's code from the memos and the list expression; None if anything raised."""
         raw = [0] * len(self.policies)
-        if self.memo_attrs is not None:
-            values = _memo_values(image, self.memo_attrs)
+        if self.memoizing:
+            values = _memo_values(image, self.memo_attrs, self.memo_shapes)
             if values is None:
                 return None
             cache[_VALUES] = values

@@ -53,6 +53,8 @@ class Analysis:
     issues: list[CelIssue] = field(default_factory=list)
     attributes: set[str] = field(default_factory=set)
     """Image attributes read by ``image.X`` or ``image["X"]``."""
+    values: set[str] = field(default_factory=set)
+    """The attributes whose value is read; the others are only tested by ``has()``, ``type()`` or ``in``."""
     whole_image: bool = False
     """True when ``image`` is used other than by selecting a literal key (``image.size()``, ``"k" in image``)."""
     variables: set[str] = field(default_factory=set)
@@ -181,6 +183,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
                     out.whole_image = True
                 else:
                     out.attributes.update(keys)
+                    out.values.update(keys)
                 for sub in rest:
                     _walk(sub, bound, out, defined)
                 return
@@ -207,6 +210,10 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         if name == "has":
             if len(args) != 1 or not _is_select(args[0]):
                 out.issues.append(CelIssue(start, "has() takes one field selection, e.g. has(image.name)"))
+        shape = _image_select(args[0], bound) if name in ("has", "type") and len(args) == 1 else None
+        if shape is not None:  # has(image.X), type(image.X): the attribute's presence or type, not its value
+            out.attributes.update(shape)
+            return
         for sub in _children(tree):
             _walk(sub, bound, out, defined)
         return
@@ -258,6 +265,20 @@ def _literal_keys(tree: lark.Tree, bound: Bound, *, list_of: bool = False) -> fr
         return frozenset({literal})
     name = _ident_name(tree)
     return bound.get(name) if name is not None else None
+
+
+def _image_select(tree: lark.Tree, bound: Bound) -> frozenset[str] | None:
+    """The attributes ``image.X`` / ``image["X"]`` / ``image[k]`` (k over literal keys) selects, else None."""
+    while isinstance(tree, lark.Tree) and tree.data not in ("member_dot", "member_index") and len(tree.children) == 1:
+        tree = tree.children[0]  # type: ignore[assignment]
+    if not isinstance(tree, lark.Tree) or tree.data not in ("member_dot", "member_index"):
+        return None
+    target, *rest = list(_children(tree))
+    if _ident_name(target) != "image" or "image" in bound:
+        return None
+    if tree.data == "member_dot":
+        return frozenset({str(_token(tree))})
+    return _literal_keys(rest[0], bound) if rest else None
 
 
 def _is_select(tree: lark.Tree) -> bool:

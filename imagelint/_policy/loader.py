@@ -362,7 +362,8 @@ class _Doc:
             return None
         return Expr(source=source, where=where, position=mapper(0), tree=analysis.tree,
                     attributes=frozenset(analysis.attributes), whole_image=analysis.whole_image,
-                    variables=frozenset(analysis.variables), offset_to_position=mapper)
+                    variables=frozenset(analysis.variables),
+                    shape_only=frozenset(analysis.attributes - analysis.values), offset_to_position=mapper)
 
     def check_params(self, expr: Expr, params: Mapping[str, Any]) -> None:
         for offset, key in _param_keys(expr):

@@ -43,6 +43,8 @@ class Expr:
     """True if it uses ``image`` as a whole (then engines must pass every attribute)."""
     variables: frozenset[str]
     """``variables.NAME`` references."""
+    shape_only: frozenset[str] = frozenset()
+    """Attributes only tested by ``has()``, ``type()`` or ``"X" in image``: their value does not matter."""
     offset_to_position: Any = field(repr=False, compare=False, default=None)
     """Callable mapping an offset in ``source`` to a ``Position`` in the file."""
 
@@ -101,6 +103,12 @@ class Policy:
         if any(e.whole_image for e in exprs):
             return None
         return frozenset().union(*(e.attributes for e in exprs))
+
+    def shape_only(self, *, messages: bool = True) -> frozenset[str]:
+        """Attributes that no expression reads the value of (only presence or type), e.g. a ``has()`` guard."""
+        exprs = self.expressions(messages=messages)
+        valued = frozenset().union(*(e.attributes - e.shape_only for e in exprs))
+        return frozenset().union(*(e.shape_only for e in exprs)) - valued
 
     def info(self) -> PolicyInfo:
         return PolicyInfo(name=self.name, title=self.title, severity=self.severity, description=self.description,
