@@ -164,3 +164,23 @@ def test_nul_in_a_string_cannot_hide_a_suffix(judge):
     image = dict(IMG, name="web-approved\x00-but-not-really")
     assert judge(image, validations=['image.name.endsWith("-approved")', "image.name.size() == 28"])[0] == FAIL
     assert judge(image, validations=["image.name.size() == 28", "image.name.contains(\"really\")"]) == (PASS, [])
+
+
+@pytest.mark.parametrize("name", [EngineName.CEL_PYTHON, EngineName.CEL_CPP])
+def test_evaluate_leaves_the_garbage_collector_as_it_found_it(tmp_path, name):
+    """evaluate() collects and freezes page by page (see _evaluate.py); nothing may stay frozen after."""
+    import gc
+    import json
+
+    from imagelint._evaluate import evaluate
+    from imagelint._source import SnapshotSource
+    from tests.fleetgen import generate_fleet
+
+    path = tmp_path / "fleet.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in generate_fleet(2500, seed=3)))
+    (tmp_path / "p.yaml").write_text(policy_yaml("named", validations=["has(image.name)"]))
+    policies = load_policies([tmp_path / "p.yaml"])
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    result = evaluate(SnapshotSource(str(path)), policies, create_engine(name, policies, NOW), now="now")
+    assert result.summary.images == 2500 and result.source.complete
+    assert gc.isenabled() and gc.get_freeze_count() == 0
