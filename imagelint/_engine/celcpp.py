@@ -132,9 +132,7 @@ class _Unkeyable(Exception):
 
 _MISSING = object()  # an absent attribute: has() tells it from null
 _UNSET = object()
-# the per-image cache's entries besides activations (whose keys are scopes: tuples or None)
-_RX = "rx"  # computed pattern results
-_VALUES = "values"  # the memo keys' values
+_RX = "rx"  # the per-image cache's entry for pattern results (the other entries' keys are scopes)
 _BOOL, _INT, _DOUBLE, _LIST, _MAP = ("\x00bool", "\x00int", "\x00double", "\x00list", "\x00map")
 _SHAPE = "\x00shape"
 
@@ -191,6 +189,26 @@ def _memo_values(image: dict[str, Any], attributes: tuple[str, ...], shapes: tup
     return values
 
 
+def _key_of(image: dict[str, Any], parts: list[Any]) -> tuple[Any, ...] | None:
+    """The key of ``parts`` (see ``_key_parts``) read straight from the image; None if a value has none."""
+    get = image.get
+    key = []
+    try:
+        for part in parts:
+            if type(part) is str:
+                value = get(part, _MISSING)
+                if type(value) is not str and value is not None and value is not _MISSING:
+                    value = _canon(value)
+            else:
+                value = get(part[1], _MISSING)
+                if value is not None and value is not _MISSING:
+                    value = _shape(value)
+            key.append(value)
+    except _Unkeyable:
+        return None
+    return tuple(key)
+
+
 def _key_parts(attributes: frozenset[str] | None, shape_only: frozenset[str]) -> list[Any]:
     return [(_SHAPE, a) if a in shape_only else a for a in sorted(attributes or ())]
 
@@ -241,14 +259,14 @@ class CelCppEngine(Engine):
         memoized = [i for i, memo in enumerate(self.memos) if memo is not None]
         parts = {i: _key_parts(self.decisive[i], self.policies[i].shape_only(messages=False)) for i in memoized}
         self.memo_plan = [(i, _getter(parts[i]), self.memos[i]) for i in memoized]
-        message_parts = {i: _key_parts(frozenset(self.scopes[i] or ()), self.policies[i].shape_only())
-                         for i, memo in enumerate(self.message_memos) if memo is not None}
-        self.message_getters = [_getter(message_parts[i]) if i in message_parts else None
-                                for i in range(len(self.policies))]
-        every = [p for group in (*parts.values(), *message_parts.values()) for p in group]
+        # message keys are read from the image only when it fails: most policies fail rarely
+        self.message_parts = [None if memo is None else _key_parts(frozenset(self.scopes[i] or ()),
+                                                                   self.policies[i].shape_only())
+                              for i, memo in enumerate(self.message_memos)]
+        every = [p for group in parts.values() for p in group]
         self.memo_attrs = tuple(sorted({p for p in every if type(p) is str}))
         self.memo_shapes = tuple(sorted({p[1] for p in every if type(p) is tuple}))
-        self.memoizing = bool(memoized or message_parts)
+        self.memoizing = bool(memoized)
         self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
         self.rest_scope = _union([self.decisive[i] for i in self.rest])
         self.rest_program = None
@@ -380,7 +398,6 @@ class CelCppEngine(Engine):
             values = _memo_values(image, self.memo_attrs, self.memo_shapes)
             if values is None:
                 return None
-            cache[_VALUES] = values
             self._unreviewed -= 1
             if self._unreviewed < 0:
                 self._review()
@@ -445,16 +462,16 @@ class CelCppEngine(Engine):
 
     def _decode(self, raw: list[int], image: dict[str, Any],
                 cache: dict[Any, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
-        values = cache.get(_VALUES)
         details = {}
         for index, bits in enumerate(raw):
             if bits <= 0:
                 continue
-            memo, getter = self.message_memos[index], self.message_getters[index]
-            if memo is None or getter is None or values is None:
+            memo, parts = self.message_memos[index], self.message_parts[index]
+            values = None if parts is None else _key_of(image, parts)
+            if memo is None or values is None:
                 details[index] = self._failures(index, bits, image, cache)
                 continue
-            key = (bits, getter(values))
+            key = (bits, values)
             self._message_lookups[index] += 1
             outcomes = memo.get(key)
             if outcomes is None:

@@ -178,7 +178,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         if root is not None and root not in bound:
             key = str(_token(tree)) if kind == "member_dot" else _string_literal(rest[0])
             if root == "image":
-                keys = {key} if key is not None else _literal_keys(rest[0], bound)
+                keys = frozenset({key}) if key is not None else _literal_keys(rest[0], bound)
                 if keys is None:
                     out.whole_image = True
                 else:
