@@ -44,6 +44,8 @@ def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now
     # over what that page left (its garbage cycles: cel-python makes many), then the survivors are frozen
     # out of every later collection; they return to the collector when the run ends.
     collecting = gc.isenabled()
+    if collecting:
+        gc.freeze()  # the start-up heap (modules, compiled policies) too: no collection need walk it again
     try:
         for page in source.pages():
             nul_free = getattr(page, "nul_free", False)
