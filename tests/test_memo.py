@@ -46,6 +46,7 @@ POLICIES = [
     policy_yaml("shapes", validations=[
         "has(image.x)", "type(image.x) == int", "type(image.x) == uint", "type(image.y) == list",
         "!('y' in image) || type(image['y']) == null_type"]),
+    policy_yaml("constant", validations=["now > timestamp('2020-01-01T00:00:00Z')", "now < timestamp('2020-01-01T00:00:00Z')"]),
     policy_yaml("pair", match="has(image.y)", validations=[
         {"expression": "string(image.x) == string(image.y)", "messageExpression": "'y is ' + string(image.y)"}]),
 ]
@@ -79,13 +80,14 @@ def test_memos_answer_exactly_what_evaluation_does(tmp_path):
     # the memos were used (the test proves nothing otherwise) and stay small: one key per value of x
     memos = {p.name: memo for p, memo in zip(policies, memoized.memos, strict=True)}
     assert memos["types"] is not None and 0 < len(memos["types"]) <= len(TRICKY)
+    assert memos["constant"] == {(): 2}  # reads no attribute: one key, the second validation fails
     verdicts = {code for codes, _ in want for code in codes}
     assert verdicts == {-1, 0, 1, 2}
 
 
 def test_attributes_only_tested_are_keyed_on_their_shape(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text(POLICIES[3])
+    path.write_text(next(p for p in POLICIES if '"name": "shapes"' in p))
     policies = load_policies([path])
     assert policies[0].shape_only(messages=False) == {"x", "y"}
     scalars = [True, False, 1, 5, -7, 1.0, -0.0, "a", "b", "", None, ABSENT]  # (big ints: see above)

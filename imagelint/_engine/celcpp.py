@@ -171,26 +171,8 @@ def _shape(value: Any) -> Any:
     raise _Unkeyable(kind.__name__)
 
 
-def _memo_values(image: dict[str, Any], attributes: tuple[str, ...], shapes: tuple[str, ...]) -> dict[Any, Any] | None:
-    """The memo keys' parts: ``values[attr]``, and ``values[(_SHAPE, attr)]`` for attributes only tested."""
-    values: dict[Any, Any] = {}
-    get = image.get
-    try:
-        for attr in attributes:
-            value = get(attr, _MISSING)
-            if type(value) is not str and value is not None and value is not _MISSING:
-                value = _canon(value)
-            values[attr] = value
-        for attr in shapes:
-            value = get(attr, _MISSING)
-            values[(_SHAPE, attr)] = value if value is None or value is _MISSING else _shape(value)
-    except _Unkeyable:
-        return None
-    return values
-
-
 def _key_of(image: dict[str, Any], parts: list[Any]) -> tuple[Any, ...] | None:
-    """The key of ``parts`` (see ``_key_parts``) read straight from the image; None if a value has none."""
+    """The values of ``parts`` (see ``_key_parts``) as memo keys; None if a value has no key."""
     get = image.get
     key = []
     try:
@@ -210,6 +192,7 @@ def _key_of(image: dict[str, Any], parts: list[Any]) -> tuple[Any, ...] | None:
 
 
 def _key_parts(attributes: frozenset[str] | None, shape_only: frozenset[str]) -> list[Any]:
+    """A key's parts: an attribute's name (keyed on its value), or ``(_SHAPE, name)`` (on its shape)."""
     return [(_SHAPE, a) if a in shape_only else a for a in sorted(attributes or ())]
 
 
@@ -263,10 +246,7 @@ class CelCppEngine(Engine):
         self.message_parts = [None if memo is None else _key_parts(frozenset(self.scopes[i] or ()),
                                                                    self.policies[i].shape_only())
                               for i, memo in enumerate(self.message_memos)]
-        every = [p for group in parts.values() for p in group]
-        self.memo_attrs = tuple(sorted({p for p in every if type(p) is str}))
-        self.memo_shapes = tuple(sorted({p[1] for p in every if type(p) is tuple}))
-        self.memoizing = bool(memoized)
+        self.memo_parts = list(dict.fromkeys(p for i in memoized for p in parts[i]))  # each part read once
         self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
         self.rest_scope = _union([self.decisive[i] for i in self.rest])
         self.rest_program = None
@@ -394,10 +374,11 @@ class CelCppEngine(Engine):
     def _codes(self, image: dict[str, Any], cache: dict[Any, Any]) -> list[int] | None:
         """Every policy's code from the memos and the list expression; None if anything raised."""
         raw = [0] * len(self.policies)
-        if self.memoizing:
-            values = _memo_values(image, self.memo_attrs, self.memo_shapes)
-            if values is None:
+        if self.memo_plan:
+            found = _key_of(image, self.memo_parts)
+            if found is None:
                 return None
+            values = dict(zip(self.memo_parts, found, strict=True))
             self._unreviewed -= 1
             if self._unreviewed < 0:
                 self._review()
