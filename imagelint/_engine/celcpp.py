@@ -122,10 +122,6 @@ def _first_error(text: str) -> tuple[int, int, str]:
     return int(found.group(1)), int(found.group(2)), found.group(3).strip()
 
 
-def _sorted(attributes: frozenset[str] | None) -> tuple[str, ...] | None:
-    return None if attributes is None else tuple(sorted(attributes))
-
-
 class _Unkeyable(Exception):
     """A value of a type JSON does not produce; such an image is judged without the memos."""
 
@@ -220,9 +216,10 @@ class CelCppEngine(Engine):
         super().__init__(policies, now)
         # A policy's own scope (everything its expressions read, messages included) serves its memo misses,
         # its messages and its policy-by-policy judgement; None: it reads the image as a whole.
-        self.scopes = [_sorted(p.attributes()) for p in policies]
+        attributes = [p.attributes() for p in policies]
+        self.scopes = [_union([a]) for a in attributes]
         self.decisive = [p.attributes(messages=False) for p in policies]
-        self.keys = _union([p.attributes() for p in policies])  # what the NUL check must look at
+        self.keys = _union(attributes)  # what the NUL check must look at
         self._scope_regexes: dict[tuple[str, ...] | None, list[tuple[str, str, Any]]] = {}
         self.codes = [self._policy_code(p) for p in policies]
         self.code_programs = [self.env.compile(c, True) if c else None for c in self.codes]
@@ -235,23 +232,26 @@ class CelCppEngine(Engine):
         # its name) misses every time and loses its memo at the next review
         self.message_memos: list[dict[Any, tuple[Outcome, ...]] | None] = [
             {} if memoize and self.fast and scope is not None else None for scope in self.scopes]
+        # what each memo's key is made of; message keys are read from the image only when it fails
+        self.key_parts = [_key_parts(a, p.shape_only(messages=False))
+                          for a, p in zip(self.decisive, policies, strict=True)]
+        self.message_parts = [_key_parts(a, p.shape_only()) for a, p in zip(attributes, policies, strict=True)]
         self._plan()
+        self._start_window()
 
     def _plan(self) -> None:
         """Split the pack into memoized policies and the list expression of the rest."""
         memoized = [i for i, memo in enumerate(self.memos) if memo is not None]
-        parts = {i: _key_parts(self.decisive[i], self.policies[i].shape_only(messages=False)) for i in memoized}
-        self.memo_plan = [(i, _getter(parts[i]), self.memos[i]) for i in memoized]
-        # message keys are read from the image only when it fails: most policies fail rarely
-        self.message_parts = [None if memo is None else _key_parts(frozenset(self.scopes[i] or ()),
-                                                                   self.policies[i].shape_only())
-                              for i, memo in enumerate(self.message_memos)]
-        self.memo_parts = list(dict.fromkeys(p for i in memoized for p in parts[i]))  # each part read once
+        self.memo_plan = [(i, _getter(self.key_parts[i]), self.memos[i]) for i in memoized]
+        self.memo_parts = list(dict.fromkeys(p for i in memoized for p in self.key_parts[i]))  # each read once
         self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
         self.rest_scope = _union([self.decisive[i] for i in self.rest])
         self.rest_program = None
         if self.fast and self.rest:
             self.rest_program = self.env.compile("[" + ", ".join(self.codes[i] for i in self.rest) + "]", True)  # type: ignore[misc]
+
+    def _start_window(self) -> None:
+        """Count memo misses afresh until the next review."""
         self._misses = [0] * len(self.policies)
         self._message_lookups = [0] * len(self.policies)
         self._message_misses = [0] * len(self.policies)
@@ -422,17 +422,13 @@ class CelCppEngine(Engine):
                  if memo is not None and (self._misses[i] > limit or len(memo) >= MEMO_MAX)]
         for index in worse:
             self.memos[index] = None
-        for index, memo in enumerate(self.message_memos):
+        if worse:
+            self._plan()
+        for index, memo in enumerate(self.message_memos):  # no plan to change: messages are judged apart
             lookups, misses = self._message_lookups[index], self._message_misses[index]
             if memo is not None and ((lookups >= 64 and misses > lookups * MAX_MISS_RATE) or len(memo) >= MEMO_MAX):
                 self.message_memos[index] = None
-                worse.append(index)
-        if worse:
-            self._plan()
-        self._misses = [0] * len(self.policies)
-        self._message_lookups = [0] * len(self.policies)
-        self._message_misses = [0] * len(self.policies)
-        self._unreviewed = REVIEW
+        self._start_window()
 
     def _reference(self) -> Engine:
         if self.reference is None:
@@ -447,8 +443,8 @@ class CelCppEngine(Engine):
         for index, bits in enumerate(raw):
             if bits <= 0:
                 continue
-            memo, parts = self.message_memos[index], self.message_parts[index]
-            values = None if parts is None else _key_of(image, parts)
+            memo = self.message_memos[index]
+            values = None if memo is None else _key_of(image, self.message_parts[index])
             if memo is None or values is None:
                 details[index] = self._failures(index, bits, image, cache)
                 continue
@@ -463,7 +459,7 @@ class CelCppEngine(Engine):
             details[index] = list(outcomes)
         return [FAIL if bits > 0 else bits for bits in raw], details
 
-    def _failures(self, index: int, bits: int, image: dict[str, Any], cache: dict[str, Any]) -> list[Outcome]:
+    def _failures(self, index: int, bits: int, image: dict[str, Any], cache: dict[Any, Any]) -> list[Outcome]:
         """One FAIL finding per set bit of a policy's code (bit n: validation n was false)."""
         failed = [n for n in range(bits.bit_length()) if bits >> n & 1]
         validations = self.policies[index].validations
@@ -473,7 +469,7 @@ class CelCppEngine(Engine):
         return [(FAIL, n, self.message(index, n, activation)) for n in failed]
 
     def _per_policy(self, image: dict[str, Any],
-                    cache: dict[str, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+                    cache: dict[Any, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
         codes: list[int] = []
         details: dict[int, list[Outcome]] = {}
         for index, program in enumerate(self.code_programs):
