@@ -40,6 +40,20 @@ def test_attributes_whose_value_is_read(source, valued):
     assert analysis.values == valued
 
 
+@pytest.mark.parametrize("source, matched, valued", [
+    # a literal pattern: only the match's result is read, so a memo can key the attribute on it
+    ('has(image.a) && type(image.a) == string && image.a.matches("^x")', {"a"}, set()),
+    ('matches(image.b, "y$") || image.c.matches(r"z")', {"b", "c"}, set()),  # raw strings are literals too
+    ('image.a.matches("x") && image.a == "y"', {"a"}, {"a"}),  # also read by value
+    ('image.a.matches(image.p)', set(), {"a", "p"}),  # a pattern known only at run time sees the value
+    ('image.a.b.matches("x")', set(), {"a"}),
+])
+def test_attributes_matched_against_literal_patterns(source, matched, valued):
+    analysis = celtree.analyse(source)
+    assert analysis.issues == []
+    assert (analysis.matched, analysis.values) == (matched, valued)
+
+
 def test_inline_variables_params_and_regexes():
     source = 'variables.x && params.n > 1 && image.name.matches("^a")'
     tree = celtree.parse(source)

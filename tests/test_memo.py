@@ -133,3 +133,40 @@ def test_bundled_pack_with_and_without_memos(tmp_path):
     plain = celcpp.CelCppEngine(policies, NOW, memoize=False)
     assert _run(memoized, images) == _run(plain, images)
     assert any(m is not None for m in memoized.memos) and memoized.rest
+
+
+def test_attributes_only_matched_are_keyed_on_the_match_results(tmp_path):
+    # x is read through literal patterns (in a validation and in a variable) and type tests only; y also
+    # by value, in a message: the verdict's memo keys x and y on match results, the message memo on y's value
+    path = tmp_path / "p.yaml"
+    path.write_text(policy_yaml(
+        "patterns", match="!has(image.x) || type(image.x) != list",
+        variables=[{"name": "ends", "expression": 'type(image.x) == string && matches(image.x, "b$")'}],
+        validations=[
+            'type(image.x) == string ? image.x.matches("^a") : type(image.x) == int',
+            "variables.ends || !has(image.x)",
+            {"expression": '!has(image.y) || type(image.y) != string || image.y.matches("[0-9]")',
+             "messageExpression": "'y is ' + image.y"},
+        ]))
+    policies = load_policies([path])
+    assert policies[0].matched_only(messages=False) == {"x", "y"}
+    assert policies[0].matched_only() == {"x"}
+    strings = ["a", "ab", "ba", "b", "", "abc", "xa", "a\n", "é", "aéb", "1", "y2", "zz"]
+    others = [1, True, 2.5, None, ABSENT, ["a"]]
+    rng = random.Random(11)
+    images = []
+    for n in range(2000):
+        image = {"id": f"img-{n}"}
+        for attr in ("x", "y"):
+            value = rng.choice(strings + others)
+            if value is not ABSENT:
+                image[attr] = value
+        images.append(image)
+    memoized = celcpp.CelCppEngine(policies, NOW)
+    assert _run(memoized, images) + _run(memoized, images[::-1]) == \
+        _run(celcpp.CelCppEngine(policies, NOW, memoize=False), images + images[::-1])
+    # x: 4 outcomes of the two patterns on a string, 5 other shapes (an absent x makes the first validation
+    # raise, and errors are not memoized); y: 2 outcomes, 6 other shapes. On values: 19 keys each.
+    memo = memoized.memos[0]
+    assert memo is not None and len(memo) <= 9 * 8
+    assert (len({key[0] for key in memo}), len({key[1] for key in memo})) == (9, 8)

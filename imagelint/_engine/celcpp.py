@@ -19,7 +19,10 @@ Where its speed comes from, each step measured in ``tests/benchmarks/bench_engin
    run, the standard library has no side effects), so it is memoized on those values: most policies read
    a few low-cardinality attributes (``disk_format``, ``__os_type``...) and are answered by a dict lookup.
    The key keeps CEL's distinctions that Python's equality drops (``true``/``1``/``1.0``, ``0.0``/``-0.0``,
-   null/absent); an attribute only tested by ``has()``, ``type()`` or ``in`` is keyed on its shape.
+   null/absent); an attribute only tested by ``has()``, ``type()`` or ``in`` is keyed on its shape, and one
+   otherwise only matched against literal patterns on its shape and those patterns' results (the ``rx``
+   entries are all its expressions see of a string): ``id``, ``name`` and timestamps, unique per image,
+   then take two or three keys in policies that only check their format.
    A policy whose keys keep missing the memo (it reads ``id``, ``name``, a timestamp) is
    moved, after a review every ``REVIEW`` images, into the list expression evaluated for every image.
    Messages of failures are memoized the same way, on everything the policy reads.
@@ -130,7 +133,7 @@ _MISSING = object()  # an absent attribute: has() tells it from null
 _UNSET = object()
 _RX = "rx"  # the per-image cache's entry for pattern results (the other entries' keys are scopes)
 _BOOL, _INT, _DOUBLE, _LIST, _MAP = ("\x00bool", "\x00int", "\x00double", "\x00list", "\x00map")
-_SHAPE = "\x00shape"
+_SHAPE, _MATCHED = "\x00shape", "\x00matched"
 
 
 def _canon(value: Any) -> Any:
@@ -167,35 +170,63 @@ def _shape(value: Any) -> Any:
     raise _Unkeyable(kind.__name__)
 
 
-def _key_of(image: dict[str, Any], parts: list[Any]) -> tuple[Any, ...] | None:
-    """The values of ``parts`` (see ``_key_parts``) as memo keys; None if a value has no key."""
-    get = image.get
-    key = []
-    try:
-        for part in parts:
-            if type(part) is str:
-                value = get(part, _MISSING)
-                if type(value) is not str and value is not None and value is not _MISSING:
-                    value = _canon(value)
-            else:
-                value = get(part[1], _MISSING)
-                if value is not None and value is not _MISSING:
-                    value = _shape(value)
-            key.append(value)
-    except _Unkeyable:
-        return None
-    return tuple(key)
+def _matches(matcher: Matcher, value: str) -> bool:
+    # Matcher.__call__ inlined: this runs for every pattern of every image
+    fast = matcher.fast
+    if fast is not None and value.isascii() and value.isprintable():
+        return fast(value) is not None
+    return matcher.re2.search(value) is not None
 
 
-def _key_parts(attributes: frozenset[str] | None, shape_only: frozenset[str]) -> list[Any]:
-    """A key's parts: an attribute's name (keyed on its value), or ``(_SHAPE, name)`` (on its shape)."""
-    return [(_SHAPE, a) if a in shape_only else a for a in sorted(attributes or ())]
+def _key_parts(attributes: frozenset[str] | None, shape_only: frozenset[str],
+               matched: dict[str, tuple[str, ...]]) -> list[Any]:
+    """A key's parts: an attribute's name (keyed on its value), ``(_SHAPE, name)`` (on its shape), or
+    ``(_MATCHED, name, rx keys)`` (on its shape and, for a string, the results of those patterns)."""
+    return [(_SHAPE, a) if a in shape_only else (_MATCHED, a, matched[a]) if a in matched else a
+            for a in sorted(attributes or ())]
 
 
-def _getter(parts: list[Any]) -> Callable[[dict[Any, Any]], Any]:
-    if not parts:
-        return lambda values: ()
-    return operator.itemgetter(*parts)
+class _Keys:
+    """Reads the key ``parts`` of one image: ``keys(image, known)`` is a tuple, one entry per part, or None
+    when a value has no key. ``known`` holds the image's pattern results (rx key -> bool), shared with its
+    activations."""
+
+    def __init__(self, parts: list[Any], matchers: dict[str, Matcher]) -> None:
+        self.parts = parts
+        self.matchers = matchers
+
+    def getter(self, parts: list[Any]) -> Callable[[tuple[Any, ...]], Any]:
+        """Picks the entries of ``parts`` (a subset of this plan's) out of a key tuple."""
+        if not parts:
+            return lambda key: ()
+        return operator.itemgetter(*(self.parts.index(p) for p in parts))
+
+    def __call__(self, image: dict[str, Any], known: dict[str, bool]) -> tuple[Any, ...] | None:
+        get = image.get
+        key = []
+        try:
+            for part in self.parts:
+                if type(part) is str:
+                    value = get(part, _MISSING)
+                    if type(value) is not str and value is not None and value is not _MISSING:
+                        value = _canon(value)
+                else:
+                    value = get(part[1], _MISSING)
+                    if type(value) is str and part[0] == _MATCHED:
+                        # the match results are all the expressions see of the string (rx.kN): key on them
+                        found = [_MATCHED]
+                        for rx in part[2]:
+                            result = known.get(rx)
+                            if result is None:
+                                result = known[rx] = _matches(self.matchers[rx], value)
+                            found.append(result)
+                        value = tuple(found)
+                    elif value is not None and value is not _MISSING:
+                        value = _shape(value)
+                key.append(value)
+        except _Unkeyable:
+            return None
+        return tuple(key)
 
 
 class CelCppEngine(Engine):
@@ -210,7 +241,9 @@ class CelCppEngine(Engine):
         self.inlined: dict[int, str] = {}
         self.reference: Engine | None = None
         self.regexes: list[tuple[str, str, Any]] = []  # (rx key, attribute, compiled pattern)
+        self.matchers: dict[str, Matcher] = {}
         self._regex_keys: dict[tuple[str, str], str] = {}
+        self._sites: dict[int, list[tuple[str, str | None]]] = {}  # id(expr) -> (attribute, rx key or None)
         for policy in policies:
             self._inline_policy(policy)
         super().__init__(policies, now)
@@ -233,22 +266,38 @@ class CelCppEngine(Engine):
         self.message_memos: list[dict[Any, tuple[Outcome, ...]] | None] = [
             {} if memoize and self.fast and scope is not None else None for scope in self.scopes]
         # what each memo's key is made of; message keys are read from the image only when it fails
-        self.key_parts = [_key_parts(a, p.shape_only(messages=False))
+        self.key_parts = [_key_parts(a, p.shape_only(messages=False), self._matched(p, messages=False))
                           for a, p in zip(self.decisive, policies, strict=True)]
-        self.message_parts = [_key_parts(a, p.shape_only()) for a, p in zip(attributes, policies, strict=True)]
+        self.message_keys = [_Keys(_key_parts(a, p.shape_only(), self._matched(p)), self.matchers)
+                             for a, p in zip(attributes, policies, strict=True)]
         self._plan()
         self._start_window()
 
     def _plan(self) -> None:
         """Split the pack into memoized policies and the list expression of the rest."""
         memoized = [i for i, memo in enumerate(self.memos) if memo is not None]
-        self.memo_plan = [(i, _getter(self.key_parts[i]), self.memos[i]) for i in memoized]
-        self.memo_parts = list(dict.fromkeys(p for i in memoized for p in self.key_parts[i]))  # each read once
+        self.memo_keys = _Keys(list(dict.fromkeys(p for i in memoized for p in self.key_parts[i])),  # each read once
+                               self.matchers)
+        self.memo_plan = [(i, self.memo_keys.getter(self.key_parts[i]), self.memos[i]) for i in memoized]
         self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
         self.rest_scope = _union([self.decisive[i] for i in self.rest])
         self.rest_program = None
         if self.fast and self.rest:
             self.rest_program = self.env.compile("[" + ", ".join(self.codes[i] for i in self.rest) + "]", True)  # type: ignore[misc]
+
+    def _matched(self, policy: Policy, *, messages: bool = True) -> dict[str, tuple[str, ...]]:
+        """The attributes a memo may key on pattern results: each one to the rx keys of its patterns.
+
+        Only where every ``matches`` on the attribute was given an rx key: a call left as it was (a pattern
+        the ``Matcher`` refused) sees the whole string.
+        """
+        sites = [site for e in policy.expressions(messages=messages) for site in self._sites[id(e)]]
+        out = {}
+        for attr in policy.matched_only(messages=messages):
+            keys = [key for a, key in sites if a == attr]
+            if keys and None not in keys:
+                out[attr] = tuple(sorted({key for key in keys if key is not None}))
+        return out
 
     def _start_window(self) -> None:
         """Count memo misses afresh until the next review."""
@@ -271,17 +320,22 @@ class CelCppEngine(Engine):
 
     def _regex_edits(self, expr: Expr) -> dict[tuple[int, int], str]:
         edits = {}
+        sites: list[tuple[str, str | None]] = []
+        self._sites[id(expr)] = sites
         for start, end, attr, literal in celtree.regex_sites(expr.tree):
             key = self._regex_keys.get((attr, literal))
             if key is None:
                 try:
                     pattern = self.env.compile(literal, True).eval().value()
                     compiled = Matcher(pattern)
-                except Exception:  # noqa: BLE001, S112 - a bad pattern keeps the original call and its CEL error
+                except Exception:  # noqa: BLE001 - a bad pattern keeps the original call and its CEL error
+                    sites.append((attr, None))
                     continue
                 key = f"k{len(self.regexes)}"
                 self._regex_keys[(attr, literal)] = key
                 self.regexes.append((key, attr, compiled))
+                self.matchers[key] = compiled
+            sites.append((attr, key))
             edits[(start, end)] = f"(has(rx.{key}) ? rx.{key} : {expr.source[start:end]})"
         return edits
 
@@ -314,12 +368,7 @@ class CelCppEngine(Engine):
                 continue
             value = image.get(attr)
             if type(value) is str:
-                # Matcher.__call__ inlined: this loop runs for every regex of every image
-                fast = matcher.fast
-                if fast is not None and value.isascii() and value.isprintable():
-                    rx[key] = known[key] = fast(value) is not None
-                else:
-                    rx[key] = known[key] = matcher.re2.search(value) is not None
+                rx[key] = known[key] = _matches(matcher, value)
         if scope is None:
             return {"image": image, "now": self.now, "rx": rx}
         return {"image": {k: image[k] for k in scope if k in image}, "now": self.now, "rx": rx}
@@ -375,13 +424,12 @@ class CelCppEngine(Engine):
         """Every policy's code from the memos and the list expression; None if anything raised."""
         raw = [0] * len(self.policies)
         if self.memo_plan:
-            found = _key_of(image, self.memo_parts)
-            if found is None:
-                return None
-            values = dict(zip(self.memo_parts, found, strict=True))
             self._unreviewed -= 1
             if self._unreviewed < 0:
-                self._review()
+                self._review()  # first: it may change the plan, and with it the key's layout
+            values = self.memo_keys(image, cache.setdefault(_RX, {}))
+            if values is None:
+                return None
             for index, getter, memo in self.memo_plan:
                 key = getter(values)
                 code = memo.get(key)  # type: ignore[union-attr]
@@ -444,7 +492,7 @@ class CelCppEngine(Engine):
             if bits <= 0:
                 continue
             memo = self.message_memos[index]
-            values = None if memo is None else _key_of(image, self.message_parts[index])
+            values = None if memo is None else self.message_keys[index](image, cache.setdefault(_RX, {}))
             if memo is None or values is None:
                 details[index] = self._failures(index, bits, image, cache)
                 continue

@@ -54,7 +54,11 @@ class Analysis:
     attributes: set[str] = field(default_factory=set)
     """Image attributes read by ``image.X`` or ``image["X"]``."""
     values: set[str] = field(default_factory=set)
-    """The attributes whose value is read; the others are only tested by ``has()``, ``type()`` or ``in``."""
+    """The attributes whose value is read; the others are only tested by ``has()``, ``type()`` or ``in``, or
+    matched against a literal pattern."""
+    matched: set[str] = field(default_factory=set)
+    """Attributes that are the subject of ``image.X.matches("literal")``: there the value matters only
+    through the match's result."""
     whole_image: bool = False
     """True when ``image`` is used other than by selecting a literal key (``image.size()``, ``"k" in image``)."""
     variables: set[str] = field(default_factory=set)
@@ -201,6 +205,12 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
             _walk(sub, bound, out, defined)
         return
 
+    site = _regex_site(tree)
+    if site is not None:  # image.X.matches("literal"): only the match's result is read
+        out.attributes.add(site[0])
+        out.matched.add(site[0])
+        return
+
     if kind == "ident_arg":
         name = str(_token(tree))
         args = [e for c in _children(tree) for e in _children(c)]
@@ -319,21 +329,29 @@ def regex_sites(tree: lark.Tree) -> list[tuple[int, int, str, str]]:
     """
     sites = []
     for node in tree.iter_subtrees():
-        if node.data == "member_dot_arg" and str(_token(node)) == "matches":
-            target, *rest = list(_children(node))
-            args = [e for c in rest for e in _children(c)]
-        elif node.data == "ident_arg" and str(_token(node)) == "matches":
-            args = [e for c in _children(node) for e in _children(c)]
-            if len(args) != 2:
-                continue
-            target, args = args[0], args[1:]
-        else:
-            continue
-        attr = _image_attribute(target)
-        pattern = _literal_token(args[0]) if len(args) == 1 else None
-        if attr is not None and pattern is not None and pattern.type == "STRING_LIT":
-            sites.append((node.meta.start_pos, node.meta.end_pos, attr, str(pattern)))
+        site = _regex_site(node)
+        if site is not None:
+            sites.append((node.meta.start_pos, node.meta.end_pos, *site))
     return sites
+
+
+def _regex_site(node: lark.Tree) -> tuple[str, str] | None:
+    """(ATTR, LITERAL) if ``node`` is ``image.ATTR.matches(LITERAL)`` or ``matches(image.ATTR, LITERAL)``."""
+    if node.data not in ("member_dot_arg", "ident_arg") or str(_token(node)) != "matches":
+        return None
+    if node.data == "member_dot_arg":
+        target, *rest = list(_children(node))
+        args = [e for c in rest for e in _children(c)]
+    else:
+        args = [e for c in _children(node) for e in _children(c)]
+        if len(args) != 2:
+            return None
+        target, args = args[0], args[1:]
+    attr = _image_attribute(target)
+    pattern = _literal_token(args[0]) if len(args) == 1 else None
+    if attr is None or pattern is None or pattern.type != "STRING_LIT":
+        return None
+    return attr, str(pattern)
 
 
 def _image_attribute(tree: lark.Tree) -> str | None:

@@ -363,7 +363,8 @@ class _Doc:
         return Expr(source=source, where=where, position=mapper(0), tree=analysis.tree,
                     attributes=frozenset(analysis.attributes), whole_image=analysis.whole_image,
                     variables=frozenset(analysis.variables),
-                    shape_only=frozenset(analysis.attributes - analysis.values), offset_to_position=mapper)
+                    shape_only=frozenset(analysis.attributes - analysis.values - analysis.matched),
+                    matched=frozenset(analysis.matched - analysis.values), offset_to_position=mapper)
 
     def check_params(self, expr: Expr, params: Mapping[str, Any]) -> None:
         for offset, key in _param_keys(expr):

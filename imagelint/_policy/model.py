@@ -45,6 +45,9 @@ class Expr:
     """``variables.NAME`` references."""
     shape_only: frozenset[str] = frozenset()
     """Attributes only tested by ``has()``, ``type()`` or ``"X" in image``: their value does not matter."""
+    matched: frozenset[str] = frozenset()
+    """Attributes otherwise only matched against literal patterns: the results of ``image.X.matches("...")``
+    are all that matters of their value."""
     offset_to_position: Any = field(repr=False, compare=False, default=None)
     """Callable mapping an offset in ``source`` to a ``Position`` in the file."""
 
@@ -109,6 +112,12 @@ class Policy:
         exprs = self.expressions(messages=messages)
         valued = frozenset().union(*(e.attributes - e.shape_only for e in exprs))
         return frozenset().union(*(e.shape_only for e in exprs)) - valued
+
+    def matched_only(self, *, messages: bool = True) -> frozenset[str]:
+        """Attributes read only through ``matches("literal")`` (besides presence and type tests)."""
+        exprs = self.expressions(messages=messages)
+        valued = frozenset().union(*(e.attributes - e.shape_only - e.matched for e in exprs))
+        return frozenset().union(*(e.matched for e in exprs)) - valued
 
     def info(self) -> PolicyInfo:
         return PolicyInfo(name=self.name, title=self.title, severity=self.severity, description=self.description,
