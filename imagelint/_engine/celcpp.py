@@ -214,7 +214,7 @@ class _Keys:
                     value = get(part[1], _MISSING)
                     if type(value) is str and part[0] == _MATCHED:
                         # the match results are all the expressions see of the string (rx.kN): key on them
-                        found = [_MATCHED]
+                        found: list[Any] = [_MATCHED]
                         for rx in part[2]:
                             result = known.get(rx)
                             if result is None:
