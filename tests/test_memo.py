@@ -170,3 +170,20 @@ def test_attributes_only_matched_are_keyed_on_the_match_results(tmp_path):
     memo = memoized.memos[0]
     assert memo is not None and len(memo) <= 9 * 8
     assert (len({key[0] for key in memo}), len({key[1] for key in memo})) == (9, 8)
+
+
+@pytest.mark.parametrize("memoize", [False, True])
+def test_a_value_that_cannot_convert_errs_only_the_policies_that_read_it(tmp_path, memoize):
+    # Messages may reuse the list expression's activation, which holds more attributes than the failing
+    # policy reads; cel-expr-python converts a map at its first use, so an unconvertible x must not
+    # leak into the message of a policy on y.
+    path = tmp_path / "p.yaml"
+    path.write_text("\n---\n".join([
+        policy_yaml("on-x", validations=["image.x > 0"]),
+        policy_yaml("on-y", validations=[{"expression": "image.y == 'ok'", "messageExpression": "'y is ' + image.y"}]),
+    ]))
+    engine = celcpp.CelCppEngine(load_policies([path]), NOW, memoize=memoize)
+    for x in (1, 2**70, 2):  # converts, does not, converts: nothing of one image carries to the next
+        codes, details = engine.evaluate({"id": "i", "x": x, "y": "bad"}, nul_free=True)
+        assert details[1] == [(celcpp.FAIL, 0, "y is bad")]
+        assert codes == ([celcpp.ERROR, celcpp.FAIL] if x == 2**70 else [celcpp.PASS, celcpp.FAIL])

@@ -12,7 +12,9 @@ Where its speed comes from, each step measured in ``tests/benchmarks/bench_engin
 2. an activation holds only the attributes its expressions read — the list expression's, or one
    policy's (for a memo miss and the messages of its failures) — because cel-expr-python converts a whole
    Python map at its first access in every evaluation (37 keys: ~8 µs, more than most policies cost); a
-   policy that uses ``image`` as a whole gets all of it;
+   policy that uses ``image`` as a whole gets all of it. The messages of a policy whose attributes the
+   list expression's activation holds reuse that activation (building one costs more than converting a
+   few more keys), once the list has converted it without error;
 3. every policy becomes one integer-valued expression — ``-1`` skip, ``0`` pass, else a bitmask of false
    validations — and the policies are joined into one list expression, evaluated once per image;
 4. a policy's code is a pure function of the attributes it reads (``now`` and the params are fixed for the
@@ -132,6 +134,7 @@ class _Unkeyable(Exception):
 _MISSING = object()  # an absent attribute: has() tells it from null
 _UNSET = object()
 _RX = "rx"  # the per-image cache's entry for pattern results (the other entries' keys are scopes)
+_CONVERTED = "converted"  # the per-image cache's mark: the list expression's activation converted
 _BOOL, _INT, _DOUBLE, _LIST, _MAP = ("\x00bool", "\x00int", "\x00double", "\x00list", "\x00map")
 _SHAPE, _MATCHED = "\x00shape", "\x00matched"
 
@@ -281,9 +284,16 @@ class CelCppEngine(Engine):
         self.memo_plan = [(i, self.memo_keys.getter(self.key_parts[i]), self.memos[i]) for i in memoized]
         self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
         self.rest_scope = _union([self.decisive[i] for i in self.rest])
+        # a policy whose attributes the list expression's activation holds can use it (for its messages)
+        # rather than build its own: the extra attributes cost less to convert than an activation
+        self.covered = [self.rest_scope is None or (scope is not None and set(scope) <= set(self.rest_scope))
+                        for scope in self.scopes]
         self.rest_program = None
         if self.fast and self.rest:
-            self.rest_program = self.env.compile("[" + ", ".join(self.codes[i] for i in self.rest) + "]", True)  # type: ignore[misc]
+            # size(image) first: cel-expr-python converts the whole map at the first access, so once this
+            # list is a value, every attribute of its activation is known to convert (see bind())
+            self.rest_program = self.env.compile(
+                "[size(image), " + ", ".join(self.codes[i] for i in self.rest) + "]", True)  # type: ignore[misc]
 
     def _matched(self, policy: Policy, *, messages: bool = True) -> dict[str, tuple[str, ...]]:
         """The attributes a memo may key on pattern results: each one to the rx keys of its patterns.
@@ -381,7 +391,10 @@ class CelCppEngine(Engine):
         return found
 
     def bind(self, image: dict[str, Any], index: int, cache: dict[Any, Any]) -> Any:
-        scope = self.rest_scope if index < 0 else self.scopes[index]  # -1: the list expression's
+        scope = self.rest_scope  # -1: the list expression's
+        if index >= 0 and not (self.covered[index] and _CONVERTED in cache):
+            # its own: one that failed to convert may hold what this policy does not read
+            scope = self.scopes[index]
         activation = cache.get(scope, _UNSET)
         if activation is _UNSET:
             try:
@@ -445,8 +458,9 @@ class CelCppEngine(Engine):
                 return None
             if value.type() == cel.Type.ERROR:
                 return None
-            for index, code in zip(self.rest, value.plain_value(), strict=True):
+            for index, code in zip(self.rest, value.plain_value()[1:], strict=True):
                 raw[index] = code
+            cache[_CONVERTED] = True
         return raw
 
     def _miss(self, index: int, key: Any, image: dict[str, Any], cache: dict[Any, Any]) -> int | None:
