@@ -25,7 +25,7 @@ Where its speed comes from, each step measured in ``tests/benchmarks/bench_engin
    otherwise only matched against literal patterns on its shape and those patterns' results (the ``rx``
    entries are all its expressions see of a string): ``id``, ``name`` and timestamps, unique per image,
    then take two or three keys in policies that only check their format.
-   A policy whose keys keep missing the memo (it reads ``id``, ``name``, a timestamp) is
+   A policy whose keys keep missing the memo (it computes with a timestamp, reads a list of tags) is
    moved, after a review every ``REVIEW`` images, into the list expression evaluated for every image.
    Messages of failures are memoized the same way, on everything the policy reads.
 
