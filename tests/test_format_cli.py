@@ -170,3 +170,26 @@ def test_readme_example_writes_every_format(tmp_path):
     assert len(written) == 7 and min(written.values()) > 1000, written
     assert {f.value for f in OutputFormat} == {arg.partition("=")[0] for arg in argv if "=" in arg or
                                                arg == "markdown"}
+
+
+def test_a_report_that_fails_half_way_leaves_the_file_as_it_was(setup):
+    # reports are written to a temporary file and renamed over the target at the end
+    (setup / "out.txt").write_text("the last good report\n", encoding="utf-8")
+    (setup / "bad.j2").write_text("line one\n{{ view.verdict }}\n", encoding="utf-8")
+    result = check(setup, "--template", "bad.j2", "--output", "out.txt")
+    assert result.returncode == 2 and "template error" in result.stderr
+    assert (setup / "out.txt").read_text(encoding="utf-8") == "the last good report\n"
+    assert not [p.name for p in setup.iterdir() if p.name.endswith(".part")]
+
+
+def test_reports_replace_files_but_write_through_links(setup):
+    (setup / "real").mkdir()
+    (setup / "link.json").symlink_to(setup / "real" / "r.json")
+    result = check(setup, "--report", "json=link.json", "--report", "csv=new.csv")
+    assert result.returncode == 1, result.stderr
+    assert (setup / "link.json").is_symlink()
+    assert json.loads((setup / "real" / "r.json").read_text(encoding="utf-8"))["summary"]["images"] == 2
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(setup / "new.csv").st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+    assert not [p.name for p in setup.iterdir() if p.name.endswith(".part")]

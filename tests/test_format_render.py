@@ -197,3 +197,17 @@ def test_reports_for_people_stay_small_at_10000_findings():
     # machine formats keep everything
     assert len(json.loads(render("sarif", result))["runs"][0]["results"]) == 10_000
     assert render("csv", result).count("\r\n") == 10_001
+
+
+@pytest.mark.parametrize("count", [0, 1, 2500])
+def test_json_comes_in_pieces_that_join_to_the_report(count):
+    # the CLI writes a report piece by piece (Reporter.chunks): JSON's are batches of finding lines, so
+    # 200,000 findings never sit in memory as one string; the pieces must still make the same document
+    findings = tuple(_finding(f"i-{n}", f"name-{n}\ud800") for n in range(count))  # a lone surrogate too
+    result = make_result(findings=findings)
+    reporter = OutputFormat("json").reporter()
+    pieces = list(reporter.chunks(result))
+    assert "".join(pieces) == reporter.render(result)
+    assert len(pieces) == (1 if count == 0 else 3 + (count - 1) // 1000)
+    doc = json.loads("".join(pieces))
+    assert [f["image"]["id"] for f in doc["findings"]] == [f"i-{n}" for n in range(count)]

@@ -8,6 +8,7 @@ result model, never the engine, the policies' CEL or the source.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 
 from imagelint._result import RunResult
 
@@ -24,4 +25,9 @@ class Reporter(ABC):
 
     @abstractmethod
     def render(self, result: RunResult) -> str:
-        """Return the whole report as text (the CLI writes it to stdout or ``--output``)."""
+        """Return the whole report as text."""
+
+    def chunks(self, result: RunResult) -> Iterator[str]:
+        """The report in pieces that join to ``render(result)``; the CLI writes them as they come, so a
+        reporter that can produce its text piece by piece never holds a large report in memory."""
+        yield self.render(result)

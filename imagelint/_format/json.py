@@ -8,6 +8,7 @@ the C encoder serialise each finding (``indent`` forces the pure-Python encoder,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 
 from imagelint._format.interface import Reporter
@@ -16,10 +17,14 @@ from imagelint._result import RunResult, as_dict, finding_dict
 
 # one encoder for every finding: json.dumps() with any option builds a new one per call (a third of the cost)
 _COMPACT = json.JSONEncoder(ensure_ascii=False)
+_BATCH = 1000  # findings per piece written: the report is never whole in memory
 
 
 class JsonReporter(Reporter):
     def render(self, result: RunResult) -> str:
+        return "".join(self.chunks(result))
+
+    def chunks(self, result: RunResult) -> Iterator[str]:
         doc = as_dict(replace(result, findings=()))
         # as_dict counts waived/baselined findings from the findings, which are serialised apart below
         doc["summary"]["waived"] = sum(1 for f in result.findings if f.waiver is not None)
@@ -28,7 +33,12 @@ class JsonReporter(Reporter):
         marker = '"findings": []'
         assert marker in head  # as_dict always writes the key; its place is kept
         if not result.findings:
-            return head + "\n"
-        lines = ",\n    ".join(_COMPACT.encode(finding_dict(f)) for f in result.findings)
+            yield head + "\n"
+            return
         before, after = head.rsplit(marker, 1)  # the last one: source.details may hold any keys
-        return f'{before}"findings": [\n    {lines}\n  ]{after}\n'
+        yield f'{before}"findings": [\n    '
+        findings = result.findings
+        for start in range(0, len(findings), _BATCH):
+            lines = ",\n    ".join(_COMPACT.encode(finding_dict(f)) for f in findings[start:start + _BATCH])
+            yield lines if start == 0 else ",\n    " + lines
+        yield f"\n  ]{after}\n"

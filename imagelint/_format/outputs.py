@@ -14,9 +14,11 @@ is a usage error (exit 2) and not a surprise after a long fetch. Rules:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -105,13 +107,14 @@ def _check_destinations(wanted: Sequence[tuple[str, str | None]]) -> None:
 
 
 def write_all(targets: Sequence[ReportTarget], result: RunResult, *, stdout: TextIO | None = None) -> None:
-    """Render and write every report. A report that fails does not stop the others; the first failure is
-    raised afterwards as ``ReportError``."""
+    """Render and write every report, piece by piece (``Reporter.chunks``). A report that fails does not
+    stop the others; the first failure is raised afterwards as ``ReportError``."""
     stdout = sys.stdout if stdout is None else stdout
     first: ReportError | None = None
     for target in targets:
+        # UTF-8 whatever the locale says about stdout; lone surrogates cannot straddle two pieces
+        data = (unicode_safe(chunk).encode("utf-8") for chunk in target.reporter.chunks(result))
         try:
-            data = unicode_safe(target.reporter.render(result)).encode("utf-8")
             if target.path is None:
                 _write_stream(stdout, data)
             else:
@@ -122,20 +125,44 @@ def write_all(targets: Sequence[ReportTarget], result: RunResult, *, stdout: Tex
         raise first
 
 
-def _write_stream(stream: TextIO, data: bytes) -> None:
-    # bytes straight to the buffer: the report is UTF-8 whatever the locale says about stdout
+def _write_stream(stream: TextIO, data: Iterable[bytes]) -> None:
     buffer: BinaryIO | None = getattr(stream, "buffer", None)
-    if buffer is None:
-        stream.write(data.decode("utf-8"))
-    else:
+    if buffer is not None:
         stream.flush()
-        buffer.write(data)
+    for piece in data:
+        if buffer is None:
+            stream.write(piece.decode("utf-8"))
+        else:
+            buffer.write(piece)
+    if buffer is not None:
         buffer.flush()
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def _write_file(path: Path, data: Iterable[bytes]) -> None:
+    """Write into a temporary file beside ``path`` and rename it over ``path`` at the end, so a report that
+    fails half-way (a template error, a full disk) leaves ``path`` as it was. ``/dev/null``, a pipe or a
+    symbolic link is written in place: renaming over it would replace the node itself."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            with path.open("wb") as out:
+                out.writelines(data)
+            return
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.writelines(data)
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is as any new file
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
     except OSError as exc:
         raise ReportError(f"cannot write report {path}: {exc.strerror or exc}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
