@@ -220,8 +220,12 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def as_dict(result: RunResult) -> dict[str, Any]:
-    """The documented, stable JSON result object (see README "JSON result format")."""
+def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
+    """The documented, stable JSON result object (see README "JSON result format").
+
+    ``findings=False`` leaves the ``findings`` list empty (the summary still counts them), for reporters
+    that serialise the findings one by one.
+    """
     s = result.summary
     return {
         "tool": {"name": "imagelint", "version": result.tool_version},
@@ -264,7 +268,7 @@ def as_dict(result: RunResult) -> dict[str, Any]:
             }
             for p in result.policies
         ],
-        "findings": [finding_dict(f) for f in result.findings],
+        "findings": [finding_dict(f) for f in result.findings] if findings else [],
         "waivers": {"expired": [waiver_dict(w) for w in result.expired_waivers],
                     "stale": [waiver_dict(w) for w in result.stale_waivers]},
         "baseline": {"file": result.baseline_file,

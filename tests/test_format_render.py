@@ -211,3 +211,16 @@ def test_json_comes_in_pieces_that_join_to_the_report(count):
     assert len(pieces) == (1 if count == 0 else 3 + (count - 1) // 1000)
     doc = json.loads("".join(pieces))
     assert [f["image"]["id"] for f in doc["findings"]] == [f"i-{n}" for n in range(count)]
+
+
+@pytest.mark.parametrize("count", [0, 3, 2500])
+def test_sarif_comes_in_pieces_that_make_the_same_log(count):
+    from imagelint._format.sarif import sarif_log
+
+    findings = tuple(_finding(f"i-{n}", f"name-{n}") for n in range(count)) if count != 3 else None
+    result = make_result(findings=findings)  # 3: the default, with waived and baselined findings
+    reporter = OutputFormat("sarif").reporter()
+    pieces = list(reporter.chunks(result))
+    assert "".join(pieces) == reporter.render(result)
+    assert len(pieces) == (1 if count == 0 else 3 + (count - 1) // 1000)
+    assert json.loads("".join(pieces)) == json.loads(json.dumps(sarif_log(result)))

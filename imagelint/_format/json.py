@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 
 from imagelint._format.interface import Reporter
 from imagelint._result import RunResult, as_dict, finding_dict
@@ -25,11 +24,7 @@ class JsonReporter(Reporter):
         return "".join(self.chunks(result))
 
     def chunks(self, result: RunResult) -> Iterator[str]:
-        doc = as_dict(replace(result, findings=()))
-        # as_dict counts waived/baselined findings from the findings, which are serialised apart below
-        doc["summary"]["waived"] = sum(1 for f in result.findings if f.waiver is not None)
-        doc["summary"]["baselined"] = sum(1 for f in result.findings if f.baselined)
-        head = json.dumps(doc, indent=2, ensure_ascii=False)
+        head = json.dumps(as_dict(result, findings=False), indent=2, ensure_ascii=False)
         marker = '"findings": []'
         assert marker in head  # as_dict always writes the key; its place is kept
         if not result.findings:

@@ -6,12 +6,17 @@ each finding is a result whose physical location is the policy file and line (Gi
 without one) and whose logical location is the image. ``partialFingerprints`` hash policy, image id and
 validation, so the same finding keeps its alert across runs however the policy file's lines move.
 Waived and baselined findings carry a SARIF ``suppressions`` entry instead of being dropped.
+
+The log is indented for people except ``results``: one compact line per result, written in batches
+(``chunks``). At 200,000 findings, serialising the whole log with ``indent`` took 35 s and 2.5 GB here
+(``indent`` forces the pure-Python encoder, and the log was one string).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -41,13 +46,36 @@ def fingerprint(finding: Finding) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False)
+_BATCH = 1000  # results per piece written
+_INDENT = "\n" + " " * 8  # a result's place in the indented log: $.runs[0].results[n]
+
+
 class SarifReporter(Reporter):
     def render(self, result: RunResult) -> str:
-        return json.dumps(sarif_log(result), indent=2, ensure_ascii=False) + "\n"
+        return "".join(self.chunks(result))
+
+    def chunks(self, result: RunResult) -> Iterator[str]:
+        root = repository_root()
+        index = {p.name: i for i, p in enumerate(result.policies)}
+        locations = {p.name: _physical_location(p.file, p.line, root) for p in result.policies}
+        head = json.dumps(sarif_log(result, results=False), indent=2, ensure_ascii=False)
+        marker = '"results": []'
+        # the first one is ours: tool.driver and invocations, which come before it, have no such key
+        before, after = head.split(marker, 1)
+        findings = result.findings
+        if not findings:
+            yield head + "\n"
+            return
+        yield before + '"results": ['
+        for start in range(0, len(findings), _BATCH):
+            yield ("," if start else "") + ",".join(
+                _INDENT + _COMPACT.encode(_result(f, index, locations, root)) for f in findings[start:start + _BATCH])
+        yield "\n      ]" + after + "\n"
 
 
-def sarif_log(result: RunResult) -> dict[str, Any]:
-    """The whole SARIF log of one run, as data."""
+def sarif_log(result: RunResult, *, results: bool = True) -> dict[str, Any]:
+    """The whole SARIF log of one run, as data (``results=False``: with an empty ``results``)."""
     root = repository_root()
     index = {p.name: i for i, p in enumerate(result.policies)}
     locations = {p.name: _physical_location(p.file, p.line, root) for p in result.policies}
@@ -58,13 +86,13 @@ def sarif_log(result: RunResult) -> dict[str, Any]:
             "message": {"text": sarif_text(f"INCOMPLETE: the fleet was not read completely, so this run cannot "
                                            f"pass: {result.source.error}")},
         }]
-    model = as_dict(result)
+    model = as_dict(result, findings=False)
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "imagelint", "version": result.tool_version,
                             "semanticVersion": result.tool_version,
                             "rules": [_rule(p) for p in result.policies]}},
         "invocations": [invocation],
-        "results": [_result(f, index, locations, root) for f in result.findings],
+        "results": [_result(f, index, locations, root) for f in result.findings] if results else [],
         "columnKind": "unicodeCodePoints",
         "properties": {
             "verdict": verdict(result),
