@@ -224,3 +224,13 @@ def test_sarif_comes_in_pieces_that_make_the_same_log(count):
     assert "".join(pieces) == reporter.render(result)
     assert len(pieces) == (1 if count == 0 else 3 + (count - 1) // 1000)
     assert json.loads("".join(pieces)) == json.loads(json.dumps(sarif_log(result)))
+
+
+def test_csv_comes_in_pieces_that_join_to_the_report():
+    findings = tuple(_finding(f"i-{n}", f"name,{n}\n\"") for n in range(2500))  # quoting across pieces
+    result = make_result(findings=findings, complete=False)
+    reporter = OutputFormat("csv").reporter()
+    pieces = list(reporter.chunks(result))
+    assert len(pieces) == 3 and "".join(pieces) == reporter.render(result)
+    rows = list(csv.reader(io.StringIO("".join(pieces), newline="")))
+    assert rows[1][2] == "incomplete" and [r[4] for r in rows[2:]] == [f"i-{n}" for n in range(2500)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from imagelint._format.escape import csv_cell
@@ -24,13 +25,16 @@ COLUMNS = ("policy", "severity", "status", "validation", "image_id", "image_name
 
 class CsvReporter(Reporter):
     def render(self, result: RunResult) -> str:
+        return "".join(self.chunks(result))
+
+    def chunks(self, result: RunResult) -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")  # QUOTE_MINIMAL quotes , " CR LF as RFC 4180 asks
         writer.writerow(COLUMNS)
         if not result.source.complete:
             writer.writerow(csv_cell(v) for v in _incomplete_row(result))
         where = {p.name: (p.file, p.line) for p in result.policies}
-        for finding in result.findings:
+        for number, finding in enumerate(result.findings, 1):
             d = finding_dict(finding)
             waiver = d["waiver"] or {}
             file, line = where.get(finding.policy, ("", 0))
@@ -38,7 +42,14 @@ class CsvReporter(Reporter):
                    d["image"]["visibility"], d["image"]["owner"], d["message"], _attributes(d["attributes"]),
                    d["waived"], waiver.get("reason"), waiver.get("expires"), d["baselined"], file, line)
             writer.writerow(csv_cell(v) for v in row)
-        return out.getvalue()
+            if number % _BATCH == 0:  # written piece by piece: a large fleet's report is never whole in memory
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+
+_BATCH = 1000
 
 
 def _incomplete_row(result: RunResult) -> tuple[Any, ...]:
