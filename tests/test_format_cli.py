@@ -193,3 +193,20 @@ def test_reports_replace_files_but_write_through_links(setup):
     os.umask(mask)
     assert os.stat(setup / "new.csv").st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
     assert not [p.name for p in setup.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    # `imagelint check ... | head`: the report is written in pieces, and the reader leaves after the first
+    from tests.fleetgen import generate_fleet
+
+    fleet = tmp_path / "fleet.json"
+    fleet.write_text(json.dumps({"images": generate_fleet(3000, seed=5)}), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "imagelint", "check", "--input", str(fleet), "--format", "json",
+                             "--now", NOW], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **NEUTRAL_ENV}, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"{")
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode("utf-8")
+    assert proc.wait(timeout=300) == 1  # the verdict (the fleet fails), not a crash
+    assert "Traceback" not in stderr and stderr.strip().endswith("exit 1"), stderr

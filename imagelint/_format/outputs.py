@@ -127,15 +127,23 @@ def write_all(targets: Sequence[ReportTarget], result: RunResult, *, stdout: Tex
 
 def _write_stream(stream: TextIO, data: Iterable[bytes]) -> None:
     buffer: BinaryIO | None = getattr(stream, "buffer", None)
-    if buffer is not None:
-        stream.flush()
-    for piece in data:
-        if buffer is None:
-            stream.write(piece.decode("utf-8"))
-        else:
-            buffer.write(piece)
-    if buffer is not None:
-        buffer.flush()
+    try:
+        if buffer is not None:
+            stream.flush()
+        for piece in data:
+            if buffer is None:
+                stream.write(piece.decode("utf-8"))
+            else:
+                buffer.write(piece)
+        if buffer is not None:
+            buffer.flush()
+    except BrokenPipeError:
+        # the reader has gone (`imagelint check | head`): what it wanted it got. Point the descriptor at
+        # /dev/null so that the interpreter's last flush does not fail again; the exit code stays the verdict.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
 
 
 def _write_file(path: Path, data: Iterable[bytes]) -> None:
