@@ -2,13 +2,14 @@
 
 The snapshot is written atomically: images stream into a temporary file beside ``--output`` (constant
 memory whatever the fleet size), and only after the last page arrived is the final file assembled, its
-metadata first, synced, and moved into place with ``os.replace``. A fetch that fails leaves ``--output``
+metadata first, synced, and moved into place with ``os.replace`` (``imagelint._atomic``). A fetch that fails leaves ``--output``
 as it was (absent, or the previous snapshot) and exits 3, so no file ever looks complete when it is not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from imagelint import __version__
+from imagelint._atomic import replacing
 from imagelint._source.api import ApiSource, source_from_args
 from imagelint._source.interface import SourceError
 from imagelint._source.transport import ConfigError
@@ -61,7 +63,6 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def _write(source: ApiSource, target: Path, folder: Path, *, jsonl: bool) -> int:
     body = _temp(folder, target.name, ".images")
-    final: IO[bytes] | None = None
     try:
         count = 0
         with body:
@@ -77,8 +78,8 @@ def _write(source: ApiSource, target: Path, folder: Path, *, jsonl: bool) -> int
                              "fetched_at": source.fetched_at, "pages": source.pages_fetched, "images": count,
                              "complete": True, "page_size": source.options.page_size,
                              "duplicates": source.duplicates, "tool": f"imagelint {__version__}"}}
-        final = _temp(folder, target.name, "")
-        with final, open(body.name, "rb") as images:
+        # durable: the rename must not outrun the data on a crash
+        with replacing(target, durable=True) as final, open(body.name, "rb") as images:
             if jsonl:
                 final.write(json.dumps(meta, ensure_ascii=False).encode() + b"\n")
                 shutil.copyfileobj(images, final, 1 << 20)
@@ -87,33 +88,18 @@ def _write(source: ApiSource, target: Path, folder: Path, *, jsonl: bool) -> int
                 final.write(b'{"snapshot": ' + head.encode() + b',\n"images": [')
                 shutil.copyfileobj(images, final, 1 << 20)
                 final.write(b"\n]}\n")
-            final.flush()
-            os.fsync(final.fileno())  # the rename must not outrun the data on a crash
-        os.chmod(final.name, 0o666 & ~_umask())
-        os.replace(final.name, target)
-        final = None
         return count
     except OSError as exc:
         raise SnapshotWriteError(f"cannot write snapshot {target}: {exc.strerror or exc}") from None
     finally:
-        for tmp in (body, final):
-            if tmp is not None:
-                try:
-                    os.unlink(tmp.name)
-                except FileNotFoundError:
-                    pass
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(body.name)
 
 
 def _temp(folder: Path, name: str, suffix: str) -> IO[bytes]:
-    # In the target's folder, so os.replace stays one atomic rename on one file system; the name says
-    # what it is if a crash (kill -9) ever leaves one behind.
+    # the images, before the metadata can be written ahead of them; in the target's folder, named for
+    # what it is if a crash ever leaves it behind
     return tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=f"{suffix}.partial", delete=False)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 __all__ = ["SnapshotWriteError", "add_parser", "run_fetch"]

@@ -179,7 +179,7 @@ def test_a_report_that_fails_half_way_leaves_the_file_as_it_was(setup):
     result = check(setup, "--template", "bad.j2", "--output", "out.txt")
     assert result.returncode == 2 and "template error" in result.stderr
     assert (setup / "out.txt").read_text(encoding="utf-8") == "the last good report\n"
-    assert not [p.name for p in setup.iterdir() if p.name.endswith(".part")]
+    assert not [p.name for p in setup.iterdir() if p.name.endswith(".partial")]
 
 
 def test_reports_replace_files_but_write_through_links(setup):
@@ -192,7 +192,7 @@ def test_reports_replace_files_but_write_through_links(setup):
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(setup / "new.csv").st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
-    assert not [p.name for p in setup.iterdir() if p.name.endswith(".part")]
+    assert not [p.name for p in setup.iterdir() if p.name.endswith(".partial")]
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):

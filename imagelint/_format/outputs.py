@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from imagelint._atomic import replacing
 from imagelint._format import FORMAT_CHOICES, OutputFormat
 from imagelint._format.escape import unicode_safe
 from imagelint._format.interface import Reporter, ReportError
@@ -147,30 +147,11 @@ def _write_stream(stream: TextIO, data: Iterable[bytes]) -> None:
 
 
 def _write_file(path: Path, data: Iterable[bytes]) -> None:
-    """Write into a temporary file beside ``path`` and rename it over ``path`` at the end, so a report that
-    fails half-way (a template error, a full disk) leaves ``path`` as it was. ``/dev/null``, a pipe or a
-    symbolic link is written in place: renaming over it would replace the node itself."""
+    """Atomically (``imagelint._atomic``): a report that fails half-way (a template error, a full disk)
+    leaves ``path`` as it was."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink() or (path.exists() and not path.is_file()):
-            with path.open("wb") as out:
-                out.writelines(data)
-            return
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.writelines(data)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is as any new file
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        with replacing(path) as out:
+            out.writelines(data)
     except OSError as exc:
         raise ReportError(f"cannot write report {path}: {exc.strerror or exc}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
