@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from imagelint._format.escape import csv_cell
-from imagelint._format.interface import Reporter
+from imagelint._format.interface import BATCH, Reporter
 from imagelint._result import RunResult, finding_dict
 
 COLUMNS = ("policy", "severity", "status", "validation", "image_id", "image_name", "visibility", "owner",
@@ -42,14 +42,11 @@ class CsvReporter(Reporter):
                    d["image"]["visibility"], d["image"]["owner"], d["message"], _attributes(d["attributes"]),
                    d["waived"], waiver.get("reason"), waiver.get("expires"), d["baselined"], file, line)
             writer.writerow(csv_cell(v) for v in row)
-            if number % _BATCH == 0:  # written piece by piece: a large fleet's report is never whole in memory
+            if number % BATCH == 0:  # written piece by piece: a large fleet's report is never whole in memory
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
         yield out.getvalue()
-
-
-_BATCH = 1000
 
 
 def _incomplete_row(result: RunResult) -> tuple[Any, ...]:

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 from imagelint._result import RunResult
 
+BATCH = 1000
+"""Findings per piece of a report written piece by piece (``Reporter.chunks``)."""
+
 
 class ReportError(Exception):
     """A report could not be rendered or written (bad template, unwritable path)."""

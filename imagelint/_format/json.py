@@ -8,15 +8,23 @@ the C encoder serialise each finding (``indent`` forces the pure-Python encoder,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
-from imagelint._format.interface import Reporter
+from imagelint._format.interface import BATCH, Reporter
 from imagelint._result import RunResult, as_dict, finding_dict
 
-
-# one encoder for every finding: json.dumps() with any option builds a new one per call (a third of the cost)
+# one encoder for every line: json.dumps() with any option builds a new one per call (a third of the cost)
 _COMPACT = json.JSONEncoder(ensure_ascii=False)
-_BATCH = 1000  # findings per piece written: the report is never whole in memory
+T = TypeVar("T")
+
+
+def json_lines(rows: Sequence[T], to_json: Callable[[T], Any], indent: str) -> Iterator[str]:
+    """The items of a JSON array, one compact line each after ``indent``, comma-separated, ``BATCH`` at a
+    time: what goes between ``[`` and the closing line of an array in an indented document."""
+    for start in range(0, len(rows), BATCH):
+        yield ("," if start else "") + ",".join(indent + _COMPACT.encode(to_json(r))
+                                                for r in rows[start:start + BATCH])
 
 
 class JsonReporter(Reporter):
@@ -31,9 +39,6 @@ class JsonReporter(Reporter):
             yield head + "\n"
             return
         before, after = head.rsplit(marker, 1)  # the last one: source.details may hold any keys
-        yield f'{before}"findings": [\n    '
-        findings = result.findings
-        for start in range(0, len(findings), _BATCH):
-            lines = ",\n    ".join(_COMPACT.encode(finding_dict(f)) for f in findings[start:start + _BATCH])
-            yield lines if start == 0 else ",\n    " + lines
+        yield f'{before}"findings": ['
+        yield from json_lines(result.findings, finding_dict, "\n    ")
         yield f"\n  ]{after}\n"

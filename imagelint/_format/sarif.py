@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from imagelint._format.escape import sarif_text
 from imagelint._format.interface import Reporter
+from imagelint._format.json import json_lines
 from imagelint._format.locations import relative_path, repository_root
 from imagelint._format.view import verdict
 from imagelint._result import Finding, PolicyInfo, RunResult, Severity, as_dict
@@ -46,19 +47,11 @@ def fingerprint(finding: Finding) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False)
-_BATCH = 1000  # results per piece written
-_INDENT = "\n" + " " * 8  # a result's place in the indented log: $.runs[0].results[n]
-
-
 class SarifReporter(Reporter):
     def render(self, result: RunResult) -> str:
         return "".join(self.chunks(result))
 
     def chunks(self, result: RunResult) -> Iterator[str]:
-        root = repository_root()
-        index = {p.name: i for i, p in enumerate(result.policies)}
-        locations = {p.name: _physical_location(p.file, p.line, root) for p in result.policies}
         head = json.dumps(sarif_log(result, results=False), indent=2, ensure_ascii=False)
         marker = '"results": []'
         # the first one is ours: tool.driver and invocations, which come before it, have no such key
@@ -68,17 +61,12 @@ class SarifReporter(Reporter):
             yield head + "\n"
             return
         yield before + '"results": ['
-        for start in range(0, len(findings), _BATCH):
-            yield ("," if start else "") + ",".join(
-                _INDENT + _COMPACT.encode(_result(f, index, locations, root)) for f in findings[start:start + _BATCH])
+        yield from json_lines(findings, _results(result), "\n" + " " * 8)  # at $.runs[0].results[n]
         yield "\n      ]" + after + "\n"
 
 
 def sarif_log(result: RunResult, *, results: bool = True) -> dict[str, Any]:
     """The whole SARIF log of one run, as data (``results=False``: with an empty ``results``)."""
-    root = repository_root()
-    index = {p.name: i for i, p in enumerate(result.policies)}
-    locations = {p.name: _physical_location(p.file, p.line, root) for p in result.policies}
     invocation: dict[str, Any] = {"executionSuccessful": result.source.complete, "endTimeUtc": result.now}
     if not result.source.complete:
         invocation["toolExecutionNotifications"] = [{
@@ -92,7 +80,7 @@ def sarif_log(result: RunResult, *, results: bool = True) -> dict[str, Any]:
                             "semanticVersion": result.tool_version,
                             "rules": [_rule(p) for p in result.policies]}},
         "invocations": [invocation],
-        "results": [_result(f, index, locations, root) for f in result.findings] if results else [],
+        "results": list(map(_results(result), result.findings)) if results else [],
         "columnKind": "unicodeCodePoints",
         "properties": {
             "verdict": verdict(result),
@@ -104,6 +92,14 @@ def sarif_log(result: RunResult, *, results: bool = True) -> dict[str, Any]:
         },
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _results(result: RunResult) -> Callable[[Finding], dict[str, Any]]:
+    """Turns a finding of ``result`` into its SARIF result."""
+    root = repository_root()
+    index = {p.name: i for i, p in enumerate(result.policies)}
+    locations = {p.name: _physical_location(p.file, p.line, root) for p in result.policies}
+    return lambda finding: _result(finding, index, locations, root)
 
 
 def _physical_location(file: str, line: int, root: Path) -> dict[str, Any]:
