@@ -173,12 +173,9 @@ def _shape(value: Any) -> Any:
     raise _Unkeyable(kind.__name__)
 
 
-def _matches(matcher: Matcher, value: str) -> bool:
-    # Matcher.__call__ inlined: this runs for every pattern of every image
-    fast = matcher.fast
-    if fast is not None and value.isascii() and value.isprintable():
-        return fast(value) is not None
-    return matcher.re2.search(value) is not None
+# called as a plain function: this runs for every pattern of every image, and calling the instance costs
+# ~80 ns more per call
+_matches = Matcher.__call__
 
 
 def _key_parts(attributes: frozenset[str] | None, shape_only: frozenset[str],
@@ -244,11 +241,11 @@ class CelCppEngine(Engine):
         self.inlined: dict[int, str] = {}
         self.reference: Engine | None = None
         self.regexes: list[tuple[str, str, Any]] = []  # (rx key, attribute, compiled pattern)
-        self.matchers: dict[str, Matcher] = {}
         self._regex_keys: dict[tuple[str, str], str] = {}
         self._sites: dict[int, list[tuple[str, str | None]]] = {}  # id(expr) -> (attribute, rx key or None)
         for policy in policies:
             self._inline_policy(policy)
+        self.matchers = {key: matcher for key, _, matcher in self.regexes}
         super().__init__(policies, now)
         # A policy's own scope (everything its expressions read, messages included) serves its memo misses,
         # its messages and its policy-by-policy judgement; None: it reads the image as a whole.
@@ -344,7 +341,6 @@ class CelCppEngine(Engine):
                 key = f"k{len(self.regexes)}"
                 self._regex_keys[(attr, literal)] = key
                 self.regexes.append((key, attr, compiled))
-                self.matchers[key] = compiled
             sites.append((attr, key))
             edits[(start, end)] = f"(has(rx.{key}) ? rx.{key} : {expr.source[start:end]})"
         return edits
