@@ -234,3 +234,43 @@ def test_csv_comes_in_pieces_that_join_to_the_report():
     assert len(pieces) == 3 and "".join(pieces) == reporter.render(result)
     rows = list(csv.reader(io.StringIO("".join(pieces), newline="")))
     assert rows[1][2] == "incomplete" and [r[4] for r in rows[2:]] == [f"i-{n}" for n in range(2500)]
+
+
+@pytest.mark.parametrize("name", ["text", "junit", "github"])
+def test_template_reports_come_in_pieces_that_join_to_the_report(name):
+    # the template-driven formats are written as Jinja produces them (2,500 findings: a few pieces of
+    # about 64 KiB each), and the pieces make the same report as rendering it whole
+    findings = tuple(_finding(f"i-{n:04d}", f"name-{n}-" + "x" * 40) for n in range(2500))
+    result = make_result(findings=(*findings, _finding("w-1", "waived-image", waiver=WAIVER)))
+    reporter = OutputFormat(name).reporter()
+    pieces = list(reporter.chunks(result))
+    assert len(pieces) > 1 and all(pieces)
+    text = "".join(pieces)
+    assert text == reporter.render(result)
+    assert text.count("i-0000") == 1 and "i-2499" in text
+    assert ("waived-image" in text) == (name != "github")  # annotations only for findings that count
+
+
+def test_template_context_converts_findings_only_when_reached():
+    # built-in templates see findings as their JSON dicts, made when reached (a list of 200,000 dicts had
+    # cost 140-180 MB at 100,000 images); used as a list, the sequence is that list
+    from imagelint._format.view import FindingDicts, context_with_view
+    from imagelint._result import as_dict, finding_dict
+
+    result = make_result()
+    context = context_with_view(result)
+    assert isinstance(context["findings"], FindingDicts)
+    assert list(context["findings"]) == as_dict(result)["findings"]
+    assert {k: v for k, v in context.items() if k not in ("findings", "view")} == \
+        {k: v for k, v in as_dict(result).items() if k != "findings"}
+    groups = context["view"]["groups"]["p-high"]
+    assert [f["image"]["id"] for f in groups["open"]] == ["o-1"]
+    assert [f["image"]["id"] for f in context["view"]["waived"]] == ["w-1"]
+    assert [f["image"]["id"] for f in context["view"]["baselined"]] == ["b-1"]
+    assert not context["view"]["groups"]["p-low"]["open"] and len(context["findings"]) == 3
+    lazy = FindingDicts(result.findings)
+    assert lazy[1] == finding_dict(result.findings[1]) and lazy[-1]["image"]["id"] == "b-1"
+    assert lazy[:2] == [finding_dict(f) for f in result.findings[:2]] and lazy[5:] == []
+    assert lazy[0] is not lazy[0]  # made afresh: a template cannot change the result through it
+    with pytest.raises(IndexError):
+        lazy[3]

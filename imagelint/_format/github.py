@@ -7,18 +7,21 @@ file's line when that file is in the repository; the image is named in the messa
 
 from __future__ import annotations
 
-from imagelint._format.interface import Reporter
+from typing import Any
+
 from imagelint._format.locations import relative_path, repository_root
-from imagelint._format.templating import render
+from imagelint._format.templating import BuiltinTemplateReporter
 from imagelint._format.view import context_with_view
 from imagelint._result import RunResult
 
 
-class GithubReporter(Reporter):
-    def render(self, result: RunResult) -> str:
+class GithubReporter(BuiltinTemplateReporter):
+    template = "github.j2"
+
+    def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
         root = repository_root()
         context["paths"] = {p["name"]: relative_path(p["file"], root) for p in context["policies"]}
         waivers = [*context["waivers"]["expired"], *context["waivers"]["stale"]]
         context["waiver_paths"] = {w["file"]: relative_path(w["file"], root) for w in waivers}
-        return render("github.j2", context)
+        return context

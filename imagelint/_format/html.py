@@ -14,8 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from imagelint._format.interface import Reporter
-from imagelint._format.templating import environment, render
+from imagelint._format.templating import BuiltinTemplateReporter, environment
 from imagelint._format.view import SEVERITIES, context_with_view
 from imagelint._result import RunResult
 
@@ -36,8 +35,10 @@ def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-class HtmlReporter(Reporter):
-    def render(self, result: RunResult) -> str:
+class HtmlReporter(BuiltinTemplateReporter):
+    template = "html.html.j2"
+
+    def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
         css, js = _asset("html-report.css.j2"), _asset("html-report.js.j2")
         context.update({
@@ -51,7 +52,7 @@ class HtmlReporter(Reporter):
             "anchors": {p["name"]: i for i, p in enumerate(context["policies"], 1)},
             "charts": _charts(context),
         })
-        return render("html.html.j2", context)
+        return context
 
 
 def _charts(context: dict[str, Any]) -> dict[str, Any]:

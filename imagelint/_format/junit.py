@@ -8,17 +8,19 @@ and the skipped images, so a test tab stays readable at 100,000 images. Rendered
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from imagelint._format.interface import Reporter
-from imagelint._format.templating import render
-from imagelint._format.view import context_with_view
-from imagelint._result import RunResult
+from imagelint._format.templating import BuiltinTemplateReporter
+from imagelint._format.view import FindingDicts, context_with_view
+from imagelint._result import Finding, RunResult, Status
 
 
-class JunitReporter(Reporter):
-    def render(self, result: RunResult) -> str:
+class JunitReporter(BuiltinTemplateReporter):
+    template = "junit.xml.j2"
+
+    def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
         s = context["summary"]
         context["summary_line"] = (f"{s['images']} images, {s['policies']} policies: {s['pass']} pass, "
@@ -27,8 +29,25 @@ class JunitReporter(Reporter):
         # the schema wants a local time without zone: ``now`` is UTC, its first 19 characters fit
         context["timestamp"] = result.now[:19]
         context["hostname"] = _hostname(result)
-        context["suites"] = {p["name"]: _suite(p, context["view"]["groups"][p["name"]]) for p in context["policies"]}
-        return render("junit.xml.j2", context)
+        context["suites"] = _Suites(context["policies"], context["view"]["groups"])
+        return context
+
+
+class _Suites(Mapping[str, dict[str, Any]]):
+    """Each policy's suite, made when the template reaches it: one policy's testcases at a time."""
+
+    def __init__(self, policies: list[dict[str, Any]], groups: dict[str, dict[str, FindingDicts]]) -> None:
+        self.policies = {p["name"]: p for p in policies}
+        self.groups = groups
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return _suite(self.policies[name], self.groups[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.policies)
+
+    def __len__(self) -> int:
+        return len(self.policies)
 
 
 def _hostname(result: RunResult) -> str:
@@ -41,24 +60,24 @@ def _hostname(result: RunResult) -> str:
     return "localhost"
 
 
-def _suite(policy: dict[str, Any], group: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, Any]:
+    # from the Finding objects: only a few of their fields make a testcase
     cases: list[dict[str, Any]] = []
-    by_image: dict[str, list[dict[str, Any]]] = {}
-    for finding in group["open"]:
-        by_image.setdefault(finding["image"]["id"], []).append(finding)
+    by_image: dict[str, list[Finding]] = {}
+    for finding in group["open"].findings:
+        by_image.setdefault(finding.image.id, []).append(finding)
     for findings in by_image.values():
-        errored = any(f["status"] == "error" for f in findings)
+        errored = any(f.status is Status.ERROR for f in findings)
         cases.append({"name": _case_name(findings[0]), "kind": "error" if errored else "failure",
-                      "type": "error" if errored else "fail", "message": findings[0]["message"],
-                      "text": "\n".join(f"{f['status']}: {f['message']}" for f in findings)})
-    for finding in [*group["waived"], *group["baselined"]]:
-        if finding["image"]["id"] in by_image:
+                      "type": "error" if errored else "fail", "message": findings[0].message,
+                      "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings)})
+    for finding in [*group["waived"].findings, *group["baselined"].findings]:
+        if finding.image.id in by_image:
             continue  # the image already fails this policy; its suppressed findings add nothing to the tab
-        reason = (f"waived: {finding['waiver']['reason']}" if finding["waived"]
+        reason = (f"waived: {finding.waiver.reason}" if finding.waiver is not None
                   else "baselined: recorded in the baseline")
-        cases.append({"name": _case_name(finding), "kind": "skipped", "message": reason,
-                      "text": finding["message"]})
-        by_image[finding["image"]["id"]] = [finding]
+        cases.append({"name": _case_name(finding), "kind": "skipped", "message": reason, "text": finding.message})
+        by_image[finding.image.id] = [finding]
     if policy["pass"] or not cases:
         cases.append({"name": _count(policy["pass"], "image passes", "images pass"), "kind": "pass"})
     if policy["skip"]:
@@ -74,6 +93,6 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def _case_name(finding: dict[str, Any]) -> str:
-    name = finding["image"]["name"]
-    return f"{name if name is not None else '(no name)'} ({finding['image']['id']})"
+def _case_name(finding: Finding) -> str:
+    name = finding.image.name
+    return f"{name if name is not None else '(no name)'} ({finding.image.id})"

@@ -6,8 +6,9 @@ Rendered from ``reports/markdown.md.j2``; untrusted values are code spans (see `
 
 from __future__ import annotations
 
-from imagelint._format.interface import Reporter
-from imagelint._format.templating import render
+from typing import Any
+
+from imagelint._format.templating import BuiltinTemplateReporter
 from imagelint._format.view import context_with_view
 from imagelint._result import RunResult
 
@@ -17,8 +18,10 @@ IMAGES_PER_POLICY = 10
 """Findings listed per policy; the rest are counted ("and N more")."""
 
 
-class MarkdownReporter(Reporter):
-    def render(self, result: RunResult) -> str:
+class MarkdownReporter(BuiltinTemplateReporter):
+    template = "markdown.md.j2"
+
+    def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
         context["caps"] = {"policies": TOP_POLICIES, "images": IMAGES_PER_POLICY}
-        return render("markdown.md.j2", context)
+        return context

@@ -15,6 +15,8 @@ command escaping, ``compact(n)`` a value as short JSON.
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,8 @@ import jinja2
 
 from imagelint._format import escape
 from imagelint._format.escape import terminal_safe
-from imagelint._format.interface import ReportError
+from imagelint._format.interface import Reporter, ReportError
+from imagelint._result import RunResult
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
 if not REPORTS_DIR.is_dir():  # running from a source checkout: reports/ sits at the top of the repo
@@ -31,7 +34,8 @@ if not REPORTS_DIR.is_dir():  # running from a source checkout: reports/ sits at
 _ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36",
          "bold": "1", "dim": "2"}
 
-__all__ = ["REPORTS_DIR", "compact", "environment", "render", "render_file", "terminal_safe"]
+__all__ = ["REPORTS_DIR", "BuiltinTemplateReporter", "compact", "environment", "generate", "render", "render_file",
+           "terminal_safe"]
 
 
 def _autoescape(name: str | None) -> bool:
@@ -77,11 +81,26 @@ def environment(*, color: bool = False, search: Path | None = None) -> jinja2.En
     return env
 
 
-def render(template: str, context: dict[str, Any], *, color: bool = False, search: Path | None = None) -> str:
-    """Render ``template`` (a name under ``reports/`` or ``search``) with ``context``."""
+PIECE = 1 << 16
+"""Characters per piece of a report that ``generate`` streams (Jinja yields a few characters at a time)."""
+
+
+def generate(template: str, context: dict[str, Any], *, color: bool = False,
+             search: Path | None = None) -> Iterator[str]:
+    """Render ``template`` (a name under ``reports/`` or ``search``) with ``context``, in pieces of about
+    ``PIECE`` characters; a failure raises ``ReportError`` naming the template line."""
     env = environment(color=color, search=search)
     try:
-        return env.get_template(template).render(context)
+        pieces: list[str] = []
+        size = 0
+        for piece in env.get_template(template).generate(context):
+            pieces.append(piece)
+            size += len(piece)
+            if size >= PIECE:
+                yield "".join(pieces)
+                pieces, size = [], 0
+        if pieces:
+            yield "".join(pieces)
     except jinja2.TemplateNotFound as exc:
         raise ReportError(f"template not found: {exc.name}") from None
     except jinja2.TemplateSyntaxError as exc:
@@ -93,6 +112,28 @@ def render(template: str, context: dict[str, Any], *, color: bool = False, searc
     except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
         # a user's template can fail at run time in the ways Python expressions fail
         raise ReportError(f"{_where(exc, template)}: template error: {type(exc).__name__}: {exc}") from None
+
+
+def render(template: str, context: dict[str, Any], *, color: bool = False, search: Path | None = None) -> str:
+    """The whole text of ``generate(...)``."""
+    return "".join(generate(template, context, color=color, search=search))
+
+
+class BuiltinTemplateReporter(Reporter):
+    """A built-in report rendered from ``reports/TEMPLATE``: ``context(result)`` makes its context, and the
+    report is written as Jinja produces it, never held whole (a JUnit report of 100,000 images is 70 MB)."""
+
+    template: str
+
+    @abstractmethod
+    def context(self, result: RunResult) -> dict[str, Any]:
+        """The template's context: ``context_with_view(result)`` and the format's own keys."""
+
+    def render(self, result: RunResult) -> str:
+        return "".join(self.chunks(result))
+
+    def chunks(self, result: RunResult) -> Iterator[str]:
+        return generate(self.template, self.context(result), color=self.color)
 
 
 def check_template(path: Path) -> None:

@@ -6,14 +6,17 @@ interprets escape sequences that a hostile image name could carry.
 
 from __future__ import annotations
 
-from imagelint._format.interface import Reporter
-from imagelint._format.templating import render
+from typing import Any
+
+from imagelint._format.templating import BuiltinTemplateReporter
 from imagelint._format.view import context_with_view
 from imagelint._result import RunResult
 
 
-class TextReporter(Reporter):
-    def render(self, result: RunResult) -> str:
+class TextReporter(BuiltinTemplateReporter):
+    template = "text.j2"
+
+    def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
         context["name_width"] = max([len(p["name"]) for p in context["policies"]] + [6])
-        return render("text.j2", context, color=self.color)
+        return context
