@@ -3,6 +3,11 @@
 critical, high and medium findings are errors, low and info warnings. Annotations sit on the policy
 file's line when that file is in the repository; the image is named in the message. Rendered from
 ``reports/github.j2``.
+
+GitHub shows at most 10 error, 10 warning and 10 notice annotations per step and 50 per job; the rest are
+only log lines. So each policy gets at most ``PER_POLICY`` lines, most severe policies first, then one
+notice counting the images left out: a fleet of 100,000 images would otherwise write 200,000 commands
+into the job log (49 MB) for nobody to read. Every finding is in the other formats.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from imagelint._format.templating import BuiltinTemplateReporter
 from imagelint._format.view import context_with_view
 from imagelint._result import RunResult
 
+PER_POLICY = 50
+"""Annotations per policy (GitHub's limit per job); the rest of the policy's findings are counted."""
+
 
 class GithubReporter(BuiltinTemplateReporter):
     template = "github.j2"
@@ -24,4 +32,5 @@ class GithubReporter(BuiltinTemplateReporter):
         context["paths"] = {p["name"]: relative_path(p["file"], root) for p in context["policies"]}
         waivers = [*context["waivers"]["expired"], *context["waivers"]["stale"]]
         context["waiver_paths"] = {w["file"]: relative_path(w["file"], root) for w in waivers}
+        context["caps"] = {"per_policy": PER_POLICY}
         return context
