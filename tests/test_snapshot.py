@@ -48,7 +48,8 @@ def test_snapshot_metadata_incomplete_is_a_source_error(tmp_path):
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("a.json", '{"images": [1, ', "{path}:1:16: not valid JSON: Expecting value"),
+    ("a.json", '{"images": [{"id": "a"}, ', "{path}:1:26: not valid JSON: Expecting value"),
+    ("a.json", '{"images": [1, ', '{path}: images[0]: expected an image object, got a JSON number'),  # first met
     ("a.json", '{"items": []}', '{path}: expected a JSON object with an "images" array, a JSON array of images, '
                                 'or JSON Lines; got an object without an "images" array'),
     ("a.json", '"hello"', '{path}: expected a JSON object with an "images" array, a JSON array of images, or '
@@ -96,3 +97,20 @@ def test_cli_reads_stdin(tmp_path, cli):
     result = cli("check", "--input", "-", "--policies", str(policy), "--format", "json", stdin=stdin)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["pass"] == 5
+
+
+def test_leading_blank_lines_are_whitespace_and_positions_stay_the_files(tmp_path):
+    # a JSON document after blank lines was taken for an empty snapshot
+    path = tmp_path / "a.json"
+    path.write_text("\n  \n" + json.dumps({"images": IMAGES[:2]}))
+    assert read_all(str(path)) == IMAGES[:2]
+    path.write_text("\n\n" + '{"images": [\n{"id": "a"},\n{"id": "b" "x"}]}')
+    with pytest.raises(SourceError, match=r"a\.json:5:12: not valid JSON: Expecting ',' delimiter"):
+        read_all(str(path))
+    lines = tmp_path / "a.jsonl"
+    lines.write_text("\n\t\n" + json.dumps(IMAGES[0]) + "\n" + '{"id": "b"\n')
+    with pytest.raises(SourceError, match=r"a\.jsonl:4:12: not valid JSON: Expecting ',' delimiter"):
+        read_all(str(lines))
+    (tmp_path / "blank.json").write_text("\n \n\n")
+    with pytest.raises(SourceError, match=r"blank\.json:1: empty snapshot"):
+        read_all(str(tmp_path / "blank.json"))

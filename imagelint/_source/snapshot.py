@@ -1,9 +1,9 @@
 """Snapshot files: a JSON object with an ``images`` array, a bare JSON array, or JSON Lines.
 
-JSON documents are parsed whole (``json`` has no streaming parser and a snapshot of 100,000 images is a
-few hundred MB at most); JSON Lines are streamed line by line, so a JSONL snapshot of any size is checked
-in constant memory. A snapshot written by ``imagelint fetch`` carries a ``snapshot`` metadata object; if
-that says ``complete: false`` the run is incomplete, like a failed fetch.
+Both are read piece by piece, so a snapshot of any size is checked in about the memory of one page of
+images: JSON Lines line by line, a JSON document through ``jsonstream`` (its image array one element at a
+time). A snapshot written by ``imagelint fetch`` carries a ``snapshot`` metadata object; if that says
+``complete: false`` the run is incomplete, like a failed fetch.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from imagelint._source.interface import Image, ImageSource, Page, SourceError
+from imagelint._source.jsonstream import CHUNK, NESTED, JsonStream
 
 PAGE = 1000
+LINE = 1 << 24
+"""The longest first line that may make a file JSON Lines (16 MiB): a longer one starts a JSON document
+written on one line (``json.dump``), which is then read in chunks rather than as one line."""
 _NUL_ESCAPE = b"\\u0000"
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
@@ -46,7 +50,7 @@ class SnapshotSource(ImageSource):
         self.display = display or path
         self.metadata: dict[str, Any] = {}
         self.format = "unknown"
-        self.nul_lines = 0
+        self.nul_images = 0
 
     def location(self) -> str:
         return self.display
@@ -68,46 +72,44 @@ class SnapshotSource(ImageSource):
     def pages(self) -> Iterator[list[Image]]:
         stream = self._open()
         try:
-            head = stream.readline()
-            if not head.strip():
+            blank = 0  # leading blank lines: kept as newlines, so that positions stay those of the file
+            head = stream.readline(LINE)
+            while head and not head.strip():
+                blank += 1
+                head = stream.readline(LINE)
+            if not head:
                 raise SourceError(f"{self.display}:1: empty snapshot: expected JSON or JSON Lines")
-            second = stream.readline()
+            second = stream.readline(LINE) if head.endswith(b"\n") else b""
             if self.display.endswith(_JSONL_SUFFIXES) or _looks_like_jsonl(head, second):
                 self.format = "jsonl"
-                yield from _batched(self._jsonl(_chain(head, second, stream)), source=self)
+                head, second = _whole_line(head, stream), _whole_line(second, stream)
+                yield from _batched(self._jsonl(_chain(blank, head, second, stream)), self)
             else:
                 self.format = "json"
-                data = head + second + stream.read()
-                yield from _batched(self._json(data), nul_free=_NUL_ESCAPE not in data)
+                yield from _batched(self._json(_chunks(b"\n" * blank + head, second, stream)), self)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
         if self.metadata.get("complete") is False:
             raise SourceError(f"{self.display}: the snapshot says it is incomplete (its fetch did not finish)")
 
-    def _json(self, data: bytes) -> Iterator[Image]:
-        try:
-            doc = json.loads(data)
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.display}: not UTF-8 text (byte {exc.start}): expected JSON") from None
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{self.display}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-        if isinstance(doc, list):
-            images, prefix = doc, ""
-        elif isinstance(doc, dict) and isinstance(doc.get("images"), list):
-            images, prefix = doc["images"], "images"
-            meta = doc.get("snapshot")
-            if isinstance(meta, dict):
-                self.metadata = meta
-        else:
-            got = "an object without an \"images\" array" if isinstance(doc, dict) else f"a JSON {_kind(doc)}"
+    def _json(self, chunks: Iterator[bytes]) -> Iterator[Image]:
+        self.nul_images = 0
+        doc = JsonStream(chunks, self.display)
+        for where, image, nul in doc.images():
+            if nul:
+                self.nul_images += 1
+            yield check_image(image, f"{self.display}: {where}")
+        if not doc.found:
+            got = "an object without an \"images\" array" if doc.top is None else f"a JSON {_kind(doc.top)}"
             raise SourceError(f"{self.display}: expected a JSON object with an \"images\" array, a JSON array "
                               f"of images, or JSON Lines; got {got}")
-        for index, image in enumerate(images):
-            yield check_image(image, f"{self.display}: {prefix}[{index}]")
+        meta = doc.members.get("snapshot")
+        if isinstance(meta, dict):
+            self.metadata = meta
 
     def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
-        self.nul_lines = 0
+        self.nul_images = 0
         for lineno, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
@@ -115,6 +117,8 @@ class SnapshotSource(ImageSource):
                 value = json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise SourceError(f"{self.display}:{lineno}:{exc.pos + 1}: not valid JSON: {exc.msg}") from None
+            except RecursionError:
+                raise SourceError(f"{self.display}:{lineno}: not valid JSON: {NESTED}") from None
             except ValueError:
                 raise SourceError(f"{self.display}:{lineno}: not UTF-8 text") from None
             if lineno == 1 and isinstance(value, dict) and "id" not in value and isinstance(
@@ -122,7 +126,7 @@ class SnapshotSource(ImageSource):
                 self.metadata = value["snapshot"]
                 continue
             if _NUL_ESCAPE in raw:
-                self.nul_lines += 1
+                self.nul_images += 1
             yield check_image(value, f"{self.display}:{lineno}")
 
 
@@ -132,25 +136,24 @@ def _looks_like_jsonl(head: bytes, second: bytes) -> bool:
         return False
     try:
         obj = json.loads(head)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(obj, dict) and "images" not in obj and ("id" in obj or bool(second.strip()))
 
 
-def _batched(images: Iterator[Image], *, nul_free: bool = False,
-             source: SnapshotSource | None = None) -> Iterator[Page]:
+def _batched(images: Iterator[Image], source: SnapshotSource) -> Iterator[Page]:
     """Pages of ``PAGE`` images; on a ``SourceError`` the images read before it are still yielded first,
     so that the evaluator judges everything that was readable before the run is marked incomplete.
 
-    A JSON Lines page is NUL-free when none of its lines had a ``\\u0000`` escape (``source.nul_lines``
+    A page is NUL-free when none of its images' text had a ``\\u0000`` escape (``source.nul_images``
     counts them as they are read)."""
     page: list[Image] = []
     seen = 0
 
     def flush() -> Page:
         nonlocal seen
-        clean = nul_free if source is None else source.nul_lines == seen
-        seen = source.nul_lines if source is not None else 0
+        clean = source.nul_images == seen
+        seen = source.nul_images
         return Page.of(page, clean)
 
     try:
@@ -167,11 +170,23 @@ def _batched(images: Iterator[Image], *, nul_free: bool = False,
         yield flush()
 
 
-def _chain(head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+def _chain(blank: int, head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+    yield from [b"\n"] * blank
     yield head
     if second:
         yield second
     yield from stream
+
+
+def _chunks(head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+    yield head + second
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+def _whole_line(start: bytes, stream: IO[bytes]) -> bytes:
+    """``start`` completed to the end of its line, if ``readline(LINE)`` cut it."""
+    return start + stream.readline() if len(start) == LINE and not start.endswith(b"\n") else start
 
 
 def sample_fleet_path() -> Path:
