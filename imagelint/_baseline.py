@@ -76,6 +76,8 @@ def load_baseline(path: str | Path) -> Baseline:
         json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise BaselineError([Problem(file, exc.lineno, exc.colno, f"not a baseline: invalid JSON: {exc.msg}")]) from None
+    except RecursionError:
+        raise BaselineError([Problem(file, 1, 1, "not a baseline: invalid JSON: nested too deeply")]) from None
     except FileNotFoundError:
         raise BaselineError([Problem(file, 1, 1, "no such baseline file (create one with --write-baseline)")]) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -194,7 +194,11 @@ def _rule(reader: Reader, file: str, text: str, item: Any, where: str, allow_per
 def _compile_match(reader: Reader, file: str, text: str, node: Any, source: str, where: str,
                    catalogue: Catalogue) -> Any:
     mapper = _offset_mapper(file, text, node, source)
-    analysis = celtree.analyse(source)
+    try:
+        analysis = celtree.analyse(source)
+    except RecursionError:  # cel-python's parse tree has about ten levels per parenthesis
+        reader.problems.append(Problem(file, *_lc(mapper(0)), f"{where}: expression nested too deeply to read"))
+        return None
     problems = [Problem(file, *_lc(mapper(i.offset)), f"{where}: {i.message}") for i in analysis.issues]
     if analysis.tree is not None and not problems:
         for tree in analysis.tree.iter_subtrees():

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from imagelint._policy.loader import Problem, _Loader, syntax_problem
+from imagelint._policy.loader import NESTED, Problem, _Loader, syntax_problem
 from imagelint._policy.loader import describe_node as kind
 
 
@@ -41,6 +41,8 @@ def compose(path: Path, what: str, error: type[FileProblems]) -> tuple[yaml.Node
         raise error([syntax_problem(file, exc)]) from None
     except yaml.YAMLError as exc:
         raise error([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise error([Problem(file, loader.line + 1, loader.column + 1, NESTED)]) from None
     finally:
         loader.dispose()
 

@@ -57,6 +57,9 @@ class PolicyError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+NESTED = "YAML nested too deeply (deeper than Python's recursion limit allows)"
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that keeps timestamps as strings: CEL compares them with ``timestamp()`` itself."""
 
@@ -169,6 +172,9 @@ def _load_file(path: Path, problems: list[Problem]) -> list[Policy]:
     except yaml.MarkedYAMLError as exc:
         problems.append(syntax_problem(file, exc))
         return []
+    except RecursionError:  # PyYAML composes and constructs nested collections recursively
+        problems.append(Problem(file, loader.line + 1, loader.column + 1, NESTED))
+        return []
     finally:
         loader.dispose()
     out = []
@@ -274,11 +280,14 @@ class _Doc:
                     if not VAR_RE.match(key):
                         self.problem(knode, f"spec.params: {key!r} is not a valid CEL identifier")
                         continue
-                    value = self.loader.construct_object(vnode, deep=True)
                     try:
+                        value = self.loader.construct_object(vnode, deep=True)
                         celtree.cel_literal(value)
                     except TypeError as exc:
                         self.problem(vnode, f"spec.params.{key}: {exc}")
+                        continue
+                    except RecursionError:
+                        self.problem(vnode, f"spec.params.{key}: {NESTED}")
                         continue
                     params[key] = value
             else:
@@ -355,7 +364,11 @@ class _Doc:
         if source is None:
             return None
         mapper = _offset_mapper(self.file, self.text, node, source)
-        analysis = celtree.analyse(source, defined)
+        try:
+            analysis = celtree.analyse(source, defined)
+        except RecursionError:  # cel-python's parse tree has about ten levels per parenthesis
+            self.problem(mapper(0), f"{where}: expression nested too deeply to read (cel-cpp allows 32 levels)")
+            return None
         for issue in analysis.issues:
             self.problem(mapper(issue.offset), f"{where}: {issue.message}")
         if analysis.issues or analysis.tree is None:

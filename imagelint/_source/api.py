@@ -283,11 +283,12 @@ def _without_query(url: str) -> str:
 def _json_body(response: Any, shown: str) -> dict[str, Any]:
     try:
         doc = json.loads(response.content)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         ctype = response.headers.get("Content-Type", "")
         _, what = parse_error_body(response.content or b"", ctype)
         if not (what and what.startswith("HTML")):
-            what = str(exc) if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+            what = (str(exc) if isinstance(exc, json.JSONDecodeError) else
+                    "nested too deeply" if isinstance(exc, RecursionError) else "not UTF-8 text")
         raise SourceError(f"{shown}: HTTP {response.status_code} but the body is not valid JSON (Content-Type "
                           f"{ctype or 'none'}, {len(response.content)} bytes): {what}") from None
     if not isinstance(doc, dict):

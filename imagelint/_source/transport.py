@@ -91,7 +91,7 @@ def parse_error_body(body: bytes, content_type: str = "") -> tuple[str | None, s
         return None, None
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         doc = None
     if isinstance(doc, dict):
         err = doc.get("error")
@@ -300,7 +300,7 @@ def describe_response(response: requests.Response) -> str:
 def _body_request_id(body: bytes | None) -> str | None:
     try:
         doc = json.loads(body or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = doc.get("request_id") if isinstance(doc, dict) else None
     return _str(value) if isinstance(value, str) else None
