@@ -103,3 +103,11 @@ def test_waivers_and_config_nested_too_deeply(tmp_path, cli):
     config.write_text("policies: " + "[" * 5000 + "]" * 5000 + "\n")
     proc = cli("check", "--sample", cwd=tmp_path)
     assert re.search(r"imagelint\.yaml:1:\d+: YAML nested too deeply", one_line_error(proc, 2))
+
+
+def test_a_policy_test_file_nested_too_deeply(tmp_path, cli):
+    (tmp_path / "p.yaml").write_text(policy_yaml("p"))
+    tests = tmp_path / "p.test.yaml"
+    tests.write_text("cases: " + "[" * 5000 + "]" * 5000 + "\n")
+    proc = cli("test", str(tmp_path))
+    assert re.search(rf"{re.escape(str(tests))}:1:\d+: YAML nested too deeply", one_line_error(proc, 2))
