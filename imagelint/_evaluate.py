@@ -48,9 +48,9 @@ def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now
         gc.freeze()  # the start-up heap (modules, compiled policies) too: no collection need walk it again
     try:
         for page in source.pages():
-            nul_free = getattr(page, "nul_free", False)
+            plain_strings = getattr(page, "plain_strings", False)
             for image in page:
-                codes, details = engine.evaluate(image, nul_free=nul_free)
+                codes, details = engine.evaluate(image, plain_strings=plain_strings)
                 vectors[tuple(codes)] += 1
                 if details:
                     new = _findings(policies, evidence, image, details)

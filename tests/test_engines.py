@@ -166,6 +166,23 @@ def test_nul_in_a_string_cannot_hide_a_suffix(judge):
     assert judge(image, validations=["image.name.size() == 28", "image.name.contains(\"really\")"]) == (PASS, [])
 
 
+@pytest.mark.parametrize("where", ["value", "key", "nested"])
+def test_a_lone_surrogate_is_judged_like_any_string(judge, where):
+    """JSON "\\ud800" decodes to a lone surrogate, which cel-expr-python cannot make UTF-8: its evaluation
+    failed part way ("basic_string: construction from null") and took the run down with a traceback. The
+    cel-cpp engine hands such images to cel-python; both judge them alike."""
+    name = "web-\ud800-approved"
+    image = {"value": dict(IMG, name=name), "key": dict(IMG, name=name, **{"x\udc00": 1}),
+             "nested": dict(IMG, name=name, tags=[{"k": "\ud83d"}])}[where]
+    found = judge(image, validations=['image.name.endsWith("-approved")', 'image.name.startsWith("x")',
+                                      "size(image.name) == 14"])
+    assert found[0] == FAIL and [v for _, v, _ in found[1]] == [1]
+    code, details = judge(image, validations=['image.name.matches("^web-")'])
+    assert code in (PASS, ERROR)  # RE2 refuses a string it cannot encode: whatever cel-python does, never a crash
+    if code == ERROR:
+        assert details and details[0][0] == ERROR
+
+
 @pytest.mark.parametrize("name", [EngineName.CEL_PYTHON, EngineName.CEL_CPP])
 def test_evaluate_leaves_the_garbage_collector_as_it_found_it(tmp_path, name):
     """evaluate() collects and freezes page by page (see _evaluate.py); nothing may stay frozen after."""

@@ -103,14 +103,18 @@ def type_check(policies: list[Policy]) -> list[Problem]:
     return problems
 
 
-def _has_nul(value: Any) -> bool:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_odd_string(value: Any) -> bool:
+    """A string (key or value, at any depth) with a NUL or a lone surrogate: see ``evaluate``."""
     kind = type(value)
     if kind is str:
-        return "\x00" in value
+        return "\x00" in value or (not value.isascii() and _SURROGATE.search(value) is not None)
     if kind is dict:
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_has_odd_string(k) or _has_odd_string(v) for k, v in value.items())
     if kind is list:
-        return any(map(_has_nul, value))
+        return any(map(_has_odd_string, value))
     return False
 
 
@@ -252,7 +256,7 @@ class CelCppEngine(Engine):
         attributes = [p.attributes() for p in policies]
         self.scopes = [_union([a]) for a in attributes]
         self.decisive = [p.attributes(messages=False) for p in policies]
-        self.keys = _union(attributes)  # what the NUL check must look at
+        self.keys = _union(attributes)  # what the odd-string check must look at
         self._scope_regexes: dict[tuple[str, ...] | None, list[tuple[str, str, Any]]] = {}
         self.codes = [self._policy_code(p) for p in policies]
         self.code_programs = [self.env.compile(c, True) if c else None for c in self.codes]
@@ -415,11 +419,13 @@ class CelCppEngine(Engine):
 
     # --- the fast path ----------------------------------------------------------------------------
 
-    def evaluate(self, image: dict[str, Any], *, nul_free: bool = False
+    def evaluate(self, image: dict[str, Any], *, plain_strings: bool = False
                  ) -> tuple[list[int], dict[int, list[Outcome]]]:
-        if not nul_free and _has_nul(image if self.keys is None else {k: image.get(k) for k in self.keys}):
+        if not plain_strings and _has_odd_string(image if self.keys is None else {k: image.get(k) for k in self.keys}):
             # cel-expr-python cuts strings at NUL ("a\x00b" has size 1 there): a name like
-            # "ok-approved\x00..." would pass for what it is not. Such images go to the reference engine.
+            # "ok-approved\x00..." would pass for what it is not. A lone surrogate (JSON "\ud800") cannot be
+            # made UTF-8: the conversion fails part way through an evaluation ("basic_string: construction
+            # from null"), and RE2 refuses it too. Such images go to the reference engine.
             return self._reference().evaluate(image)
         cache: dict[Any, Any] = {}
         raw = self._codes(image, cache) if self.fast else None

@@ -71,11 +71,11 @@ class Engine(ABC):
 
     # --- the shared semantics ---------------------------------------------------------------------
 
-    def evaluate(self, image: dict[str, Any], *, nul_free: bool = False
+    def evaluate(self, image: dict[str, Any], *, plain_strings: bool = False
                  ) -> tuple[list[int], dict[int, list[Outcome]]]:
         """Judge ``image`` under every policy: verdict codes, and findings for the failing ones.
 
-        ``nul_free``: the source vouches that no string in the image holds a NUL character.
+        ``plain_strings``: the source vouches that no string in the image holds a NUL or a lone surrogate.
         """
         codes: list[int] = []
         details: dict[int, list[Outcome]] = {}

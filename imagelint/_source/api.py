@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from imagelint._source import auth as _auth
-from imagelint._source.interface import Image, ImageSource, Page, SourceError
+from imagelint._source.interface import Image, ImageSource, Page, SourceError, plain_json
 from imagelint._source.query import parse_query
 from imagelint._source.signer import canonical_query
 from imagelint._source.snapshot import check_image
@@ -216,7 +216,7 @@ class ApiSource(ImageSource):
             images = self._unique([check_image(img, f"{shown}: images[{i}]") for i, img in enumerate(listed)])
             # In JSON text a NUL inside a string can only be written as the escape \u0000; without one the
             # page vouches that its strings are NUL-free, which spares the fast engine a walk over them.
-            page = Page.of(images, nul_free=b"\\u0000" not in response.content)
+            page = Page.of(images, plain_strings=plain_json(response.content))
             self.pages_fetched += 1
             self.images_fetched += len(page)
             yield page

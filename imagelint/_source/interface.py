@@ -7,6 +7,7 @@ raises ``SourceError``: the evaluator then marks the run incomplete, which makes
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
@@ -16,19 +17,32 @@ from imagelint._result import SourceInfo
 Image = dict[str, Any]
 
 
-class Page(list):  # type: ignore[type-arg]
-    """A page of images. ``nul_free`` is True when the source knows no string in it holds a NUL.
+ODD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+"""A JSON escape that can make an odd string: ``\\u0000`` (NUL), or half of a surrogate pair (``\\ud800``;
+``json`` decodes a pair into one character and leaves a lone half as it is)."""
 
-    A source can tell cheaply from the JSON text (only a ``\\u0000`` escape makes one), and that spares the
-    fast engine a walk over every value of every image (cel-expr-python truncates strings at NUL).
+
+def plain_json(text: bytes) -> bool:
+    """No string decoded from this JSON text holds a NUL or a lone surrogate (the text has no escape that
+    could make one; a raw NUL or surrogate cannot be in valid JSON or UTF-8)."""
+    return ODD_ESCAPE.search(text) is None
+
+
+class Page(list):  # type: ignore[type-arg]
+    """A page of images. ``plain_strings`` is True when the source knows that no string in it holds a NUL
+    or a lone surrogate.
+
+    A source can tell cheaply from the JSON text (``plain_json``), and that spares the fast engine a walk
+    over every value of every image: cel-expr-python truncates strings at NUL, and fails part way through
+    an evaluation on a lone surrogate, so such images go to the reference engine.
     """
 
-    nul_free = False
+    plain_strings = False
 
     @classmethod
-    def of(cls, images: list[Image], nul_free: bool) -> Page:
+    def of(cls, images: list[Image], plain_strings: bool) -> Page:
         page = cls(images)
-        page.nul_free = nul_free
+        page.plain_strings = plain_strings
         return page
 
 

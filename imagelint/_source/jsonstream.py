@@ -18,22 +18,23 @@ import re
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from imagelint._source.interface import SourceError
+from imagelint._source.interface import ODD_ESCAPE, SourceError
 
 CHUNK = 1 << 20
 """Bytes read at a time."""
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
-_NUL_ESCAPE = "\\u0000"
+_ODD_ESCAPE = re.compile(ODD_ESCAPE.pattern.decode("ascii"))
 NESTED = "nested too deeply"
 """What ``json`` cannot read: arrays or objects deeper than Python's recursion limit (about 1,000)."""
 
 
 class JsonStream:
-    """``JsonStream(chunks, display).images()`` yields ``(where, value, has_nul)`` for each element of the document's
+    """``JsonStream(chunks, display).images()`` yields ``(where, value, odd)`` for each element of the document's
     image array: the top-level array, or the ``images`` member of the top-level object. ``where`` is
-    ``[N]`` or ``images[N]``; ``has_nul`` says the element's text holds a ``\\u0000`` escape.
+    ``[N]`` or ``images[N]``; ``odd`` says the element's text holds an escape that can make an odd
+    string (``interface.ODD_ESCAPE``).
 
     Afterwards ``members`` holds the object's other members (``{}`` for an array), ``found`` whether there
     was an image array, and ``top`` the top-level value when it was neither an array nor an object. Text
@@ -115,7 +116,7 @@ class JsonStream:
                 self._drop()  # between elements: no position is held across this
             start = self._pos
             value = self._value()
-            yield f"{prefix}[{index}]", value, self._buf.find(_NUL_ESCAPE, start, self._pos) >= 0
+            yield f"{prefix}[{index}]", value, _ODD_ESCAPE.search(self._buf, start, self._pos) is not None
             index += 1
             char = self._skip()
             if char == ",":

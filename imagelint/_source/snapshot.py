@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from imagelint._source.interface import Image, ImageSource, Page, SourceError
+from imagelint._source.interface import Image, ImageSource, Page, SourceError, plain_json
 from imagelint._source.jsonstream import CHUNK, NESTED, JsonStream
 
 PAGE = 1000
 LINE = 1 << 24
 """The longest first line that may make a file JSON Lines (16 MiB): a longer one starts a JSON document
 written on one line (``json.dump``), which is then read in chunks rather than as one line."""
-_NUL_ESCAPE = b"\\u0000"
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
@@ -50,7 +49,7 @@ class SnapshotSource(ImageSource):
         self.display = display or path
         self.metadata: dict[str, Any] = {}
         self.format = "unknown"
-        self.nul_images = 0
+        self.odd_images = 0
 
     def location(self) -> str:
         return self.display
@@ -94,11 +93,11 @@ class SnapshotSource(ImageSource):
             raise SourceError(f"{self.display}: the snapshot says it is incomplete (its fetch did not finish)")
 
     def _json(self, chunks: Iterator[bytes]) -> Iterator[Image]:
-        self.nul_images = 0
+        self.odd_images = 0
         doc = JsonStream(chunks, self.display)
         for where, image, nul in doc.images():
             if nul:
-                self.nul_images += 1
+                self.odd_images += 1
             yield check_image(image, f"{self.display}: {where}")
         if not doc.found:
             got = "an object without an \"images\" array" if doc.top is None else f"a JSON {_kind(doc.top)}"
@@ -109,7 +108,7 @@ class SnapshotSource(ImageSource):
             self.metadata = meta
 
     def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
-        self.nul_images = 0
+        self.odd_images = 0
         for lineno, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
@@ -125,8 +124,8 @@ class SnapshotSource(ImageSource):
                     value.get("snapshot"), dict):
                 self.metadata = value["snapshot"]
                 continue
-            if _NUL_ESCAPE in raw:
-                self.nul_images += 1
+            if not plain_json(raw):
+                self.odd_images += 1
             yield check_image(value, f"{self.display}:{lineno}")
 
 
@@ -145,15 +144,15 @@ def _batched(images: Iterator[Image], source: SnapshotSource) -> Iterator[Page]:
     """Pages of ``PAGE`` images; on a ``SourceError`` the images read before it are still yielded first,
     so that the evaluator judges everything that was readable before the run is marked incomplete.
 
-    A page is NUL-free when none of its images' text had a ``\\u0000`` escape (``source.nul_images``
+    A page has plain strings when none of its images' text had an odd escape (``source.odd_images``
     counts them as they are read)."""
     page: list[Image] = []
     seen = 0
 
     def flush() -> Page:
         nonlocal seen
-        clean = source.nul_images == seen
-        seen = source.nul_images
+        clean = source.odd_images == seen
+        seen = source.odd_images
         return Page.of(page, clean)
 
     try:
