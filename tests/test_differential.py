@@ -56,6 +56,31 @@ def test_bundled_pack_same_verdicts_on_both_engines(fleet):
     assert codes == {-1, 0, 1, 2} or codes == {-1, 0, 1}, codes
 
 
+def test_strings_cel_cpp_cannot_hold_are_judged_alike(fleet):
+    """NUL and lone surrogates, put into every kind of attribute of 300 images (and into a key, and deep in
+    a list): cel-expr-python cuts the first and fails part way on the second, so the cel-cpp engine hands
+    such images to cel-python; the verdicts and messages must be the reference's, and nothing may raise."""
+    import random
+
+    rng = random.Random(7)
+    odd = ["ok-approved\x00-not", "\ud800", "lone \udfff end", "\x00", "\ud83d", "true\x00"]
+    images = [dict(image) for image in fleet[:300]]
+    for image in images:
+        for key in rng.sample(sorted(image), min(3, len(image))):
+            if key != "id":
+                image[key] = rng.choice(odd)
+        if rng.random() < 0.2:
+            image["tags"] = ["owner=x", rng.choice(odd)]
+        if rng.random() < 0.1:
+            image[rng.choice(odd)] = "value under an odd key"
+    policies = load_policies([bundled_policy_dir()])
+    reference = verdicts(EngineName.CEL_PYTHON, policies, images)
+    fast = verdicts(EngineName.CEL_CPP, policies, images)
+    differences = [(key, reference[key], fast[key]) for key in reference if reference[key] != fast[key]]
+    assert differences == [], f"{len(differences)} differences, first: {differences[:3]}"
+    assert {code for code, _ in reference.values()} >= {0, 1}
+
+
 def test_fast_engine_agrees_on_errors_too(tmp_path, fleet):
     """Policies that error on many images (no guards) force the fast engine down every fallback path."""
     path = tmp_path / "p.yaml"
