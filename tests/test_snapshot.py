@@ -57,6 +57,7 @@ def test_snapshot_metadata_incomplete_is_a_source_error(tmp_path):
     ("a.json", '{"images": [{"id": "a"}, [1]]}', "{path}: images[1]: expected an image object, got a JSON array"),
     ("a.json", '[{"id": 7}]', '{path}: [0]: image has no string "id" ("id" is a JSON number)'),
     ("a.json", '[{"name": "x"}]', '{path}: [0]: image has no string "id" (no "id")'),
+    ("a.json", '[{"id": "a"}, {"id": ""}]', '{path}: [1]: image has an empty "id"'),
     ("a.jsonl", '{"id": "a"}\n{"id": "b"\n', "{path}:2:12: not valid JSON: Expecting ',' delimiter"),
     ("a.jsonl", '{"id": "a"}\n\n{"name": "b"}\n', '{path}:3: image has no string "id" (no "id")'),
     ("a.json", "", "{path}:1: empty snapshot: expected JSON or JSON Lines"),

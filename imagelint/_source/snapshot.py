@@ -33,8 +33,11 @@ def check_image(value: Any, where: str) -> Image:
     """Return ``value`` if it is an image object with a string id, else raise ``SourceError`` at ``where``."""
     if not isinstance(value, dict):
         raise SourceError(f"{where}: expected an image object, got a JSON {_kind(value)}")
-    if not isinstance(value.get("id"), str) or not value["id"]:
-        got = "no \"id\"" if "id" not in value else f"\"id\" is a JSON {_kind(value['id'])}"
+    ident = value.get("id")
+    if ident == "":
+        raise SourceError(f"{where}: image has an empty \"id\"")
+    if not isinstance(ident, str):
+        got = "no \"id\"" if "id" not in value else f"\"id\" is a JSON {_kind(ident)}"
         raise SourceError(f"{where}: image has no string \"id\" ({got})")
     return value
 
