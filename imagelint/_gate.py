@@ -18,6 +18,7 @@ class ExitCode(enum.IntEnum):
     FINDINGS = 1
     USAGE = 2
     SOURCE = 3
+    INTERNAL = 4
 
 
 FAIL_ON_CHOICES = ("never", *(s.label for s in Severity))

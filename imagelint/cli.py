@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from imagelint._evaluate import evaluate
 from imagelint._fetch import SnapshotWriteError, run_fetch
 from imagelint._fetch import add_parser as add_fetch_parser
 from imagelint._format import FORMAT_CHOICES, ReportError
+from imagelint._format.escape import terminal_safe
 from imagelint._format.outputs import plan as plan_reports
 from imagelint._format.outputs import write_all as write_reports
 from imagelint._gate import FAIL_ON_CHOICES, ExitCode, exit_code
@@ -106,6 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except Exception as exc:
+        # a bug, not bad input: Python's traceback would exit 1, which a gate reads as "findings"
+        if os.environ.get("IMAGELINT_DEBUG"):
+            raise
+        text = terminal_safe(" ".join(f"{type(exc).__name__}: {exc}".split()))[:500]
+        _err(f"imagelint: internal error: {text} (a bug in imagelint; IMAGELINT_DEBUG=1 shows the traceback)")
+        return ExitCode.INTERNAL
 
 
 def main_exit() -> None:

@@ -137,3 +137,23 @@ def test_json_report_one_line_per_finding(setup, cli):
     start = lines.index('  "findings": [')
     assert [json.loads(line.rstrip(","))["image"]["id"] for line in lines[start + 1:start + 3]] == ["b", "c"]
     assert lines[start + 3] == "  ],"
+
+
+def test_an_internal_error_is_one_line_and_exit_4(monkeypatch, capsys):
+    # a bug must not look like a verdict: Python's own traceback exits 1, the findings code. The fault is
+    # injected (no input is known to cause one); the name of the image it carries must not reach the terminal raw
+    from imagelint import cli as cli_module
+
+    def broken(args):
+        raise RuntimeError("boom on image \x1b[31mred\x1b[0m\nsecond line")
+
+    monkeypatch.setattr(cli_module, "_check", broken)
+    monkeypatch.delenv("IMAGELINT_DEBUG", raising=False)
+    assert cli_module.main(["check", "--sample"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "\x1b" not in err
+    assert err.startswith("imagelint: internal error: RuntimeError: boom on image ")
+    assert "second line (a bug in imagelint; IMAGELINT_DEBUG=1 shows the traceback)" in err
+    monkeypatch.setenv("IMAGELINT_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        cli_module.main(["check", "--sample"])
