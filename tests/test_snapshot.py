@@ -115,3 +115,45 @@ def test_leading_blank_lines_are_whitespace_and_positions_stay_the_files(tmp_pat
     (tmp_path / "blank.json").write_text("\n \n\n")
     with pytest.raises(SourceError, match=r"blank\.json:1: empty snapshot"):
         read_all(str(tmp_path / "blank.json"))
+
+
+def test_corrupted_snapshots_end_in_one_line_and_exit_3(tmp_path, capsys):
+    """Bytes flipped, cut, or inserted (brackets, NUL and surrogate escapes, invalid UTF-8, NaN) into JSON
+    and JSON Lines snapshots: every run ends with exit 0 or 3 and, when 3, one line naming the file; never
+    a traceback. (Fuzzing 400 such files found the empty-id message and, through the engines, the lone
+    surrogate crash; this keeps a fixed sample of it.)"""
+    import random
+
+    from imagelint.cli import main
+    from tests.fleetgen import generate_fleet
+
+    images = generate_fleet(100, seed=4, varied=True)
+    for n, image in enumerate(images):
+        image["id"] = image["id"] or f"x{n}"
+    fetch = ('{"snapshot": {"complete": true},\n"images": [' + ",\n".join(json.dumps(i, ensure_ascii=False)
+                                                                       for i in images) + "\n]}\n").encode()
+    lines = "".join(json.dumps(i) + "\n" for i in images).encode()
+    codes = []
+    for seed in range(24):
+        rng = random.Random(seed)
+        data = bytearray(fetch if seed % 2 else lines)
+        for _ in range(rng.randrange(1, 4)):
+            at = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.4:
+                data[at] = rng.randrange(256)
+            elif choice < 0.7:
+                del data[at:at + rng.randrange(1, 50)]
+            else:
+                data[at:at] = rng.choice([b"[", b"{", b"\\u0000", b"\\ud800", b"\xff", b",", b'"', b"\n", b"NaN"])
+        path = tmp_path / ("s.json" if seed % 3 else "s.jsonl")
+        path.write_bytes(bytes(data))
+        code = main(["check", "--input", str(path), "--format", "json", "--output", str(tmp_path / "r.json"),
+                     "--fail-on", "never"])
+        err = capsys.readouterr().err
+        assert code in (0, 3) and "Traceback" not in err, (seed, err)
+        if code == 3:
+            assert err.startswith(f"imagelint: INCOMPLETE: {path}"), (seed, err)
+            assert len(err.splitlines()) == 2  # the reason, then the summary line
+        codes.append(code)
+    assert 3 in codes and 0 in codes
