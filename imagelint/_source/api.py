@@ -220,8 +220,8 @@ class ApiSource(ImageSource):
             if not isinstance(listed, list):
                 raise SourceError(f"{shown}: HTTP {response.status_code} body has no \"images\" array")
             images = self._unique([check_image(img, f"{shown}: images[{i}]") for i, img in enumerate(listed)])
-            # In JSON text a NUL inside a string can only be written as the escape \u0000; without one the
-            # page vouches that its strings are NUL-free, which spares the fast engine a walk over them.
+            # In JSON text a NUL or a lone surrogate can only be written as an escape; without one the page
+            # vouches for its strings, which spares the fast engine a walk over them (interface.plain_json).
             page = Page.of(images, plain_strings=plain_json(response.content))
             self.pages_fetched += 1
             self.images_fetched += len(page)
