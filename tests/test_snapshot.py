@@ -54,6 +54,8 @@ def test_snapshot_metadata_incomplete_is_a_source_error(tmp_path):
                                 'or JSON Lines; got an object without an "images" array'),
     ("a.json", '"hello"', '{path}: expected a JSON object with an "images" array, a JSON array of images, or '
                           'JSON Lines; got a JSON string'),
+    ("a.json", 'null', '{path}: expected a JSON object with an "images" array, a JSON array of images, or '
+                       'JSON Lines; got a JSON null'),
     ("a.json", '{"images": [{"id": "a"}, [1]]}', "{path}: images[1]: expected an image object, got a JSON array"),
     ("a.json", '[{"id": 7}]', '{path}: [0]: image has no string "id" ("id" is a JSON number)'),
     ("a.json", '[{"name": "x"}]', '{path}: [0]: image has no string "id" (no "id")'),

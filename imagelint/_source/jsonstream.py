@@ -31,14 +31,15 @@ NESTED = "nested too deeply"
 
 
 class JsonStream:
-    """``JsonStream(chunks, display).images()`` yields ``(where, value, odd)`` for each element of the document's
-    image array: the top-level array, or the ``images`` member of the top-level object. ``where`` is
-    ``[N]`` or ``images[N]``; ``odd`` says the element's text holds an escape that can make an odd
-    string (``interface.ODD_ESCAPE``).
+    """``JsonStream(chunks, display).images()`` yields ``(where, value, odd)`` for each element of the
+    document's image array: the top-level array, or the ``images`` member of the top-level object.
+    ``where`` is ``[N]`` or ``images[N]``; ``odd`` says the element's text holds an escape that can make an
+    odd string (``interface.ODD_ESCAPE``).
 
     Afterwards ``members`` holds the object's other members (``{}`` for an array), ``found`` whether there
-    was an image array, and ``top`` the top-level value when it was neither an array nor an object. Text
-    that is not JSON raises ``SourceError`` naming ``display:LINE:COL``; bytes that are not UTF-8, the byte.
+    was an image array, and ``top`` the top-level value in a 1-tuple when it was neither an array nor an
+    object (else ``None``: the value itself may be ``null``). Text that is not JSON raises ``SourceError``
+    naming ``display:LINE:COL``; bytes that are not UTF-8, the byte.
     """
 
     def __init__(self, chunks: Iterator[bytes], display: str) -> None:
@@ -54,7 +55,7 @@ class JsonStream:
         self._column = 0
         self.members: dict[str, Any] = {}
         self.found = False
-        self.top: Any = None
+        self.top: tuple[Any] | None = None
 
     # --- the document ----------------------------------------------------------------------------------
 
@@ -66,7 +67,7 @@ class JsonStream:
         elif char == "{":
             yield from self._object()
         else:
-            self.top = self._value()
+            self.top = (self._value(),)
         if self._skip():
             self._fail("Extra data", self._pos)
 

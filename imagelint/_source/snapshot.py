@@ -109,7 +109,7 @@ class SnapshotSource(ImageSource):
                 self.odd_images += 1
             yield check_image(image, f"{self.display}: {where}")
         if not doc.found:
-            got = "an object without an \"images\" array" if doc.top is None else f"a JSON {_kind(doc.top)}"
+            got = "an object without an \"images\" array" if doc.top is None else f"a JSON {_kind(doc.top[0])}"
             raise SourceError(f"{self.display}: expected a JSON object with an \"images\" array, a JSON array "
                               f"of images, or JSON Lines; got {got}")
         meta = doc.members.get("snapshot")
