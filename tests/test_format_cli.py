@@ -38,7 +38,7 @@ def check(setup, *args, env=None):
 def test_every_format_maps_to_a_reporter():
     assert set(FORMAT_CHOICES) == {"auto", *(f.value for f in OutputFormat)}
     for fmt in OutputFormat:
-        assert fmt.reporter().render.__qualname__.split(".")[0] != "Reporter", fmt
+        assert fmt.reporter().chunks.__qualname__.split(".")[0] != "Reporter", fmt
 
 
 @pytest.mark.parametrize("args, message", [

@@ -24,9 +24,6 @@ COLUMNS = ("policy", "severity", "status", "validation", "image_id", "image_name
 
 
 class CsvReporter(Reporter):
-    def render(self, result: RunResult) -> str:
-        return "".join(self.chunks(result))
-
     def chunks(self, result: RunResult) -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")  # QUOTE_MINIMAL quotes , " CR LF as RFC 4180 asks

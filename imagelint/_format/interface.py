@@ -27,10 +27,10 @@ class Reporter(ABC):
         self.color = color
 
     @abstractmethod
-    def render(self, result: RunResult) -> str:
-        """Return the whole report as text."""
-
     def chunks(self, result: RunResult) -> Iterator[str]:
-        """The report in pieces that join to ``render(result)``; the CLI writes them as they come, so a
-        reporter that can produce its text piece by piece never holds a large report in memory."""
-        yield self.render(result)
+        """The report in pieces; the CLI writes them as they come, so a reporter that produces its text
+        piece by piece never holds a large report in memory."""
+
+    def render(self, result: RunResult) -> str:
+        """The whole report as text."""
+        return "".join(self.chunks(result))

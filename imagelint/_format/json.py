@@ -28,9 +28,6 @@ def json_lines(rows: Sequence[T], to_json: Callable[[T], Any], indent: str) -> I
 
 
 class JsonReporter(Reporter):
-    def render(self, result: RunResult) -> str:
-        return "".join(self.chunks(result))
-
     def chunks(self, result: RunResult) -> Iterator[str]:
         head = json.dumps(as_dict(result, findings=False), indent=2, ensure_ascii=False)
         marker = '"findings": []'

@@ -48,9 +48,6 @@ def fingerprint(finding: Finding) -> str:
 
 
 class SarifReporter(Reporter):
-    def render(self, result: RunResult) -> str:
-        return "".join(self.chunks(result))
-
     def chunks(self, result: RunResult) -> Iterator[str]:
         head = json.dumps(sarif_log(result, results=False), indent=2, ensure_ascii=False)
         marker = '"results": []'

@@ -7,6 +7,7 @@ names are errors (``StrictUndefined``), and our filters (``md``, ``xml``, ``tsaf
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from imagelint._format.interface import Reporter
@@ -20,5 +21,7 @@ class TemplateReporter(Reporter):
         self.path = Path(path)
         check_template(self.path)  # fail before any image is read
 
-    def render(self, result: RunResult) -> str:
-        return render_file(self.path, as_dict(result))
+    def chunks(self, result: RunResult) -> Iterator[str]:
+        # one piece, rendered whole before anything is written: a user's template that fails part way
+        # leaves no half report on stdout
+        yield render_file(self.path, as_dict(result))

@@ -129,9 +129,6 @@ class BuiltinTemplateReporter(Reporter):
     def context(self, result: RunResult) -> dict[str, Any]:
         """The template's context: ``context_with_view(result)`` and the format's own keys."""
 
-    def render(self, result: RunResult) -> str:
-        return "".join(self.chunks(result))
-
     def chunks(self, result: RunResult) -> Iterator[str]:
         return generate(self.template, self.context(result), color=self.color)
 
