@@ -2,8 +2,9 @@
 
 The snapshot is written atomically: images stream into a temporary file beside ``--output`` (constant
 memory whatever the fleet size), and only after the last page arrived is the final file assembled, its
-metadata first, synced, and moved into place with ``os.replace`` (``imagelint._atomic``). A fetch that fails leaves ``--output``
-as it was (absent, or the previous snapshot) and exits 3, so no file ever looks complete when it is not.
+metadata first, synced, and moved into place with ``os.replace`` (``imagelint._atomic``). A fetch that
+fails leaves ``--output`` as it was (absent, or the previous snapshot) and exits 3, so no file ever looks
+complete when it is not.
 """
 
 from __future__ import annotations

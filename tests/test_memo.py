@@ -46,7 +46,8 @@ POLICIES = [
     policy_yaml("shapes", validations=[
         "has(image.x)", "type(image.x) == int", "type(image.x) == uint", "type(image.y) == list",
         "!('y' in image) || type(image['y']) == null_type"]),
-    policy_yaml("constant", validations=["now > timestamp('2020-01-01T00:00:00Z')", "now < timestamp('2020-01-01T00:00:00Z')"]),
+    policy_yaml("constant", validations=["now > timestamp('2020-01-01T00:00:00Z')",
+                                         "now < timestamp('2020-01-01T00:00:00Z')"]),
     policy_yaml("pair", match="has(image.y)", validations=[
         {"expression": "string(image.x) == string(image.y)", "messageExpression": "'y is ' + string(image.y)"}]),
 ]

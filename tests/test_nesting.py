@@ -27,9 +27,11 @@ def one_line_error(proc, code: int) -> str:
 
 
 @pytest.mark.parametrize("name, text, where", [
-    ("deep.json", '{"images": [{"id": "a", "x": ' + DEEP_JSON + "}]}", "deep.json:1:13: not valid JSON: nested too deeply"),
+    ("deep.json", '{"images": [{"id": "a", "x": ' + DEEP_JSON + "}]}",
+     "deep.json:1:13: not valid JSON: nested too deeply"),
     ("deep.json", "\n\n[" + DEEP_JSON + "]", "deep.json:3:2: not valid JSON: nested too deeply"),
-    ("deep.jsonl", '{"id": "a"}\n{"id": "b", "x": ' + DEEP_JSON + "}\n", "deep.jsonl:2: not valid JSON: nested too deeply"),
+    ("deep.jsonl", '{"id": "a"}\n{"id": "b", "x": ' + DEEP_JSON + "}\n",
+     "deep.jsonl:2: not valid JSON: nested too deeply"),
 ])
 def test_a_snapshot_nested_too_deeply_is_incomplete(tmp_path, cli, name, text, where):
     path = tmp_path / name
