@@ -38,6 +38,7 @@ from imagelint._source.interface import (
 )
 from imagelint._source.query import parse_query
 from imagelint._source.signer import canonical_query
+from imagelint._source.jsonstream import NESTED
 from imagelint._source.snapshot import check_image
 from imagelint._source.transport import (
     DEFAULT_RETRIES,
@@ -294,7 +295,7 @@ def _json_body(response: Any, shown: str) -> dict[str, Any]:
         _, what = parse_error_body(response.content or b"", ctype)
         if not (what and what.startswith("HTML")):
             what = (str(exc) if isinstance(exc, json.JSONDecodeError) else
-                    "nested too deeply" if isinstance(exc, RecursionError) else "not UTF-8 text")
+                    NESTED if isinstance(exc, RecursionError) else "not UTF-8 text")
         raise SourceError(f"{shown}: HTTP {response.status_code} but the body is not valid JSON (Content-Type "
                           f"{ctype or 'none'}, {len(response.content)} bytes): {what}") from None
     if not isinstance(doc, dict):
