@@ -36,9 +36,9 @@ from imagelint._source.interface import (
     SourceError,
     plain_json,
 )
+from imagelint._source.jsonstream import NESTED
 from imagelint._source.query import parse_query
 from imagelint._source.signer import canonical_query
-from imagelint._source.jsonstream import NESTED
 from imagelint._source.snapshot import check_image
 from imagelint._source.transport import (
     DEFAULT_RETRIES,
