@@ -111,6 +111,9 @@ def test_leading_blank_lines_are_whitespace_and_positions_stay_the_files(tmp_pat
     with pytest.raises(SourceError, match=r"a\.json:5:12: not valid JSON: Expecting ',' delimiter"):
         read_all(str(path))
     lines = tmp_path / "a.jsonl"
+    lines.write_text("\n\n" + json.dumps({"snapshot": {"complete": False}}) + "\n" + json.dumps(IMAGES[0]) + "\n")
+    with pytest.raises(SourceError, match="the snapshot says it is incomplete"):  # the metadata line, after blanks
+        read_all(str(lines))
     lines.write_text("\n\t\n" + json.dumps(IMAGES[0]) + "\n" + '{"id": "b"\n')
     with pytest.raises(SourceError, match=r"a\.jsonl:4:12: not valid JSON: Expecting ',' delimiter"):
         read_all(str(lines))

@@ -104,8 +104,8 @@ class SnapshotSource(ImageSource):
     def _json(self, chunks: Iterator[bytes]) -> Iterator[Image]:
         self.odd_images = 0
         doc = JsonStream(chunks, self.display)
-        for where, image, nul in doc.images():
-            if nul:
+        for where, image, odd in doc.images():
+            if odd:
                 self.odd_images += 1
             yield check_image(image, f"{self.display}: {where}")
         if not doc.found:
@@ -118,6 +118,7 @@ class SnapshotSource(ImageSource):
 
     def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
         self.odd_images = 0
+        first = True
         for lineno, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
@@ -129,9 +130,10 @@ class SnapshotSource(ImageSource):
                 raise SourceError(f"{self.display}:{lineno}: not valid JSON: {NESTED}") from None
             except ValueError:
                 raise SourceError(f"{self.display}:{lineno}: not UTF-8 text") from None
-            if lineno == 1 and isinstance(value, dict) and "id" not in value and isinstance(
-                    value.get("snapshot"), dict):
-                self.metadata = value["snapshot"]
+            metadata = value.get("snapshot") if first and isinstance(value, dict) and "id" not in value else None
+            first = False
+            if isinstance(metadata, dict):  # fetch --jsonl writes it first
+                self.metadata = metadata
                 continue
             if not plain_json(raw):
                 self.odd_images += 1
