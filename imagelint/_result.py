@@ -137,10 +137,23 @@ class PolicyInfo:
     """The policy file (as given, or ``<bundled>/NAME.yaml`` for the bundled pack)."""
     line: int
     """1-based line of the policy document's ``apiVersion`` in ``file``."""
+    match_line: int | None = None
+    """Line where ``spec.match``'s expression starts, ``None`` without a match."""
+    validation_lines: tuple[int, ...] = ()
+    """Line where each validation's expression starts, by validation index."""
     passed: int = 0
     failed: int = 0
     skipped: int = 0
     errored: int = 0
+
+    def line_of(self, validation: int | None) -> int:
+        """The line a finding of ``validation`` points at: its expression's, or ``spec.match``'s for ``None``
+        (the match errored); the document's line when that is unknown."""
+        if validation is None:
+            return self.match_line or self.line
+        if 0 <= validation < len(self.validation_lines):
+            return self.validation_lines[validation]
+        return self.line
 
 
 @dataclass(frozen=True)
@@ -261,6 +274,8 @@ def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
                 "labels": dict(p.labels),
                 "file": p.file,
                 "line": p.line,
+                "match_line": p.match_line,
+                "validation_lines": list(p.validation_lines),
                 "pass": p.passed,
                 "fail": p.failed,
                 "skip": p.skipped,

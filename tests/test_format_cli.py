@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import shlex
 import subprocess
 import sys
@@ -86,8 +87,8 @@ def test_report_alone_does_not_also_print_text(setup):
 def test_format_output_shorthand_beside_reports(setup):
     result = check(setup, "--format", "json", "--output", "r.json", "--report", "github")
     assert result.returncode == 1
-    # the policy file is below the working directory (the repository root here): the annotation points at it
-    assert result.stdout.startswith("::error file=p.yaml,line=1,title=imagelint short-names (high)::FAIL image web-<b>")
+    # the policy file is below the working directory (the repository root here): the annotation points at the failing expression
+    assert result.stdout.startswith("::error file=p.yaml,line=12,title=imagelint short-names (high)::FAIL image web-<b>")
     assert json.loads((setup / "r.json").read_text())["summary"]["fail"] == 1
 
 
@@ -210,3 +211,35 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     stderr = proc.stderr.read().decode("utf-8")
     assert proc.wait(timeout=300) == 1  # the verdict (the fleet fails), not a crash
     assert "Traceback" not in stderr and stderr.strip().endswith("exit 1"), stderr
+
+
+def test_annotations_and_sarif_point_at_the_failing_expression(tmp_path):
+    (tmp_path / ".git").mkdir()  # the repository root that annotation paths are relative to
+    policy = tmp_path / "p.yaml"
+    policy.write_text("\n".join([
+        "apiVersion: imagelint/v1",             # 1
+        "kind: Policy",                         # 2
+        "metadata: {name: where, title: t, severity: high}",
+        "spec:",                                # 4
+        "  match: int(image.min_ram) >= 0",     # 5: errors on 'x'
+        "  validations:",                       # 6
+        "    - expression: image.status == 'active'",
+        "      message: not active",            # 8
+        "    - expression: >-",                 # 9
+        "        has(image.name)",              # 10
+        "      message: no name",
+    ]) + "\n", encoding="utf-8")
+    images = [{"id": "a", "name": "n", "status": "queued", "min_ram": 1},   # validation 0
+              {"id": "b", "status": "active", "min_ram": 1},                # validation 1
+              {"id": "c", "name": "n", "status": "active", "min_ram": "x"}]  # match errors
+    (tmp_path / "fleet.json").write_text(json.dumps(images), encoding="utf-8")
+    run = run_cli("check", "--input", "fleet.json", "--policies", "p.yaml", "--now", NOW, "--format", "github",
+                  "--report", "sarif=out.sarif", env=NEUTRAL_ENV, cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    # "::error file=p.yaml,line=N,title=...::FAIL image NAME (ID): message"
+    lines = {re.search(r" \((\w)\): ", line).group(1): line.split(",")[1] for line in run.stdout.splitlines()
+             if line.startswith("::")}
+    assert lines == {"a": "line=7", "b": "line=10", "c": "line=5"}
+    results = json.loads((tmp_path / "out.sarif").read_text(encoding="utf-8"))["runs"][0]["results"]
+    regions = {r["properties"]["image"]["id"]: r["locations"][0]["physicalLocation"]["region"] for r in results}
+    assert regions == {"a": {"startLine": 7}, "b": {"startLine": 10}, "c": {"startLine": 5}}

@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import xmlschema
+import yaml
 
 from tests.conftest import run_cli
 from tests.reportdata import DATA, NEUTRAL_ENV, NOW, run_formats, write_hostile
@@ -72,15 +73,24 @@ def test_sarif_results_locations_and_fingerprints(sample):
     results = run["results"]
     assert len(results) == len(findings)
     rules = run["tool"]["driver"]["rules"]
+    policies = {p["name"]: p for p in sample["json"]["policies"]}
+    pack = Path(__file__).resolve().parent.parent / "policies"
+    placed = set()
     for result, finding in zip(results, findings, strict=True):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["policy"]
         location = result["locations"][0]
         physical = location["physicalLocation"]
-        # relative to the repository root, on the policy file's document line
+        # relative to the repository root, on the line where the failing validation's expression starts
         assert physical["artifactLocation"] == {"uri": f"policies/{finding['policy']}.yaml", "uriBaseId": "%SRCROOT%"}
-        assert physical["region"]["startLine"] >= 1
+        line = physical["region"]["startLine"]
+        assert line == policies[finding["policy"]]["validation_lines"][finding["validation"]]
+        text = (pack / f"{finding['policy']}.yaml").read_text(encoding="utf-8")
+        expression = yaml.safe_load(text)["spec"]["validations"][finding["validation"]]["expression"]
+        assert expression[:15] in text.splitlines()[line - 1], (finding["policy"], finding["validation"], line)
+        placed.add((finding["policy"], finding["validation"]))
         assert location["logicalLocations"][0]["fullyQualifiedName"] == f"image/{finding['image']['id']}"
         assert finding["image"]["id"] in result["message"]["text"]
+    assert ("image-not-stuck", 0) in placed and ("image-not-stuck", 1) in placed  # two lines of one file
     prints = [r["partialFingerprints"]["imagelint/v1"] for r in results]
     assert len(set(prints)) == len(prints)  # one alert per policy, image and validation
     # stable across runs (and independent of the message, which for image-max-age holds the age)

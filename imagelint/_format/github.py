@@ -1,7 +1,8 @@
 """The GitHub Actions reporter: ``::error``/``::warning`` workflow commands that become annotations.
 
-critical, high and medium findings are errors, low and info warnings. Annotations sit on the policy
-file's line when that file is in the repository; the image is named in the message. Rendered from
+critical, high and medium findings are errors, low and info warnings. Annotations sit on the line of the
+validation that failed, in the policy file, when that file is in the repository; the image is named in the
+message. Rendered from
 ``reports/github.j2``.
 
 GitHub shows at most 10 error, 10 warning and 10 notice annotations per step and 50 per job; the rest are
@@ -30,6 +31,8 @@ class GithubReporter(BuiltinTemplateReporter):
         context = context_with_view(result)
         root = repository_root()
         context["paths"] = {p["name"]: relative_path(p["file"], root) for p in context["policies"]}
+        # a finding's annotation sits on its validation's expression (spec.match's when the match errored)
+        context["line_of"] = {p.name: p.line_of for p in result.policies}
         waivers = [*context["waivers"]["expired"], *context["waivers"]["stale"]]
         context["waiver_paths"] = {w["file"]: relative_path(w["file"], root) for w in waivers}
         context["caps"] = {"per_policy": PER_POLICY}

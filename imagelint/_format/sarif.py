@@ -2,8 +2,9 @@
 
 Built as data and serialised (no template). Each policy is a rule (``tool.driver.rules``) with its title,
 description, references, a ``defaultConfiguration.level`` and a ``security-severity`` from its severity;
-each finding is a result whose physical location is the policy file and line (GitHub rejects results
-without one) and whose logical location is the image. ``partialFingerprints`` hash policy, image id and
+each finding is a result whose physical location is the policy file, on the line where the failing
+validation's expression starts (``spec.match``'s when the match errored; GitHub rejects results without a
+physical location), and whose logical location is the image. ``partialFingerprints`` hash policy, image id and
 validation, so the same finding keeps its alert across runs however the policy file's lines move.
 Waived and baselined findings carry a SARIF ``suppressions`` entry instead of being dropped.
 
@@ -95,8 +96,18 @@ def _results(result: RunResult) -> Callable[[Finding], dict[str, Any]]:
     """Turns a finding of ``result`` into its SARIF result."""
     root = repository_root()
     index = {p.name: i for i, p in enumerate(result.policies)}
-    locations = {p.name: _physical_location(p.file, p.line, root) for p in result.policies}
-    return lambda finding: _result(finding, index, locations, root)
+    policies = {p.name: p for p in result.policies}
+    locations: dict[tuple[str, int | None], dict[str, Any]] = {}
+
+    def location(policy: str, validation: int | None) -> dict[str, Any]:
+        """On the line of the expression that failed (spec.match's for a match error), made once each."""
+        key = (policy, validation)
+        if key not in locations:
+            info = policies[policy]
+            locations[key] = _physical_location(info.file, info.line_of(validation), root)
+        return locations[key]
+
+    return lambda finding: _result(finding, index, location, root)
 
 
 def _physical_location(file: str, line: int, root: Path) -> dict[str, Any]:
@@ -131,8 +142,8 @@ def _rule(policy: PolicyInfo) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, index: dict[str, int], locations: dict[str, dict[str, Any]], root: Path
-            ) -> dict[str, Any]:
+def _result(finding: Finding, index: dict[str, int], location: Callable[[str, int | None], dict[str, Any]],
+            root: Path) -> dict[str, Any]:
     image = finding.image
     name = image.name if image.name is not None else "(no name)"
     stable = fingerprint(finding)
@@ -142,7 +153,7 @@ def _result(finding: Finding, index: dict[str, int], locations: dict[str, dict[s
         "level": LEVEL[finding.severity],
         "message": {"text": sarif_text(f"{finding.message} (image {name!r}, id {image.id})")},
         "locations": [{
-            "physicalLocation": locations[finding.policy],
+            "physicalLocation": location(finding.policy, finding.validation),
             "logicalLocations": [{"name": name, "fullyQualifiedName": f"image/{image.id}", "kind": "resource"}],
         }],
         # our own key, and GitHub's primaryLocationLineHash set to the same value: otherwise the upload
