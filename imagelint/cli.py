@@ -144,18 +144,18 @@ def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 def parse_now(text: str | None) -> dt.datetime:
     if text is None:
-        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise UsageError(f"--now {text!r}: expected an RFC 3339 time, e.g. 2026-01-31T00:00:00Z") from None
     if value.tzinfo is None:
         raise UsageError(f"--now {text!r}: needs a time zone, e.g. 2026-01-31T00:00:00Z")
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)
 
 
 def rfc3339(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def load(args: argparse.Namespace) -> list[Policy]:

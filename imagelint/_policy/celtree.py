@@ -217,9 +217,8 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         if name not in GLOBAL_FUNCTIONS:
             out.issues.append(CelIssue(start, f"unknown function {name}() (only the standard CEL library is "
                                               "available, so that both engines mean the same thing)"))
-        if name == "has":
-            if len(args) != 1 or not _is_select(args[0]):
-                out.issues.append(CelIssue(start, "has() takes one field selection, e.g. has(image.name)"))
+        if name == "has" and (len(args) != 1 or not _is_select(args[0])):
+            out.issues.append(CelIssue(start, "has() takes one field selection, e.g. has(image.name)"))
         shape = _image_select(args[0], bound) if name in ("has", "type") and len(args) == 1 else None
         if shape is not None:  # has(image.X), type(image.X): the attribute's presence or type, not its value
             out.attributes.update(shape)
