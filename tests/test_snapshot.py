@@ -162,3 +162,101 @@ def test_corrupted_snapshots_end_in_one_line_and_exit_3(tmp_path, capsys):
             assert len(err.splitlines()) == 2  # the reason, then the summary line
         codes.append(code)
     assert 3 in codes and 0 in codes
+
+
+META = {"endpoint": "https://ims.example.test", "query": "", "fetched_at": "2026-11-27T00:00:00Z", "pages": 1,
+        "images": 3, "complete": True}
+
+
+def _cli_check(tmp_path, cli, path, stdin=None):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(policy_yaml(validations=['image.status == "active"']))
+    return cli("check", "--input", path, "--policies", str(policy), "--format", "json", stdin=stdin)
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_a_snapshot_cut_short_does_not_pass(tmp_path, cli, jsonl):
+    # cut at a line end, a fetch --jsonl file is still valid JSON Lines: only the metadata's count shows it
+    path = tmp_path / ("s.jsonl" if jsonl else "s.json")
+    if jsonl:
+        path.write_text(json.dumps({"snapshot": META}) + "\n" + json.dumps(IMAGES[0]) + "\n")
+    else:
+        path.write_text(json.dumps({"snapshot": META, "images": IMAGES[:1]}))
+    result = _cli_check(tmp_path, cli, str(path))
+    assert result.returncode == 3, result.stderr
+    assert (f"imagelint: INCOMPLETE: {path}: the snapshot's metadata says it holds 3 images, but the file has 1 "
+            "(was it cut short or edited?)") in result.stderr
+    report = json.loads(result.stdout)
+    assert report["source"]["complete"] is False and report["summary"]["pass"] == 1  # what was read is judged
+    whole = tmp_path / ("w.jsonl" if jsonl else "w.json")
+    if jsonl:
+        whole.write_text("".join(json.dumps(v) + "\n" for v in [{"snapshot": META}, *IMAGES[:3]]))
+    else:
+        whole.write_text(json.dumps({"images": IMAGES[:3], "snapshot": META}))  # metadata after the images too
+    assert _cli_check(tmp_path, cli, str(whole)).returncode == 0
+
+
+@pytest.mark.parametrize("meta, message", [
+    ({**META, "complete": "false"}, '"complete": "false", not true'),
+    ({**META, "complete": 0}, '"complete": 0, not true'),
+    ({**META, "complete": None}, '"complete": null, not true'),
+    ({k: v for k, v in META.items() if k != "complete"}, '"complete": null, not true'),
+    ({}, '"complete": null, not true'),
+    ({**META, "images": "3"}, '"images": "3", not the number of images'),
+    ({**META, "images": 3.0}, '"images": 3.0, not the number of images'),
+    ({**META, "images": True}, '"images": true, not the number of images'),
+])
+def test_snapshot_metadata_must_say_complete_and_count_the_images(tmp_path, meta, message):
+    for name, text in [("s.json", json.dumps({"snapshot": meta, "images": IMAGES[:3]})),
+                       ("s.jsonl", "".join(json.dumps(v) + "\n" for v in [{"snapshot": meta}, *IMAGES[:3]]))]:
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(SourceError) as caught:
+            read_all(str(path))
+        assert str(caught.value).startswith(f"{path}: the snapshot's metadata has {message}")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"snapshot": {"complete": false}, "images": [{"id": "a"}], "snapshot": {"complete": true, "images": 1}}',
+     'two "snapshot" metadata objects'),
+    ('{"snapshot": "complete", "images": [{"id": "a"}]}', '"snapshot" is a JSON string, not fetch\'s metadata'),
+    ('{"images": [{"id": "a"}], "next": "/v2/images?limit=1&marker=a"}',
+     'this is one page of the API: its "next" link ("/v2/images?limit=1&marker=a") says more images follow'),
+])
+def test_snapshots_that_cannot_show_the_whole_fleet(tmp_path, text, message):
+    path = tmp_path / "s.json"
+    path.write_text(text)
+    with pytest.raises(SourceError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        read_all(str(path))
+
+
+def test_an_api_page_without_next_is_the_whole_fleet(tmp_path):
+    for text in ['{"images": [{"id": "a"}], "first": "/v2/images", "schema": "/v2/schemas/images"}',
+                 '{"images": [{"id": "a"}], "next": ""}', '{"images": [{"id": "a"}], "next": null}']:
+        path = tmp_path / "s.json"
+        path.write_text(text)
+        assert read_all(str(path)) == [{"id": "a"}]
+
+
+@pytest.mark.parametrize("name", ["d.json", "d.jsonl"])
+def test_an_id_met_again_is_warned_about_and_judged_once(tmp_path, cli, name):
+    images = [IMAGES[0], IMAGES[1], {**IMAGES[0], "status": "killed"}, IMAGES[1]]
+    path = tmp_path / name
+    path.write_text(json.dumps(images) if name.endswith(".json") else "".join(json.dumps(i) + "\n" for i in images))
+    result = _cli_check(tmp_path, cli, str(path))
+    assert result.returncode == 0, result.stderr  # the later copy (killed) is not judged: the first one counts
+    where = (f"{path}: [2]", f"{path}: [3]") if name.endswith(".json") else (f"{path}:3", f"{path}:4")
+    assert f"imagelint: warning: image img-0 is in the snapshot again at {where[0]}; it is evaluated once" \
+        in result.stderr
+    assert f"imagelint: warning: image img-1 is in the snapshot again at {where[1]}" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["images"] == 2 and report["summary"]["pass"] == 2
+    assert report["source"]["details"]["duplicates"] == 2
+
+
+def test_a_whole_fetch_snapshot_with_metadata_passes(tmp_path, cli):
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(v) + "\n" for v in [{"snapshot": META}, *IMAGES[:3]]))
+    result = _cli_check(tmp_path, cli, "-", stdin=path.read_text())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["source"]["details"]["snapshot"]["images"] == 3

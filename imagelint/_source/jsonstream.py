@@ -36,8 +36,8 @@ class JsonStream:
     ``where`` is ``[N]`` or ``images[N]``; ``odd`` says the element's text holds an escape that can make an
     odd string (``interface.ODD_ESCAPE``).
 
-    Afterwards ``members`` holds the object's other members (``{}`` for an array), ``found`` whether there
-    was an image array, and ``top`` the top-level value in a 1-tuple when it was neither an array nor an
+    Afterwards ``members`` holds the object's other members (``{}`` for an array; a repeated name keeps its
+    last value, as with ``json.loads``, and is in ``repeated``), ``found`` whether there was an image array, and ``top`` the top-level value in a 1-tuple when it was neither an array nor an
     object (else ``None``: the value itself may be ``null``). Text that is not JSON raises ``SourceError``
     naming ``display:LINE:COL``; bytes that are not UTF-8, the byte.
     """
@@ -54,6 +54,7 @@ class JsonStream:
         self._line = 1  # the line of _buf[0], and its column (0-based)
         self._column = 0
         self.members: dict[str, Any] = {}
+        self.repeated: set[str] = set()
         self.found = False
         self.top: tuple[Any] | None = None
 
@@ -94,6 +95,8 @@ class JsonStream:
                 if key == "images":  # not an array: as with json.loads, the last "images" decides
                     self.found = False
                 else:
+                    if key in self.members:
+                        self.repeated.add(key)
                     self.members[key] = value
             char = self._skip()
             if char == ",":

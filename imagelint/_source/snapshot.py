@@ -2,8 +2,13 @@
 
 Both are read piece by piece, so a snapshot of any size is checked in about the memory of one page of
 images: JSON Lines line by line, a JSON document through ``jsonstream`` (its image array one element at a
-time). A snapshot written by ``imagelint fetch`` carries a ``snapshot`` metadata object; if that says
-``complete: false`` the run is incomplete, like a failed fetch.
+time).
+
+A file that cannot show it holds the whole fleet makes the run incomplete (exit 3), like a failed fetch:
+a snapshot written by ``imagelint fetch`` carries a ``snapshot`` metadata object, which must say
+``complete: true`` and give the number of images the file holds (a file cut short at a line end is
+otherwise still valid JSON Lines); one saved API page with a ``next`` link has more images after it.
+An image id met again is warned about and judged once, as the live API's duplicates are.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from imagelint._source.interface import (
 from imagelint._source.jsonstream import CHUNK, NESTED, JsonStream
 
 PAGE = 1000
+SHOWN_DUPLICATES = 10
 LINE = 1 << 24
 """The longest first line that may make a file JSON Lines (16 MiB): a longer one starts a JSON document
 written on one line (``json.dump``), which is then read in chunks rather than as one line."""
@@ -57,8 +63,12 @@ class SnapshotSource(ImageSource):
         self.path = path
         self.display = display or path
         self.metadata: dict[str, Any] = {}
+        self.described = False  # the file has fetch's "snapshot" metadata (even an empty one)
         self.format = "unknown"
         self.odd_images = 0
+        self.read = 0  # images in the file, duplicates included (what the metadata counts)
+        self.duplicates = 0
+        self._seen: set[str] = set()
 
     def location(self) -> str:
         return self.display
@@ -67,6 +77,8 @@ class SnapshotSource(ImageSource):
         out: dict[str, Any] = {"format": self.format}
         if self.metadata:
             out["snapshot"] = self.metadata
+        if self.duplicates:
+            out["duplicates"] = self.duplicates
         return out
 
     def _open(self) -> IO[bytes]:
@@ -98,23 +110,64 @@ class SnapshotSource(ImageSource):
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-        if self.metadata.get("complete") is False:
+            hidden = self.duplicates - SHOWN_DUPLICATES
+            if hidden > 0:
+                _warn(f"{hidden} more duplicate image ids not shown ({self.duplicates} in all); each image was "
+                      "evaluated once")
+        self._check_metadata()
+
+    def _check_metadata(self) -> None:
+        """Fail closed on what fetch's metadata says (or fails to say) about the file holding every image."""
+        if not self.described:
+            return
+        complete, images = self.metadata.get("complete"), self.metadata.get("images")
+        if complete is False:
             raise SourceError(f"{self.display}: the snapshot says it is incomplete (its fetch did not finish)")
+        if complete is not True:
+            raise SourceError(f"{self.display}: the snapshot's metadata has \"complete\": {_shown(complete)}, not "
+                              "true, so it cannot show that the file holds every image")
+        if type(images) is not int:
+            raise SourceError(f"{self.display}: the snapshot's metadata has \"images\": {_shown(images)}, not the "
+                              "number of images, so it cannot show that the file holds every image")
+        if images != self.read:
+            raise SourceError(f"{self.display}: the snapshot's metadata says it holds {images} images, but the file "
+                              f"has {self.read} (was it cut short or edited?)")
+
+    def _first_time(self, image: Image, where: str) -> bool:
+        ident = image["id"]
+        self.read += 1
+        if ident not in self._seen:
+            self._seen.add(ident)
+            return True
+        self.duplicates += 1
+        if self.duplicates <= SHOWN_DUPLICATES:
+            _warn(f"image {ident} is in the snapshot again at {where}; it is evaluated once")
+        return False
 
     def _json(self, chunks: Iterator[bytes]) -> Iterator[Image]:
         self.odd_images = 0
         doc = JsonStream(chunks, self.display)
         for where, image, odd in doc.images():
-            if odd:
-                self.odd_images += 1
-            yield check_image(image, f"{self.display}: {where}")
+            where = f"{self.display}: {where}"
+            if self._first_time(check_image(image, where), where):
+                if odd:
+                    self.odd_images += 1
+                yield image
         if not doc.found:
             got = "an object without an \"images\" array" if doc.top is None else f"a JSON {_kind(doc.top[0])}"
             raise SourceError(f"{self.display}: expected a JSON object with an \"images\" array, a JSON array "
                               f"of images, or JSON Lines; got {got}")
-        meta = doc.members.get("snapshot")
-        if isinstance(meta, dict):
-            self.metadata = meta
+        if "snapshot" in doc.repeated:
+            raise SourceError(f"{self.display}: two \"snapshot\" metadata objects; which one describes the file?")
+        if "snapshot" in doc.members:
+            meta = doc.members["snapshot"]
+            if not isinstance(meta, dict):
+                raise SourceError(f"{self.display}: \"snapshot\" is a JSON {_kind(meta)}, not fetch's metadata object")
+            self.metadata, self.described = meta, True
+        link = doc.members.get("next")
+        if isinstance(link, str) and link:
+            raise SourceError(f"{self.display}: this is one page of the API: its \"next\" link ({_shown(link)}) says "
+                              "more images follow; save the whole fleet with imagelint fetch")
 
     def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
         self.odd_images = 0
@@ -133,11 +186,23 @@ class SnapshotSource(ImageSource):
             metadata = value.get("snapshot") if first and isinstance(value, dict) and "id" not in value else None
             first = False
             if isinstance(metadata, dict):  # fetch --jsonl writes it first
-                self.metadata = metadata
+                self.metadata, self.described = metadata, True
                 continue
-            if not plain_json(raw):
-                self.odd_images += 1
-            yield check_image(value, f"{self.display}:{lineno}")
+            where = f"{self.display}:{lineno}"
+            if self._first_time(check_image(value, where), where):
+                if not plain_json(raw):
+                    self.odd_images += 1
+                yield value
+
+
+def _shown(value: Any) -> str:
+    """A metadata value as the message shows it: JSON, cut short."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _warn(text: str) -> None:
+    print(f"imagelint: warning: {text}", file=sys.stderr, flush=True)
 
 
 def _looks_like_jsonl(head: bytes, second: bytes) -> bool:
