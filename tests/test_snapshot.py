@@ -260,3 +260,17 @@ def test_a_whole_fetch_snapshot_with_metadata_passes(tmp_path, cli):
     result = _cli_check(tmp_path, cli, "-", stdin=path.read_text())
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["source"]["details"]["snapshot"]["images"] == 3
+
+
+def test_json_lines_detected_with_a_bom_an_images_key_or_only_the_metadata_line(tmp_path, cli):
+    bom = tmp_path / "bom.txt"  # no .jsonl suffix: the content decides
+    bom.write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps(i).encode() + b"\n" for i in IMAGES[:2]))
+    assert read_all(str(bom)) == IMAGES[:2]
+    odd = tmp_path / "odd.txt"  # an image that happens to have an "images" attribute
+    odd.write_text(json.dumps({**IMAGES[0], "images": [1]}) + "\n")
+    assert read_all(str(odd)) == [{**IMAGES[0], "images": [1]}]
+    # fetch --jsonl of an empty fleet is the metadata line alone; from stdin, no suffix tells the form
+    empty = json.dumps({"snapshot": {**META, "images": 0}}) + "\n"
+    result = _cli_check(tmp_path, cli, "-", stdin=empty)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["source"]["details"]["format"] == "jsonl"

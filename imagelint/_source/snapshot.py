@@ -206,14 +206,20 @@ def _warn(text: str) -> None:
 
 
 def _looks_like_jsonl(head: bytes, second: bytes) -> bool:
-    """JSON Lines: the first line is a whole object on its own, and not a one-line ``{"images": ...}``."""
-    if not head.lstrip().startswith(b"{"):
+    """JSON Lines: the first line is a whole object on its own: an image (it has an ``id``), fetch's metadata
+    line (even alone: the snapshot of an empty fleet), or any object but a one-line ``{"images": ...}`` when
+    more lines follow. A UTF-8 BOM may come first, as in the JSON form."""
+    if not head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
         return False
     try:
-        obj = json.loads(head)
+        obj = json.loads(head)  # bytes: json detects the BOM
     except (ValueError, RecursionError):
         return False
-    return isinstance(obj, dict) and "images" not in obj and ("id" in obj or bool(second.strip()))
+    if not isinstance(obj, dict):
+        return False
+    if "id" in obj or ("snapshot" in obj and "images" not in obj):
+        return True
+    return "images" not in obj and bool(second.strip())
 
 
 def _batched(images: Iterator[Image], source: SnapshotSource) -> Iterator[Page]:
