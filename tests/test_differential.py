@@ -122,6 +122,9 @@ def test_fast_engine_agrees_on_errors_too(tmp_path, fleet):
     # the conditional operator does not have this problem (the bundled pack uses it)
     ("type(image.min_disk) == list && image.min_disk.all(x, true)", 2, 1),
     ("type(image.min_disk) == list ? image.min_disk.all(x, true) : false", 1, 1),
+    # string(bool) is Python's str(): "True" on cel-python, "true" on cel-cpp (the pack writes the text)
+    ('string(image.protected) == "true"', 1, 0),
+    ("(image.protected ? 'true' : 'false') == \"true\"", 0, 0),
 ])
 def test_documented_differences(tmp_path, expression, python_code, cpp_code):
     path = tmp_path / "p.yaml"
