@@ -178,8 +178,10 @@ def _check(args: argparse.Namespace) -> int:
     policies = load(args)  # every check of policies happens before the first image is read
     extras = _pac.CheckExtras(args, now)  # waivers and baseline files too
     engine = create_engine(args.engine, policies, now)
+    others = {"--input": args.input, "--waivers": args.waivers, "--baseline": args.baseline,
+              "--write-baseline": args.write_baseline, "--config": args.config}
     reports = plan_reports(format=args.format, output=args.output, reports=args.report, template=args.template,
-                           color=args.color)
+                           color=args.color, others=others)
     result = evaluate(_source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on,
                       annotate=extras.annotate)
     result = extras.finish(result)  # expired/stale waivers, baseline marks, --write-baseline

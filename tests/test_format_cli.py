@@ -52,6 +52,10 @@ def test_every_format_maps_to_a_reporter():
     (["--report", "json=r", "--report", "sarif=r"], "error: reports json and sarif would both be written to r"),
     (["--template", "t.j2", "--format", "json"], "error: --template replaces --format"),
     (["--template", "missing.j2"], "error: --template missing.j2: no such file"),
+    # a report must not replace a file the run reads or writes otherwise (check() reads fleet.json)
+    (["--output", "fleet.json"], "error: the main report (--format auto) would be written over the --input file"),
+    (["--report", "json=./p.yaml", "--write-baseline", "p.yaml"],
+     "error: report json would be written over the --write-baseline file ./p.yaml"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(setup, args, message):
     result = check(setup, *args)

@@ -9,7 +9,8 @@ is a usage error (exit 2) and not a surprise after a long fetch. Rules:
   ``--report sarif=x.sarif`` alone does not also print text.
 * ``--template FILE.j2`` takes the place of ``--format`` for that shorthand report.
 * ``auto`` is ``github`` when ``GITHUB_ACTIONS=true``, else ``text`` (coloured on a terminal).
-* At most one report goes to stdout and no path is written twice.
+* At most one report goes to stdout and no path is written twice, nor over a file the run reads or writes
+  otherwise (``others``: the snapshot, waivers, baselines, the config file), which would be lost.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def parse_report(spec: str) -> tuple[str, str | None]:
 
 def plan(*, format: str | None, output: str | None, reports: Sequence[str], template: str | None,
          color: str = "auto", environ: Mapping[str, str] | None = None,
-         stdout: TextIO | None = None) -> list[ReportTarget]:
-    """The reports of one run, checked; ``color`` is ``--color`` (auto, always, never)."""
+         stdout: TextIO | None = None, others: Mapping[str, str | None] | None = None) -> list[ReportTarget]:
+    """The reports of one run, checked; ``color`` is ``--color`` (auto, always, never); ``others`` maps the
+    options of the run's other files (``--input``...) to their paths, which no report may replace."""
     environ = os.environ if environ is None else environ
     stdout = sys.stdout if stdout is None else stdout
     if format is not None:
@@ -77,7 +79,7 @@ def plan(*, format: str | None, output: str | None, reports: Sequence[str], temp
     if not wanted or format is not None or output is not None or template is not None:
         wanted.insert(0, ("template" if template is not None else format or "auto",
                           None if output in (None, "-") else output))
-    _check_destinations(wanted)
+    _check_destinations(wanted, others or {})
     targets = []
     for name, path in wanted:
         if name == "template":
@@ -91,19 +93,35 @@ def plan(*, format: str | None, output: str | None, reports: Sequence[str], temp
     return targets
 
 
-def _check_destinations(wanted: Sequence[tuple[str, str | None]]) -> None:
+def _check_destinations(wanted: Sequence[tuple[str, str | None]], others: Mapping[str, str | None]) -> None:
     on_stdout = [name for name, path in wanted if path is None]
     if len(on_stdout) > 1:
         raise ReportError(f"more than one report on stdout ({', '.join(on_stdout)}): "
                           "give all but one a PATH, e.g. --report sarif=imagelint.sarif")
+    kept = {_where(path): option for option, path in others.items() if path and path != "-"}
     seen: dict[Path, str] = {}
     for name, path in wanted:
         if path is None:
             continue
-        key = Path(path).resolve()
+        key = _where(path)
         if key in seen:
             raise ReportError(f"reports {seen[key]} and {name} would both be written to {path}")
+        if key in kept and not _is_device(key):
+            shown = "the main report (--format auto)" if name == "auto" else f"report {name}"
+            raise ReportError(f"{shown} would be written over the {kept[key]} file {path}")
         seen[key] = name
+
+
+def _where(path: str) -> Path:
+    return Path(path).resolve()
+
+
+def _is_device(path: Path) -> bool:
+    """``/dev/null``, a pipe or a terminal: writing one does not destroy what another option reads."""
+    try:
+        return not path.is_file() and path.exists()
+    except OSError:
+        return False
 
 
 def write_all(targets: Sequence[ReportTarget], result: RunResult, *, stdout: TextIO | None = None) -> None:
