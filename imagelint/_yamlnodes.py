@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from imagelint._policy.loader import NESTED, Problem, _Loader, syntax_problem
+from imagelint._policy.loader import NESTED, Problem, _Loader, reader_problem, syntax_problem
 from imagelint._policy.loader import describe_node as kind
 
 
@@ -34,7 +34,10 @@ def compose(path: Path, what: str, error: type[FileProblems]) -> tuple[yaml.Node
         raise error([Problem(file, 1, 1, f"no such {what}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error([Problem(file, 1, 1, f"cannot read {what}: {exc}")]) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # raised while constructing: the reader checks the whole text first
+        raise error([reader_problem(file, text, exc)]) from None
     try:
         return loader.get_single_node(), file, text
     except yaml.MarkedYAMLError as exc:

@@ -162,7 +162,11 @@ def _load_file(path: Path, problems: list[Problem]) -> list[Policy]:
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(file, 1, 1, f"cannot read policy file: {exc}"))
         return []
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # raised while constructing: the reader checks the whole text first
+        problems.append(reader_problem(file, text, exc))
+        return []
     nodes: list[yaml.Node] = []
     try:
         while loader.check_node():
@@ -412,6 +416,17 @@ def syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     return Problem(file, line, col, f"YAML syntax error: {exc.problem or exc.context}")
+
+
+def reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A character that YAML refuses anywhere in a file, comments included (NUL, C0 and C1 controls...)."""
+    index = exc.position if 0 <= exc.position <= len(text) else 0
+    line = text.count("\n", 0, index) + 1
+    column = index - text.rfind("\n", 0, index)
+    code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+    return Problem(file, line, column, f"YAML syntax error: character U+{code:04X} is not allowed in YAML, not even "
+                                       f"in a comment; remove it, or write it as \\u{code:04X} in a double-quoted "
+                                       "string")
 
 
 def describe_node(node: yaml.Node) -> str:
