@@ -4,17 +4,33 @@
 writing ended without an exception, so a failed fetch or a report that broke half-way leaves ``path`` as it
 was. One rename on one file system is atomic; the temporary file's name says what it is if a crash
 (``kill -9``) ever leaves one behind.
+
+``json_bytes`` is the UTF-8 JSON those files hold: readable text, yet always encodable and read back as
+the same values, whatever strings the API sent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+_ESCAPED = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+"""Written as ``\\uXXXX``: a lone surrogate has no UTF-8 form at all; DEL, the C1 controls (U+009B starts a
+terminal escape sequence) and U+2028/U+2029 (line breaks to some editors and YAML) are invisible in review."""
+
+
+def json_bytes(value: Any, **options: Any) -> bytes:
+    """``json.dumps(value, ensure_ascii=False, **options)`` as UTF-8, with the characters above escaped."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    # outside its strings, json.dumps writes only ASCII: every match is inside a string, where \uXXXX is valid
+    return _ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
 
 
 @contextlib.contextmanager

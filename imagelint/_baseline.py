@@ -25,9 +25,10 @@ from typing import Any
 
 import yaml
 
+from imagelint._atomic import json_bytes, replacing
 from imagelint._policy.loader import Problem
 from imagelint._result import BaselineKey, Finding, RunResult
-from imagelint._yamlnodes import FileProblems, Reader, compose
+from imagelint._yamlnodes import FileProblems, Reader, compose_json
 
 FORMAT_VERSION = 1
 
@@ -58,13 +59,16 @@ def render(result: RunResult) -> str:
             names.setdefault(key_of(f), f.image.name)
     entries = [{"policy": k.policy, "image_id": k.image_id, "validation": k.validation, "image_name": names[k]}
                for k in sorted(names, key=_order)]
-    return json.dumps({"imagelint_baseline": FORMAT_VERSION, "findings": entries}, indent=2, sort_keys=True,
-                      ensure_ascii=False) + "\n"
+    return json_bytes({"imagelint_baseline": FORMAT_VERSION, "findings": entries}, indent=2,
+                      sort_keys=True).decode("utf-8") + "\n"
 
 
 def write_baseline(path: str | Path, result: RunResult) -> None:
+    """Write the baseline whole or not at all: a failed write keeps the previous baseline."""
+    data = render(result).encode("utf-8")
     try:
-        Path(path).write_text(render(result), encoding="utf-8")
+        with replacing(Path(path), durable=True) as out:
+            out.write(data)
     except OSError as exc:
         raise BaselineError([Problem(str(path), 1, 1, f"cannot write baseline: {exc.strerror or exc}")]) from None
 
@@ -73,7 +77,10 @@ def load_baseline(path: str | Path) -> Baseline:
     """Read a baseline; ``BaselineError`` with ``FILE:LINE:COL`` when it is not one."""
     file = str(path)
     try:
-        json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        json.loads(text)
+        # JSON, not YAML: PyYAML would refuse valid JSON (tab indents, U+0080 in a name); this keeps positions
+        node = compose_json(text, file)
     except json.JSONDecodeError as exc:
         raise BaselineError([Problem(file, exc.lineno, exc.colno, f"not a baseline: invalid JSON: {exc.msg}")]) from None
     except RecursionError:
@@ -82,10 +89,8 @@ def load_baseline(path: str | Path) -> Baseline:
         raise BaselineError([Problem(file, 1, 1, "no such baseline file (create one with --write-baseline)")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError([Problem(file, 1, 1, f"cannot read baseline: {exc}")]) from None
-    # JSON is YAML: composing it again gives every entry a line for messages.
-    node, _, _ = compose(Path(path), "baseline file", BaselineError)
     reader = Reader(file)
-    top = reader.mapping(node, "baseline", {"imagelint_baseline": True, "findings": True}) if node else {}
+    top = reader.mapping(node, "baseline", {"imagelint_baseline": True, "findings": True})
     reader.raise_if_any(BaselineError)
     version = top["imagelint_baseline"][1]
     if not (isinstance(version, yaml.ScalarNode) and version.value == str(FORMAT_VERSION)):

@@ -2,11 +2,15 @@
 
 The policy loader has its own, richer reader; these files only need: compose the node tree, check keys and
 value types of mappings, and build plain Python values. Problems are collected, not raised one by one, so
-a user sees every mistake of a file at once.
+a user sees every mistake of a file at once. JSON files (baselines) get the same node tree from
+``compose_json``, so that one ``Reader`` checks both.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,60 @@ def compose(path: Path, what: str, error: type[FileProblems]) -> tuple[yaml.Node
         raise error([Problem(file, loader.line + 1, loader.column + 1, NESTED)]) from None
     finally:
         loader.dispose()
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
+_TAG = "tag:yaml.org,2002:"
+
+
+def compose_json(text: str, file: str) -> yaml.Node:
+    """The node tree of a JSON text that ``json.loads`` accepted, each node marked with its line and column.
+
+    JSON is not quite YAML: PyYAML refuses a tab between tokens and characters (U+0080...) that JSON strings
+    may hold raw, takes U+2028 in a string for a line break, and decodes the escaped surrogate pair of an
+    emoji into two lone surrogates. So JSON is composed here, strings decoded by the json module itself.
+    ``RecursionError`` when nested deeper than this parser's recursion can go.
+    """
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def mark(index: int) -> yaml.Mark:
+        line = bisect.bisect_right(line_starts, index) - 1
+        return yaml.Mark(file, index, line, index - line_starts[line], None, None)
+
+    def skip(i: int) -> int:
+        return _JSON_SPACE.match(text, i).end()  # type: ignore[union-attr]  # matches the empty string too
+
+    def node(i: int) -> tuple[yaml.Node, int]:
+        i = skip(i)
+        start, char = mark(i), text[i]
+        if char in "{[":
+            close = "}]"["{[".index(char)]
+            items: list[Any] = []
+            i = skip(i + 1)
+            while text[i] != close:
+                item, i = node(i)
+                if char == "{":
+                    value_node, i = node(skip(i) + 1)  # past the ':'
+                    item = (item, value_node)
+                items.append(item)
+                i = skip(i)
+                i = skip(i + 1) if text[i] == "," else i
+            kind_ = yaml.MappingNode if char == "{" else yaml.SequenceNode
+            return kind_(_TAG + ("map" if char == "{" else "seq"), items, start, mark(i + 1), flow_style=True), i + 1
+        if char == '"':
+            decoded, end = json.decoder.scanstring(text, i + 1)
+            return yaml.ScalarNode(_TAG + "str", decoded, start, mark(end), style='"'), end
+        for word, tag in (("true", "bool"), ("false", "bool"), ("null", "null")):
+            if text.startswith(word, i):
+                return yaml.ScalarNode(_TAG + tag, word, start, mark(i + len(word))), i + len(word)
+        number = _JSON_NUMBER.match(text, i)
+        if number is None:
+            raise ValueError(f"{file}: not JSON at offset {i}")  # callers run json.loads first
+        tag = "float" if number.group(1) or number.group(2) else "int"
+        return yaml.ScalarNode(_TAG + tag, number.group(), start, mark(number.end())), number.end()
+
+    return node(0)[0]
 
 
 def value(node: yaml.Node) -> Any:
