@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from imagelint import __version__
-from imagelint._atomic import replacing
+from imagelint._atomic import json_bytes, replacing
 from imagelint._source.api import ApiSource, source_from_args
 from imagelint._source.interface import SourceError
 from imagelint._source.transport import ConfigError
@@ -69,7 +68,8 @@ def _write(source: ApiSource, target: Path, folder: Path, *, jsonl: bool) -> int
         with body:
             for page in source.pages():
                 for image in page:
-                    data = json.dumps(image, ensure_ascii=False, separators=(",", ":")).encode()
+                    # the API may send "\ud800": a lone surrogate has no UTF-8 form, json_bytes escapes it
+                    data = json_bytes(image, separators=(",", ":"))
                     if jsonl:
                         body.write(data + b"\n")
                     else:
@@ -82,11 +82,10 @@ def _write(source: ApiSource, target: Path, folder: Path, *, jsonl: bool) -> int
         # durable: the rename must not outrun the data on a crash
         with replacing(target, durable=True) as final, open(body.name, "rb") as images:
             if jsonl:
-                final.write(json.dumps(meta, ensure_ascii=False).encode() + b"\n")
+                final.write(json_bytes(meta) + b"\n")
                 shutil.copyfileobj(images, final, 1 << 20)
             else:
-                head = json.dumps(meta["snapshot"], ensure_ascii=False, indent=1)
-                final.write(b'{"snapshot": ' + head.encode() + b',\n"images": [')
+                final.write(b'{"snapshot": ' + json_bytes(meta["snapshot"], indent=1) + b',\n"images": [')
                 shutil.copyfileobj(images, final, 1 << 20)
                 final.write(b"\n]}\n")
         return count
