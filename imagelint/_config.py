@@ -32,7 +32,6 @@ same conversions, same choices — and the user's flags, given or not, keep the 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,7 +43,8 @@ import yaml
 from imagelint._engine import EngineName
 from imagelint._gate import FAIL_ON_CHOICES
 from imagelint._policy.catalogue import TYPES, Attribute
-from imagelint._yamlnodes import FileProblems, Reader, compose, kind, value
+from imagelint._policy.loader import _Loader, param_value
+from imagelint._yamlnodes import FileProblems, Reader, compose, kind
 
 FILE_NAMES = ("imagelint.yaml", "imagelint.yml")
 
@@ -148,8 +148,12 @@ def load(path: Path, *, explicit: bool = True) -> Config:
     return Config(file, out, attributes)
 
 
-def _refuse_secrets(reader: Reader, node: yaml.Node, where: str = "") -> None:
+def _refuse_secrets(reader: Reader, node: yaml.Node, where: str = "", seen: set[int] | None = None) -> None:
     """Refuse secret-looking keys anywhere in the file (nested ones too: query, params)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias: its node was checked (&a [*a] loops, nested aliases grow exponentially)
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for knode, vnode in node.value:
             key = str(knode.value) if isinstance(knode, yaml.ScalarNode) else ""
@@ -158,10 +162,10 @@ def _refuse_secrets(reader: Reader, node: yaml.Node, where: str = "") -> None:
                                       "committed: put credentials in the environment (OS_AUTH_TOKEN, "
                                       "HUAWEICLOUD_SDK_AK/SK, OS_PASSWORD) or use --token-file")
             else:
-                _refuse_secrets(reader, vnode, f"{where}{key}.")
+                _refuse_secrets(reader, vnode, f"{where}{key}.", seen)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _refuse_secrets(reader, item, where)
+            _refuse_secrets(reader, item, where, seen)
 
 
 def _pairs(reader: Reader, node: yaml.Node, where: str) -> list[tuple[str, str]]:
@@ -188,9 +192,22 @@ def _params(reader: Reader, node: yaml.Node) -> list[str]:
     out = []
     for name, (_, pnode) in reader.mapping(node, "params").items():
         for key, (_, vnode) in reader.mapping(pnode, f"params.{name}").items():
-            # JSON is YAML: --param parses VALUE as YAML, so this round-trips lists, numbers and strings.
-            out.append(f"--param={name}.{key}={json.dumps(value(vnode))}")
+            param, refused = param_value(_Loader(""), vnode)
+            if refused is not None:
+                reader.problem(vnode, f"params.{name}.{key}: {refused}")
+                continue
+            out.append(f"--param={name}.{key}={_flow_yaml(param)}")
     return out
+
+
+def _flow_yaml(param: object) -> str:
+    """``param`` as the YAML that ``--param`` parses back to it.
+
+    ASCII-only flow style round-trips every param value; JSON did not (``.nan`` came back as the string
+    ``NaN``, an emoji as two lone surrogates).
+    """
+    text = yaml.dump(param, Dumper=yaml.SafeDumper, default_flow_style=True, allow_unicode=False, width=float("inf"))
+    return text.removesuffix("\n...\n").rstrip("\n")  # a lone scalar ends with a document end marker
 
 
 def _attributes(reader: Reader, node: yaml.Node) -> dict[str, Attribute]:

@@ -128,6 +128,10 @@ def _err(text: str) -> None:
 
 def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``["max-age.max_age_days=30"]`` -> ``{"max-age": {"max_age_days": 30}}``."""
+    import yaml
+
+    from imagelint._policy.loader import param_problem, yaml_message
+
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -136,8 +140,15 @@ def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
             raise UsageError(f"--param {item!r}: expected NAME.KEY=VALUE, e.g. image-max-age.max_age_days=180")
         try:
             value = parse_scalar(raw)
-        except Exception as exc:  # noqa: BLE001 - yaml errors have many classes
-            raise UsageError(f"--param {item!r}: VALUE is not a YAML scalar: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--param {item!r}: VALUE is not a YAML scalar: {yaml_message(exc)}") from None
+        except RecursionError:
+            raise UsageError(f"--param {item!r}: VALUE is nested too deeply") from None
+        except Exception as exc:  # noqa: BLE001 - a constructor's own error: !!int x, 5000 digits, !!timestamp x
+            raise UsageError(f"--param {item!r}: VALUE cannot be read: {' '.join(str(exc).split())}") from None
+        refused = param_problem(value)
+        if refused is not None:
+            raise UsageError(f"--param {item!r}: {refused}")
         out.setdefault(name, {})[param] = value
     return out
 

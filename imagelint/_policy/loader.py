@@ -70,6 +70,61 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+INT64 = (-(2**63), 2**63 - 1)
+
+RECURSIVE = "the value contains itself (a recursive alias); CEL values are finite"
+_NOT_CEL = {bytes: "binary data (!!binary)", set: "a set (!!set)", frozenset: "a set", tuple: "a pair list (!!pairs)"}
+
+
+def param_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a param (``None`` when it can): CEL has null, bool, int, double, string, list
+    and map, no bytes, sets or values that contain themselves (``&a [*a]``), and its ints are 64-bit."""
+    stack: list[tuple[Any, frozenset[int]]] = [(value, frozenset())]  # a loop, not recursion: any depth
+    seen: set[int] = set()  # aliases share containers: check each once, or nested aliases take exponential time
+    while stack:
+        item, above = stack.pop()
+        if item is None or isinstance(item, (bool, float, str)):
+            continue
+        if isinstance(item, int):
+            if not INT64[0] <= item <= INT64[1]:
+                return f"integer out of range: CEL ints are 64-bit ({INT64[0]} to {INT64[1]})"
+        elif isinstance(item, (list, dict)):
+            if id(item) in above:
+                return RECURSIVE
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            inner = above | {id(item)}
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            stack += [(child, inner) for child in children]
+        else:
+            name = _NOT_CEL.get(type(item), f"a {type(item).__name__}")
+            return f"{name} is not a param value (expected null, a bool, int, double, string, list or map)"
+    return None
+
+
+def param_value(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, str | None]:
+    """A param's value built from its YAML node, and why it cannot be a param (``None`` when it can)."""
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:  # a tag the safe loader refuses (!!python/name:...), a recursive alias
+        if "recursive" in str(exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc):
+            return None, RECURSIVE
+        return None, yaml_message(exc)
+    except RecursionError:
+        return None, NESTED
+    except Exception as exc:  # noqa: BLE001 - a constructor's own error: !!int x, an int of 5000 digits
+        return None, " ".join(str(exc).split())
+    return value, param_problem(value)
+
+
+def yaml_message(exc: yaml.YAMLError) -> str:
+    """A PyYAML error on one line, without its excerpt of the text (the caller gives the position)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(f"{exc.context + ': ' if exc.context else ''}{exc.problem or ''}".split())
+    return " ".join(str(exc).split())
+
+
 def parse_scalar(text: str) -> Any:
     """Parse a ``--param`` value as a YAML scalar (``365`` -> int, ``[a, b]`` -> list, ``x`` -> str)."""
     return yaml.load(text, Loader=_Loader) if text.strip() else ""
@@ -284,15 +339,10 @@ class _Doc:
                     if not VAR_RE.match(key):
                         self.problem(knode, f"spec.params: {key!r} is not a valid CEL identifier")
                         continue
-                    try:
-                        value = self.loader.construct_object(vnode, deep=True)
-                        celtree.cel_literal(value)
-                    except TypeError as exc:
-                        self.problem(vnode, f"spec.params.{key}: {exc}")
-                        continue
-                    except RecursionError:
-                        self.problem(vnode, f"spec.params.{key}: {NESTED}")
-                        continue
+                    value, refused = param_value(self.loader, vnode)
+                    if refused is not None:
+                        self.problem(vnode, f"spec.params.{key}: {refused}")
+                        value = None  # still declared: the expressions that use it need no second message
                     params[key] = value
             else:
                 self.problem(pnode, f"spec.params: expected a mapping, got {describe_node(pnode)}")
