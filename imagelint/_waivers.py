@@ -124,7 +124,10 @@ def notes(result: RunResult) -> list[str]:
 
 
 def parse_expiry(text: str) -> dt.datetime | None:
-    """``2026-12-31`` -> midnight UTC of that day; an RFC 3339 time with an offset as given; else ``None``."""
+    """``2026-12-31`` -> midnight UTC of that day; an RFC 3339 time with an offset as given; else ``None``.
+
+    ``OverflowError`` when the time is outside years 1..9999 once in UTC (``0001-01-01T00:00:00+01:00``).
+    """
     try:
         if _DATE.match(text):
             return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
@@ -171,10 +174,15 @@ def _rule(reader: Reader, file: str, text: str, item: Any, where: str, allow_per
                              f"image); got {', '.join(chosen) or 'none'}")
     expires_at = None
     if "expires" in entry and values["expires"] is not None:
-        expires_at = parse_expiry(values["expires"])
-        if expires_at is None:
-            reader.problem(entry["expires"][1], f"{where}.expires: {values['expires']!r} is not a date "
-                                                "(YYYY-MM-DD) or an RFC 3339 time with a zone")
+        try:
+            expires_at = parse_expiry(values["expires"])
+        except OverflowError:
+            reader.problem(entry["expires"][1], f"{where}.expires: {values['expires']!r} is out of range: in UTC "
+                                                "it must lie within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")
+        else:
+            if expires_at is None:
+                reader.problem(entry["expires"][1], f"{where}.expires: {values['expires']!r} is not a date "
+                                                    "(YYYY-MM-DD) or an RFC 3339 time with a zone")
     elif "expires" not in entry and not allow_permanent:
         reader.problem(item, f"{where}: missing 'expires' (a date, e.g. 2026-12-31); a waiver without one needs "
                              "--allow-permanent-waivers")

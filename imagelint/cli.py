@@ -162,7 +162,11 @@ def parse_now(text: str | None) -> dt.datetime:
         raise UsageError(f"--now {text!r}: expected an RFC 3339 time, e.g. 2026-01-31T00:00:00Z") from None
     if value.tzinfo is None:
         raise UsageError(f"--now {text!r}: needs a time zone, e.g. 2026-01-31T00:00:00Z")
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is a time of year 0 in UTC, which Python (and CEL) lack
+        raise UsageError(f"--now {text!r}: out of range: in UTC it must lie within 0001-01-01T00:00:00Z .. "
+                         "9999-12-31T23:59:59Z") from None
 
 
 def rfc3339(value: dt.datetime) -> str:
