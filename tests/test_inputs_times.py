@@ -30,8 +30,8 @@ def check(cli, project: Path, *extra: str):
 def test_now_out_of_range(cli, project, now):
     proc = check(cli, project, "--now", now)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.splitlines() == [f"--now {now!r}: out of range: in UTC it must lie within "
-                                        "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z"]
+    assert proc.stderr.splitlines() == [(f"--now {now!r}: out of range: in UTC it must lie within "
+                                        "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")]
 
 
 @pytest.mark.parametrize("now", EDGE)
@@ -46,8 +46,8 @@ def test_waiver_expiry_out_of_range(cli, project, expires):
     waivers.write_text(f"- policy: p\n  id: a\n  reason: r\n  expires: {expires}\n", encoding="utf-8")
     proc = check(cli, project, "--now", "2026-01-01T00:00:00Z", "--waivers", str(waivers))
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.splitlines() == [f"{waivers}:4:12: waivers[0].expires: {expires!r} is out of range: in UTC "
-                                        "it must lie within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z"]
+    assert proc.stderr.splitlines() == [(f"{waivers}:4:12: waivers[0].expires: {expires!r} is out of range: in UTC "
+                                        "it must lie within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")]
 
 
 @pytest.mark.parametrize("expires", EDGE)

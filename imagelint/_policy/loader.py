@@ -164,6 +164,7 @@ def load_policies(paths: Iterable[str | Path], overrides: Mapping[str, Mapping[s
     ``overrides`` maps policy name -> {param: value} (from ``--param``); unknown policies or params are
     problems too, because a typo there would silently change a gate.
     """
+    paths = list(paths)
     files, problems = policy_files(paths)
     policies: list[Policy] = []
     seen: dict[str, Position] = {}
@@ -176,11 +177,23 @@ def load_policies(paths: Iterable[str | Path], overrides: Mapping[str, Mapping[s
                 continue
             seen[policy.name] = policy.position
             policies.append(policy)
+    if not problems and not policies:  # a gate over no policy passes every fleet: never what was meant
+        problems = [_nothing_loaded(Path(p)) for p in paths] or [Problem("--policies", 1, 1, "no policy paths")]
     if not problems and overrides:
         policies = _apply_overrides(policies, overrides, problems)
     if problems:
         raise PolicyError(problems)
     return policies
+
+
+def _nothing_loaded(path: Path) -> Problem:
+    if path.name.endswith(TEST_SUFFIXES) and path.is_file():
+        why = "a policy test file (*.test.yaml) holds no policies; give the policy files or their directory"
+    elif path.is_dir():
+        why = "no policy document in the files of this directory"
+    else:
+        why = "no policy document in this file (it is empty, comments or '---' only)"
+    return Problem(str(path), 1, 1, f"no policies loaded: {why}")
 
 
 def _apply_overrides(policies: list[Policy], overrides: Mapping[str, Mapping[str, Any]],
