@@ -82,7 +82,8 @@ def load_baseline(path: str | Path) -> Baseline:
         # JSON, not YAML: PyYAML would refuse valid JSON (tab indents, U+0080 in a name); this keeps positions
         node = compose_json(text, file)
     except json.JSONDecodeError as exc:
-        raise BaselineError([Problem(file, exc.lineno, exc.colno, f"not a baseline: invalid JSON: {exc.msg}")]) from None
+        problem = Problem(file, exc.lineno, exc.colno, f"not a baseline: invalid JSON: {exc.msg}")
+        raise BaselineError([problem]) from None
     except RecursionError:
         raise BaselineError([Problem(file, 1, 1, "not a baseline: invalid JSON: nested too deeply")]) from None
     except FileNotFoundError:
