@@ -12,7 +12,7 @@ Precedence: command-line flags override the file; the file overrides built-in de
     fail-on: high
     engine: auto
     endpoint: https://ims.ap-southeast-1.myhuaweicloud.com
-    query: {__imagetype: private}            # like --query KEY=VALUE
+    query: {__imagetype: private}            # like --query KEY=VALUE, with the file's endpoint only
     page-size: 500
     reports: {sarif: imagelint.sarif}        # like --report FORMAT=PATH
     attributes:                              # image attributes your cloud adds (see the static checks)
@@ -52,8 +52,10 @@ KEYS = ("policies", "params", "waivers", "allow-permanent-waivers", "baseline", 
         "query", "page-size", "reports", "attributes")
 """The keys of the file; each but ``attributes`` sets the option of the same name (``reports``: ``--report``)."""
 
-API_ONLY = ("query", "page_size")
-"""Options that configure the live API: from the file, they apply only when its endpoint does."""
+WITH_FILE_ENDPOINT = ("query",)
+"""From the file, applied only with the file's endpoint: a query chosen for one endpoint must not narrow another."""
+WITH_ANY_ENDPOINT = ("page_size",)
+"""From the file, applied with the file's endpoint or one given on the command line (a snapshot has no pages)."""
 
 SECRET_KEY = re.compile(r"pass(word|wd)?$|passw|secret|token|credential|api[-_]?key|access[-_]?key|"
                         r"private[-_]?key|^(ak|sk)$|^auth", re.IGNORECASE)
@@ -108,12 +110,22 @@ def load(path: Path, *, explicit: bool = True) -> Config:
         return [str(p if Path(p).is_absolute() else base / p) for p in reader.strings(top[key][1], key)]
 
     if "policies" in top:
+        pnode = top["policies"][1]
+        if isinstance(pnode, yaml.SequenceNode) and not pnode.value:
+            reader.problem(pnode, "policies: an empty list; list policy files or directories, or remove the key to "
+                                  "use the bundled pack")
         out["policies"] = [f"--policies={p}" for p in paths("policies")]
     if "params" in top:
         out["param"] = _params(reader, top["params"][1])
-    for key, dest, option in (("waivers", "waivers", "--waivers"), ("baseline", "baseline", "--baseline")):
+    for key, option in (("waivers", "--waivers"), ("baseline", "--baseline")):
         if key in top:
-            out[dest] = [f"{option}={p}" for p in paths(key)[:1]]
+            if isinstance(top[key][1], yaml.SequenceNode):  # the option takes one file; never use only the first
+                reader.problem(top[key][1], f"{key}: expected one file name ({option} takes one file), got a list")
+            else:
+                out[key] = [f"{option}={p}" for p in paths(key)]
+    if "query" in top and "endpoint" not in top:
+        reader.problem(top["query"][0], "query: applies only with the file's endpoint, and this file has none: "
+                                        "add endpoint:, or give --query with --endpoint on the command line")
     for key, choices in (("fail-on", FAIL_ON_CHOICES), ("engine", tuple(e.value for e in EngineName))):
         if key in top:
             text = reader.string(top[key][1], key)
@@ -292,8 +304,9 @@ def apply(parser: argparse.ArgumentParser, argv: Sequence[str], cwd: Path | None
         if arguments and (action.dest == "param" or action.dest not in given):
             # --param merges per key (the user's later --param wins); every other option is all or nothing
             injected[action.dest] = arguments
-    if "endpoint" not in injected and not any(a.dest == "endpoint" and a.option_strings and _given(sub, a, user, False)
-                                              for a in sub._actions):
-        for dest in API_ONLY:  # they configure the file's endpoint; another source is in use
+    if "endpoint" not in injected:  # the command line chose the source
+        user_endpoint = any(a.dest == "endpoint" and a.option_strings and _given(sub, a, user, False)
+                            for a in sub._actions)
+        for dest in WITH_FILE_ENDPOINT + (() if user_endpoint else WITH_ANY_ENDPOINT):
             injected.pop(dest, None)
     return argv[: at + 1] + [a for args in injected.values() for a in args] + user, config
