@@ -94,7 +94,7 @@ def compose_json(text: str, file: str) -> yaml.Node:
             kind_ = yaml.MappingNode if char == "{" else yaml.SequenceNode
             return kind_(_TAG + ("map" if char == "{" else "seq"), items, start, mark(i + 1), flow_style=True), i + 1
         if char == '"':
-            decoded, end = json.decoder.scanstring(text, i + 1)
+            decoded, end = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
             return yaml.ScalarNode(_TAG + "str", decoded, start, mark(end), style='"'), end
         for word, tag in (("true", "bool"), ("false", "bool"), ("null", "null")):
             if text.startswith(word, i):
