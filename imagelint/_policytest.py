@@ -121,9 +121,9 @@ def test_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
 def parse_now(text: str) -> dt.datetime | None:
     try:
         value_ = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return value_.astimezone(dt.UTC) if value_.tzinfo else None
+    except (ValueError, OverflowError):  # OverflowError: a year 0 or 10000 once in UTC
         return None
-    return value_.astimezone(dt.UTC) if value_.tzinfo else None
 
 
 def load_cases(path: Path, policies: Sequence[Policy]) -> list[Case]:
@@ -163,7 +163,8 @@ def _now(reader: Reader, node: yaml.Node, where: str) -> dt.datetime | None:
     text = reader.string(node, where)
     parsed = parse_now(text) if text is not None else None
     if text is not None and parsed is None:
-        reader.problem(node, f"{where}: {text!r} is not an RFC 3339 time with a zone, e.g. 2026-01-31T00:00:00Z")
+        reader.problem(node, f"{where}: {text!r} is not an RFC 3339 time with a zone within years 1..9999 in UTC, "
+                             "e.g. 2026-01-31T00:00:00Z")
     return parsed
 
 

@@ -22,6 +22,7 @@ BAD = {
     "below-int64": ("-9223372036854775809", "integer out of range: CEL ints are 64-bit"),
     "bad-int": ("!!int x", "invalid literal for int()"),
     "timestamp": ("!!timestamp 2026-01-01", "a date is not a param value"),
+    "lone-surrogate": ('"a\\ud800"', "a string with a lone surrogate"),
 }
 
 
@@ -46,7 +47,7 @@ def one_error(proc, start: str, text: str) -> None:
 
 @pytest.mark.parametrize(("value", "message"), BAD.values(), ids=BAD.keys())
 def test_param_flag(cli, project, value, message):
-    one_error(check(cli, project, "--param", f"p.v={value}"), f"--param 'p.v={value}': ", message)
+    one_error(check(cli, project, "--param", f"p.v={value}"), f"--param {f'p.v={value}'!r}: ", message)
     assert not (project / "PWNED").exists()
 
 
@@ -89,3 +90,15 @@ def test_config_params_reach_the_policy_unchanged(cli, tmp_path, fleet_file, wri
     (tmp_path / "imagelint.yaml").write_text(f"params:\n  p: {{v: {written}}}\n", encoding="utf-8")
     proc = check(cli, tmp_path)  # cel-python: cel-cpp cannot take an emoji in a param (celtree.cel_literal)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp"])
+def test_params_beyond_the_basic_plane_reach_both_engines(cli, tmp_path, fleet_file, engine):
+    # params are inlined as CEL literals; cel-cpp refused JSON's escaped surrogate pair for an emoji
+    (tmp_path / "p.yaml").write_text(policy_yaml("p", params={"want": "web😀é"},
+                                                 validations=["image.name == params.want"]), encoding="utf-8")
+    fleet_file([{"id": "a", "name": "web😀é"}, {"id": "b", "name": "web"}])
+    proc = cli("check", "--input", str(tmp_path / "fleet.json"), "--policies", str(tmp_path / "p.yaml"),
+               "--now", NOW, "--engine", engine, "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "1 pass, 1 fail" in proc.stderr

@@ -156,7 +156,12 @@ def test_missing_coverage_is_a_warning(cli, pack):
     ("policy: named\ncases:\n  - {name: x, image: {id: a}, expect: pass, message: m}\n",
      "3:39: cases[0].expect: a message can only be expected with fail or error, not pass"),
     ("policy: named\nnow: yesterday\ncases:\n  - {name: x, image: {id: a}, expect: pass}\n",
-     "2:6: now: 'yesterday' is not an RFC 3339 time with a zone, e.g. 2026-01-31T00:00:00Z"),
+     "2:6: now: 'yesterday' is not an RFC 3339 time with a zone within years 1..9999 in UTC, "
+     "e.g. 2026-01-31T00:00:00Z"),
+    # year 0 once in UTC: Python's OverflowError was an internal error (exit 4)
+    ('policy: named\nnow: "0001-01-01T00:00:00+01:00"\ncases:\n  - {name: x, image: {id: a}, expect: pass}\n',
+     "2:6: now: '0001-01-01T00:00:00+01:00' is not an RFC 3339 time with a zone within years 1..9999 in UTC, "
+     "e.g. 2026-01-31T00:00:00Z"),
     ("policy: named\ncases: []\n", "2:8: cases: expected a non-empty list of cases"),
 ])
 def test_invalid_test_file_exits_2_with_position(cli, pack, text, message):

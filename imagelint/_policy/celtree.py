@@ -312,7 +312,9 @@ def cel_literal(value: Any) -> str:
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
     if isinstance(value, str):
-        return json.dumps(value)
+        # JSON's escapes are CEL's, but not its \ud83d\ude00 for a character beyond U+FFFF (cel-cpp refuses
+        # escaped surrogates): such characters stay as they are (params hold no lone surrogate: the loader)
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(cel_literal(v) for v in value) + "]"
     if isinstance(value, Mapping):

@@ -60,8 +60,21 @@ class PolicyError(Exception):
 NESTED = "YAML nested too deeply (deeper than Python's recursion limit allows)"
 
 
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings: CEL compares them with ``timestamp()`` itself."""
+    """SafeLoader that keeps timestamps as strings (CEL compares them with ``timestamp()`` itself) and reads
+    ``"\\ud83d\\ude00"`` in a double-quoted scalar as JSON does, as one character: PyYAML (YAML 1.1) makes two
+    lone surrogates of it, and a policy written as JSON (``json.dumps`` escapes so) would then compare a
+    param or literal that matches no image's text."""
+
+    def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:
+        node = super().compose_scalar_node(anchor)
+        if node.style == '"' and not node.value.isascii():
+            node.value = _SURROGATE_PAIR.sub(
+                lambda m: chr(0x10000 + ((ord(m[0][0]) - 0xD800) << 10) + ord(m[0][1]) - 0xDC00), node.value)
+        return node
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -76,6 +89,9 @@ RECURSIVE = "the value contains itself (a recursive alias); CEL values are finit
 _NOT_CEL = {bytes: "binary data (!!binary)", set: "a set (!!set)", frozenset: "a set", tuple: "a pair list (!!pairs)"}
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def param_problem(value: Any) -> str | None:
     """Why ``value`` cannot be a param (``None`` when it can): CEL has null, bool, int, double, string, list
     and map, no bytes, sets or values that contain themselves (``&a [*a]``), and its ints are 64-bit."""
@@ -83,7 +99,11 @@ def param_problem(value: Any) -> str | None:
     seen: set[int] = set()  # aliases share containers: check each once, or nested aliases take exponential time
     while stack:
         item, above = stack.pop()
-        if item is None or isinstance(item, (bool, float, str)):
+        if isinstance(item, str):
+            if not item.isascii() and _LONE_SURROGATE.search(item):
+                return "a string with a lone surrogate (\\ud800-\\udfff alone) is not text CEL can hold"
+            continue
+        if item is None or isinstance(item, (bool, float)):
             continue
         if isinstance(item, int):
             if not INT64[0] <= item <= INT64[1]:
