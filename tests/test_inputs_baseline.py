@@ -63,22 +63,23 @@ def test_raw_c1_and_emoji_pair_in_a_hand_written_baseline(cli, tmp_path, policy)
     assert f"imagelint: baseline {baseline}: 2 baselined, 0 new, 0 fixed" in proc.stderr
 
 
-def test_tab_indented_baseline_is_read(cli, tmp_path, policy):
+def check_tabbed(cli, tmp_path, policy, validation: str, version: int):
+    """A run with a tab-indented baseline of one entry, and the baseline file."""
     images = fleet(tmp_path, [{"id": "a"}])
     baseline = tmp_path / "b.json"
-    baseline.write_text('{\n\t"findings": [\n\t\t{"image_id": "a",\t"policy": "p", "validation": 0}\n\t],\n'
-                        '\t"imagelint_baseline": 1\n}\n', encoding="utf-8")
-    proc = check(cli, images, policy, "--baseline", str(baseline))
+    baseline.write_text('{\n\t"findings": [\n\t\t{"image_id": "a",\t"policy": "p", "validation": '
+                        f'{validation}}}\n\t],\n\t"imagelint_baseline": {version}\n}}\n', encoding="utf-8")
+    return check(cli, images, policy, "--baseline", str(baseline)), baseline
+
+
+def test_tab_indented_baseline_is_read(cli, tmp_path, policy):
+    proc, baseline = check_tabbed(cli, tmp_path, policy, "0", 1)
     assert proc.returncode == 0, proc.stderr
     assert f"imagelint: baseline {baseline}: 1 baselined, 0 new, 0 fixed" in proc.stderr
 
 
 def test_tab_indented_baseline_errors_keep_their_positions(cli, tmp_path, policy):
-    images = fleet(tmp_path, [{"id": "a"}])
-    baseline = tmp_path / "b.json"
-    baseline.write_text('{\n\t"findings": [\n\t\t{"image_id": "a",\t"policy": "p", "validation": "x"}\n\t],\n'
-                        '\t"imagelint_baseline": 2\n}\n', encoding="utf-8")
-    proc = check(cli, images, policy, "--baseline", str(baseline))
+    proc, baseline = check_tabbed(cli, tmp_path, policy, '"x"', 2)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.splitlines() == [
         f"{baseline}:5:24: imagelint_baseline: unsupported version '2' (expected 1)",

@@ -40,11 +40,16 @@ def test_now_at_the_edges(cli, project, now):
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("expires", OUT)
-def test_waiver_expiry_out_of_range(cli, project, expires):
+def check_waiver(cli, project, expires: str):
+    """A run with one waiver of ``expires``, and the waivers file."""
     waivers = project / "w.yaml"
     waivers.write_text(f"- policy: p\n  id: a\n  reason: r\n  expires: {expires}\n", encoding="utf-8")
-    proc = check(cli, project, "--now", "2026-01-01T00:00:00Z", "--waivers", str(waivers))
+    return check(cli, project, "--now", "2026-01-01T00:00:00Z", "--waivers", str(waivers)), waivers
+
+
+@pytest.mark.parametrize("expires", OUT)
+def test_waiver_expiry_out_of_range(cli, project, expires):
+    proc, waivers = check_waiver(cli, project, expires)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.splitlines() == [(f"{waivers}:4:12: waivers[0].expires: {expires!r} is out of range: in UTC "
                                         "it must lie within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")]
@@ -52,9 +57,7 @@ def test_waiver_expiry_out_of_range(cli, project, expires):
 
 @pytest.mark.parametrize("expires", EDGE)
 def test_waiver_expiry_at_the_edges(cli, project, expires):
-    waivers = project / "w.yaml"
-    waivers.write_text(f"- policy: p\n  id: a\n  reason: r\n  expires: {expires}\n", encoding="utf-8")
-    proc = check(cli, project, "--now", "2026-01-01T00:00:00Z", "--waivers", str(waivers))
+    proc, _ = check_waiver(cli, project, expires)
     assert proc.returncode == 0, proc.stderr
 
 
