@@ -37,8 +37,9 @@ class JsonStream:
     odd string (``interface.ODD_ESCAPE``).
 
     Afterwards ``members`` holds the object's other members (``{}`` for an array; a repeated name keeps its
-    last value, as with ``json.loads``, and is in ``repeated``), ``found`` whether there was an image array, and ``top`` the top-level value in a 1-tuple when it was neither an array nor an
-    object (else ``None``: the value itself may be ``null``). Text that is not JSON raises ``SourceError``
+    last value, as with ``json.loads``, and is in ``repeated``), ``found`` whether there was an image
+    array, and ``top`` the top-level value in a 1-tuple when it was neither an array nor an object (else
+    ``None``: the value itself may be ``null``). Text that is not JSON raises ``SourceError``
     naming ``display:LINE:COL``; bytes that are not UTF-8, the byte.
     """
 
