@@ -33,6 +33,7 @@ from imagelint._source.interface import (
     Image,
     ImageSource,
     Page,
+    SeenIds,
     SourceError,
     plain_json,
 )
@@ -52,7 +53,6 @@ from imagelint._source.transport import (
 
 DEFAULT_PAGE_SIZE = 1000
 LIST_PATH = "/v2/images"
-_SHOWN_DUPLICATES = 10
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _MANAGED_HEADERS = {"host", "content-length", "transfer-encoding", "x-sdk-date", "connection"}
 _CREDENTIAL_HEADERS = {"x-auth-token", "authorization", "x-security-token"}
@@ -136,9 +136,13 @@ class ApiSource(ImageSource):
         self.console = console or Console(progress=False)
         self.pages_fetched = 0
         self.images_fetched = 0
-        self.duplicates = 0
         self.fetched_at: str | None = None
-        self._seen: set[str] = set()
+        self._ids = SeenIds(self.console.warn, "image {ident} was listed again on page {where}; it is evaluated once")
+
+    @property
+    def duplicates(self) -> int:
+        """Images listed again after their first page (each is evaluated once)."""
+        return self._ids.duplicates
 
     def location(self) -> str:
         return self.options.endpoint
@@ -178,10 +182,7 @@ class ApiSource(ImageSource):
             while not handoff.empty():  # unblock a worker waiting to hand over a page
                 handoff.get_nowait()
             self.console.progress(self.pages_fetched, images, final=True)
-            hidden = self.duplicates - _SHOWN_DUPLICATES
-            if hidden > 0:
-                self.console.warn(f"{hidden} more duplicate image ids not shown ({self.duplicates} in all); "
-                                  "each image was evaluated once")
+            self._ids.finish()
 
     # -- the worker thread ------------------------------------------------------------------------------
 
@@ -263,18 +264,8 @@ class ApiSource(ImageSource):
         return urlunsplit((target.scheme, target.netloc, target.path, "", "")), pairs
 
     def _unique(self, images: list[Image]) -> list[Image]:
-        page = []
-        for image in images:
-            ident = image["id"]
-            if ident in self._seen:
-                self.duplicates += 1
-                if self.duplicates <= _SHOWN_DUPLICATES:
-                    self.console.warn(f"image {ident} was listed again on page {self.pages_fetched + 1}; "
-                                      "it is evaluated once")
-                continue
-            self._seen.add(ident)
-            page.append(image)
-        return page
+        where = str(self.pages_fetched + 1)
+        return [image for image in images if self._ids.first(image["id"], where)]
 
 
 def _marker(pairs: list[tuple[str, str]]) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from imagelint._result import SourceInfo
@@ -44,6 +44,35 @@ class Page(list):  # type: ignore[type-arg]
         page = cls(images)
         page.plain_strings = plain_strings
         return page
+
+
+class SeenIds:
+    """The image ids a source has yielded, so that every image is evaluated once: ``first(ident, where)`` is
+    False for an id met before, which is counted and, for the first ``SHOWN`` repeats, warned about with
+    ``again`` (a format of ``ident`` and ``where``); ``finish()`` counts the repeats not shown."""
+
+    SHOWN = 10
+
+    def __init__(self, warn: Callable[[str], None], again: str) -> None:
+        self._warn = warn
+        self._again = again
+        self._seen: set[str] = set()
+        self.duplicates = 0
+
+    def first(self, ident: str, where: str) -> bool:
+        if ident not in self._seen:
+            self._seen.add(ident)
+            return True
+        self.duplicates += 1
+        if self.duplicates <= self.SHOWN:
+            self._warn(self._again.format(ident=ident, where=where))
+        return False
+
+    def finish(self) -> None:
+        hidden = self.duplicates - self.SHOWN
+        if hidden > 0:
+            self._warn(f"{hidden} more duplicate image ids not shown ({self.duplicates} in all); each image was "
+                       "evaluated once")
 
 
 class SourceError(Exception):

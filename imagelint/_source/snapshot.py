@@ -23,13 +23,13 @@ from imagelint._source.interface import (
     Image,
     ImageSource,
     Page,
+    SeenIds,
     SourceError,
     plain_json,
 )
 from imagelint._source.jsonstream import CHUNK, NESTED, JsonStream
 
 PAGE = 1000
-SHOWN_DUPLICATES = 10
 LINE = 1 << 24
 """The longest first line that may make a file JSON Lines (16 MiB): a longer one starts a JSON document
 written on one line (``json.dump``), which is then read in chunks rather than as one line."""
@@ -67,8 +67,7 @@ class SnapshotSource(ImageSource):
         self.format = "unknown"
         self.odd_images = 0
         self.read = 0  # images in the file, duplicates included (what the metadata counts)
-        self.duplicates = 0
-        self._seen: set[str] = set()
+        self._ids = SeenIds(_warn, "image {ident} is in the snapshot again at {where}; it is evaluated once")
 
     def location(self) -> str:
         return self.display
@@ -77,8 +76,8 @@ class SnapshotSource(ImageSource):
         out: dict[str, Any] = {"format": self.format}
         if self.metadata:
             out["snapshot"] = self.metadata
-        if self.duplicates:
-            out["duplicates"] = self.duplicates
+        if self._ids.duplicates:
+            out["duplicates"] = self._ids.duplicates
         return out
 
     def _open(self) -> IO[bytes]:
@@ -110,10 +109,7 @@ class SnapshotSource(ImageSource):
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-            hidden = self.duplicates - SHOWN_DUPLICATES
-            if hidden > 0:
-                _warn(f"{hidden} more duplicate image ids not shown ({self.duplicates} in all); each image was "
-                      "evaluated once")
+            self._ids.finish()
         self._check_metadata()
 
     def _check_metadata(self) -> None:
@@ -134,15 +130,8 @@ class SnapshotSource(ImageSource):
                               f"has {self.read} (was it cut short or edited?)")
 
     def _first_time(self, image: Image, where: str) -> bool:
-        ident = image["id"]
         self.read += 1
-        if ident not in self._seen:
-            self._seen.add(ident)
-            return True
-        self.duplicates += 1
-        if self.duplicates <= SHOWN_DUPLICATES:
-            _warn(f"image {ident} is in the snapshot again at {where}; it is evaluated once")
-        return False
+        return self._ids.first(image["id"], where)
 
     def _json(self, chunks: Iterator[bytes]) -> Iterator[Image]:
         self.odd_images = 0
