@@ -24,7 +24,7 @@ from imagelint._format.escape import terminal_safe
 from imagelint._format.outputs import plan as plan_reports
 from imagelint._format.outputs import write_all as write_reports
 from imagelint._gate import FAIL_ON_CHOICES, ExitCode, exit_code
-from imagelint._policy import Policy, PolicyError, bundled_policy_dir, parse_scalar
+from imagelint._policy import Policy, PolicyError, bundled_policy_dir, parse_param
 from imagelint._result import RunResult
 from imagelint._source import ImageSource, SnapshotSource
 from imagelint._source.api import add_arguments as add_api_arguments
@@ -128,25 +128,13 @@ def _err(text: str) -> None:
 
 def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``["max-age.max_age_days=30"]`` -> ``{"max-age": {"max_age_days": 30}}``."""
-    import yaml
-
-    from imagelint._policy.loader import param_problem, yaml_message
-
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         name, dot, param = key.rpartition(".")
         if not sep or not dot or not name or not param:
             raise UsageError(f"--param {item!r}: expected NAME.KEY=VALUE, e.g. image-max-age.max_age_days=180")
-        try:
-            value = parse_scalar(raw)
-        except yaml.YAMLError as exc:
-            raise UsageError(f"--param {item!r}: VALUE is not a YAML scalar: {yaml_message(exc)}") from None
-        except RecursionError:
-            raise UsageError(f"--param {item!r}: VALUE is nested too deeply") from None
-        except Exception as exc:  # noqa: BLE001 - a constructor's own error: !!int x, 5000 digits, !!timestamp x
-            raise UsageError(f"--param {item!r}: VALUE cannot be read: {' '.join(str(exc).split())}") from None
-        refused = param_problem(value)
+        value, refused = parse_param(raw)
         if refused is not None:
             raise UsageError(f"--param {item!r}: {refused}")
         out.setdefault(name, {})[param] = value

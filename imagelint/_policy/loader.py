@@ -145,9 +145,18 @@ def yaml_message(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
-def parse_scalar(text: str) -> Any:
-    """Parse a ``--param`` value as a YAML scalar (``365`` -> int, ``[a, b]`` -> list, ``x`` -> str)."""
-    return yaml.load(text, Loader=_Loader) if text.strip() else ""
+def parse_param(text: str) -> tuple[Any, str | None]:
+    """A ``--param`` VALUE read as YAML (``365`` -> int, ``[a, b]`` -> list, ``x`` -> str), and why it cannot be
+    a param (``None`` when it can): the text-side twin of ``param_value``."""
+    try:
+        value = yaml.load(text, Loader=_Loader) if text.strip() else ""
+    except yaml.YAMLError as exc:
+        return None, f"VALUE is not a YAML scalar: {yaml_message(exc)}"
+    except RecursionError:
+        return None, "VALUE is nested too deeply"
+    except Exception as exc:  # noqa: BLE001 - a constructor's own error: !!int x, 5000 digits, !!timestamp x
+        return None, f"VALUE cannot be read: {' '.join(str(exc).split())}"
+    return value, param_problem(value)
 
 
 def bundled_policy_dir() -> Path:
