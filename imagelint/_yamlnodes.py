@@ -63,8 +63,8 @@ def compose_json(text: str, file: str) -> yaml.Node:
     """The node tree of a JSON text that ``json.loads`` accepted, each node marked with its line and column.
 
     JSON is not quite YAML: PyYAML refuses a tab between tokens and characters (U+0080...) that JSON strings
-    may hold raw, takes U+2028 in a string for a line break, and decodes the escaped surrogate pair of an
-    emoji into two lone surrogates. So JSON is composed here, strings decoded by the json module itself.
+    may hold raw, and takes U+2028 in a string for a line break. So JSON is composed here, strings decoded
+    by the json module itself.
     ``RecursionError`` when nested deeper than this parser's recursion can go.
     """
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]

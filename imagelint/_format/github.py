@@ -2,8 +2,7 @@
 
 critical, high and medium findings are errors, low and info warnings. Annotations sit on the line of the
 validation that failed, in the policy file, when that file is in the repository; the image is named in the
-message. Rendered from
-``reports/github.j2``.
+message. Rendered from ``reports/github.j2``.
 
 GitHub shows at most 10 error, 10 warning and 10 notice annotations per step and 50 per job; the rest are
 only log lines. So each policy gets at most ``PER_POLICY`` lines, most severe policies first, then one
