@@ -29,14 +29,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from imagelint._source import auth as _auth
-from imagelint._source.interface import (
-    Image,
-    ImageSource,
-    Page,
-    SeenIds,
-    SourceError,
-    plain_json,
-)
+from imagelint._source.interface import Image, ImageSource, Page, SeenIds, SourceError, plain_json
 from imagelint._source.jsonstream import NESTED
 from imagelint._source.query import parse_query
 from imagelint._source.signer import canonical_query

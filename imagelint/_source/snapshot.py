@@ -19,14 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from imagelint._source.interface import (
-    Image,
-    ImageSource,
-    Page,
-    SeenIds,
-    SourceError,
-    plain_json,
-)
+from imagelint._source.interface import Image, ImageSource, Page, SeenIds, SourceError, plain_json
 from imagelint._source.jsonstream import CHUNK, NESTED, JsonStream
 
 PAGE = 1000
