@@ -1,8 +1,9 @@
 """imagelint: policy-as-code linter for cloud VM images.
 
-The pipeline reads like the package: ``_source`` yields images, ``_policy`` loads and validates policy
-files, ``_engine`` compiles CEL, ``_evaluate`` streams images through the compiled policies into the
-result model of ``_result``, ``_format`` renders that result, and ``cli`` decides the exit code.
+The pipeline reads like the package (``docs/architecture.md``): ``sources`` yields images, ``policy``
+loads and validates policy files, ``engines`` compile their CEL, ``judgement`` streams the images through
+them into the frozen result model and decides the exit code, ``formats`` render that result, and ``cli``
+wires the parts together, one module per command.
 """
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from imagelint._format import OutputFormat
+from imagelint.formats import OutputFormat
 from tests.apihelp import all_text, assert_each_once, assert_incomplete, check, run
 from tests.fakeims import FakeIMS, Fault, generate_images
 from tests.fakeims.sigv import parse_authorization

@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from imagelint._source.api import ApiOptions, ApiSource
-from imagelint._source.auth import NoAuth
-from imagelint._source.transport import Transport, TransportOptions
+from imagelint.sources.api import ApiOptions, ApiSource
+from imagelint.sources.auth import NoAuth
+from imagelint.sources.transport import Transport, TransportOptions
 from tests.apihelp import assert_each_once, assert_incomplete, check, listing, run
 from tests.fakeims import FakeIMS, Fault, generate_images
 
@@ -216,7 +216,7 @@ def test_check_input_of_a_listing_saved_by_hand_matches(tmp_path, fleet):
 
 
 def test_every_report_format_says_incomplete(tmp_path, fleet):
-    from imagelint._format import OutputFormat
+    from imagelint.formats import OutputFormat
 
     with serve(fleet, faults=[Fault("next_loop", page=1, times=None)]) as srv:
         for fmt in OutputFormat:

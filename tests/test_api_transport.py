@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from imagelint._source.api import normalise_endpoint, parse_headers
-from imagelint._source.transport import (
+from imagelint.sources.api import normalise_endpoint, parse_headers
+from imagelint.sources.transport import (
     BACKOFF_CAP,
     ConfigError,
     backoff,
@@ -115,9 +115,9 @@ def test_headers():
 
 
 def _follow(endpoint: str, link: str):
-    from imagelint._source.api import ApiOptions, ApiSource
-    from imagelint._source.auth import NoAuth
-    from imagelint._source.transport import Transport, TransportOptions
+    from imagelint.sources.api import ApiOptions, ApiSource
+    from imagelint.sources.auth import NoAuth
+    from imagelint.sources.transport import Transport, TransportOptions
 
     source = ApiSource(ApiOptions(endpoint=endpoint), Transport(TransportOptions()), NoAuth(endpoint))
     return source._follow(link, "GET x")
@@ -140,7 +140,7 @@ def test_next_links_are_resolved(endpoint, link, url, pairs):
 @pytest.mark.parametrize("link", ["http://h/v2/images?marker=m", "https://h:8443/v2/images?marker=m",
                                   "https://evil.example/v2/images?marker=m", "//evil.example/v2/images"])
 def test_foreign_next_links_are_refused(link):
-    from imagelint._source.interface import SourceError
+    from imagelint.sources.interface import SourceError
 
     with pytest.raises(SourceError) as err:
         _follow("https://h", link)

@@ -1,4 +1,4 @@
-"""``imagelint._atomic.replacing``: the one way snapshots and report files are written."""
+"""``imagelint.atomic.replacing``: the one way snapshots and report files are written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from imagelint._atomic import replacing
+from imagelint.atomic import replacing
 
 
 def test_the_old_file_stays_when_writing_fails(tmp_path):

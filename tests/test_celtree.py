@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagelint._policy import celtree
+from imagelint.policy import celtree
 
 
 @pytest.mark.parametrize("source, attributes, whole", [

@@ -147,7 +147,7 @@ def test_an_internal_error_is_one_line_and_exit_4(monkeypatch, capsys):
     def broken(args):
         raise RuntimeError("boom on image \x1b[31mred\x1b[0m\nsecond line")
 
-    monkeypatch.setattr(cli_module, "_check", broken)
+    monkeypatch.setitem(cli_module.COMMANDS, "check", broken)
     monkeypatch.delenv("IMAGELINT_DEBUG", raising=False)
     assert cli_module.main(["check", "--sample"]) == 4
     err = capsys.readouterr().err

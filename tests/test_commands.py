@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imagelint._policy import bundled_policy_dir, load_policies
-from imagelint._policy.loader import METADATA_KEYS, SPEC_KEYS, TOP_KEYS, VALIDATION_KEYS
-from imagelint._schema import SCHEMAS
+from imagelint.policy import bundled_policy_dir, load_policies
+from imagelint.policy.loader import METADATA_KEYS, SPEC_KEYS, TOP_KEYS, VALIDATION_KEYS
+from imagelint.policy.schema import SCHEMAS
 from tests.conftest import policy_yaml
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from imagelint import _config
 from imagelint.cli import build_parser
+from imagelint.cli import config as _config
 from tests.conftest import policy_yaml
 
 NOW = "2026-11-27T00:00:00Z"

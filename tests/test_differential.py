@@ -13,8 +13,8 @@ import datetime as dt
 
 import pytest
 
-from imagelint._engine import EngineName, create_engine
-from imagelint._policy import bundled_policy_dir, load_policies
+from imagelint.engines import EngineName, create_engine
+from imagelint.policy import bundled_policy_dir, load_policies
 from tests.conftest import policy_yaml
 from tests.fleetgen import generate_fleet
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from imagelint._engine import ERROR, FAIL, PASS, SKIP, EngineName, create_engine
-from imagelint._policy import load_policies
+from imagelint.engines import ERROR, FAIL, PASS, SKIP, EngineName, create_engine
+from imagelint.policy import load_policies
 from tests.conftest import policy_yaml
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
@@ -185,12 +185,12 @@ def test_a_lone_surrogate_is_judged_like_any_string(judge, where):
 
 @pytest.mark.parametrize("name", [EngineName.CEL_PYTHON, EngineName.CEL_CPP])
 def test_evaluate_leaves_the_garbage_collector_as_it_found_it(tmp_path, name):
-    """evaluate() collects and freezes page by page (see _evaluate.py); nothing may stay frozen after."""
+    """evaluate() collects and freezes page by page (see judgement/evaluate.py); nothing may stay frozen after."""
     import gc
     import json
 
-    from imagelint._evaluate import evaluate
-    from imagelint._source import SnapshotSource
+    from imagelint.judgement.evaluate import evaluate
+    from imagelint.sources import SnapshotSource
     from tests.fleetgen import generate_fleet
 
     path = tmp_path / "fleet.jsonl"

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from imagelint._format import FORMAT_CHOICES, OutputFormat
+from imagelint.formats import FORMAT_CHOICES, OutputFormat
 from tests.conftest import ROOT, policy_yaml, run_cli
 from tests.reportdata import NEUTRAL_ENV, NOW
 

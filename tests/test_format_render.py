@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from imagelint._format import OutputFormat
-from imagelint._result import (
+from imagelint.formats import OutputFormat
+from imagelint.judgement.result import (
     BaselineKey,
     Finding,
     ImageRef,
@@ -230,7 +230,7 @@ def test_json_comes_in_pieces_that_join_to_the_report(count):
 
 @pytest.mark.parametrize("count", [0, 3, 2500])
 def test_sarif_comes_in_pieces_that_make_the_same_log(count):
-    from imagelint._format.sarif import sarif_log
+    from imagelint.formats.sarif import sarif_log
 
     findings = tuple(_finding(f"i-{n}", f"name-{n}") for n in range(count)) if count != 3 else None
     result = make_result(findings=findings)  # 3: the default, with waived and baselined findings
@@ -268,8 +268,8 @@ def test_template_reports_come_in_pieces_that_join_to_the_report(name):
 def test_template_context_converts_findings_only_when_reached():
     # built-in templates see findings as their JSON dicts, made when reached (a list of 200,000 dicts had
     # cost 140-180 MB at 100,000 images); used as a list, the sequence is that list
-    from imagelint._format.view import FindingDicts, context_with_view
-    from imagelint._result import as_dict, finding_dict
+    from imagelint.formats.view import FindingDicts, context_with_view
+    from imagelint.judgement.result import as_dict, finding_dict
 
     result = make_result()
     context = context_with_view(result)

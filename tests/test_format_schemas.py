@@ -98,8 +98,8 @@ def test_sarif_results_locations_and_fingerprints(sample):
 
 
 def test_sarif_fingerprint_ignores_message_and_line():
-    from imagelint._format.sarif import fingerprint
-    from imagelint._result import Finding, ImageRef, Severity, Status
+    from imagelint.formats.sarif import fingerprint
+    from imagelint.judgement.result import Finding, ImageRef, Severity, Status
 
     image = ImageRef(id="i-1", name="n", visibility="private", owner=None)
     base = Finding("p", Severity.HIGH, Status.FAIL, 0, "image is 400 days old", image)

@@ -1,4 +1,4 @@
-"""The streaming JSON reader (``imagelint._source.jsonstream``) against ``json.loads``, the reference it
+"""The streaming JSON reader (``imagelint.sources.jsonstream``) against ``json.loads``, the reference it
 stands in for: the same values, the same error messages at the same line and column, the same byte of a
 UTF-8 error, whatever the chunk boundaries; and it really streams (images come out before the document
 has been read, and the text already read is let go)."""
@@ -10,10 +10,10 @@ import random
 
 import pytest
 
-from imagelint._source import jsonstream
-from imagelint._source.interface import SourceError
-from imagelint._source.jsonstream import JsonStream
-from imagelint._source.snapshot import SnapshotSource
+from imagelint.sources import jsonstream
+from imagelint.sources.interface import SourceError
+from imagelint.sources.jsonstream import JsonStream
+from imagelint.sources.snapshot import SnapshotSource
 from tests.fleetgen import generate_fleet
 
 TRICKY = [
@@ -174,7 +174,7 @@ def test_a_second_images_array_is_refused():
 
 
 def test_a_snapshot_on_one_line_longer_than_the_line_limit_is_read_as_json(tmp_path, monkeypatch):
-    from imagelint._source import snapshot
+    from imagelint.sources import snapshot
 
     monkeypatch.setattr(snapshot, "LINE", 100)
     images = [{"id": f"i-{n}", "pad": "y" * random.Random(n).randrange(50)} for n in range(300)]

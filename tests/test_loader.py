@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelint._policy import PolicyError, load_policies
+from imagelint.policy import PolicyError, load_policies
 
 GOOD = """\
 apiVersion: imagelint/v1

@@ -13,8 +13,8 @@ import random
 
 import pytest
 
-from imagelint._engine import celcpp
-from imagelint._policy import bundled_policy_dir, load_policies
+from imagelint.engines import celcpp
+from imagelint.policy import bundled_policy_dir, load_policies
 from tests.conftest import policy_yaml
 from tests.fleetgen import generate_fleet
 

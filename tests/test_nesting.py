@@ -12,8 +12,8 @@ import re
 import pytest
 import requests
 
-from imagelint._source.api import _json_body
-from imagelint._source.interface import SourceError
+from imagelint.sources.api import _json_body
+from imagelint.sources.interface import SourceError
 from tests.conftest import policy_yaml
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000

@@ -29,8 +29,8 @@ def test_wheel_contains_policies_reports_and_sample_fleet(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=300)
-    code = ("import imagelint._policy.loader as l, imagelint._format.templating as t, "
-            "imagelint._source.snapshot as s; print(l.bundled_policy_dir()); print(t.REPORTS_DIR); "
+    code = ("import imagelint.policy.loader as l, imagelint.formats.templating as t, "
+            "imagelint.sources.snapshot as s; print(l.bundled_policy_dir()); print(t.REPORTS_DIR); "
             "print(s.sample_fleet_path().is_file())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}).stdout.split()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from imagelint._engine import celcpp
-from imagelint._policy import bundled_policy_dir
-from imagelint._policytest import engines, run
+from imagelint.engines import celcpp
+from imagelint.policy import bundled_policy_dir
+from imagelint.policy.testing import engines, run
 from tests.conftest import policy_yaml
 
 ENGINES = ", ".join(engines())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagelint._source.query import KNOWN, QueryError, parse_query
+from imagelint.sources.query import KNOWN, QueryError, parse_query
 from tests.apihelp import run
 from tests.conftest import ROOT
 

@@ -7,10 +7,10 @@ import random
 import pytest
 import re2
 
-from imagelint._engine.celcpp import CelCppEngine
-from imagelint._engine.regex import Matcher
-from imagelint._policy import bundled_policy_dir, load_policies
-from imagelint._policy.celtree import regex_sites
+from imagelint.engines.celcpp import CelCppEngine
+from imagelint.engines.regex import Matcher
+from imagelint.policy import bundled_policy_dir, load_policies
+from imagelint.policy.celtree import regex_sites
 
 ADVERSARIAL = [
     r"^abc$", r"^\d+$", r"\w+", r"\s", r"\bword\b", r"^[[:alpha:]]+$", r"^a{,2}$", r"^(a|b)*c$", r"[.]", r"(?i)ABC",

@@ -11,7 +11,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from imagelint._source.signer import canonical_query, canonical_uri, sign
+from imagelint.sources.signer import canonical_query, canonical_uri, sign
 from tests.fakeims import sigv
 
 AK, SK = "AKEXAMPLE1234567890", "SKEXAMPLEsecret0123456789abcdef"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from imagelint._source import SnapshotSource, SourceError
+from imagelint.sources import SnapshotSource, SourceError
 from tests.conftest import policy_yaml
 
 IMAGES = [{"id": f"img-{i}", "name": f"n{i}", "status": "active"} for i in range(2500)]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from imagelint._policy import PolicyError, bundled_policy_dir
-from imagelint._policy.catalogue import IMAGE_ATTRIBUTES, Attribute
-from imagelint._policy.static import load_checked
+from imagelint.policy import PolicyError, bundled_policy_dir
+from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Attribute
+from imagelint.policy.static import load_checked
 
 HEADER = "apiVersion: imagelint/v1\nkind: Policy\nmetadata: {name: p, severity: high}\nspec:\n"
 """Four lines: the policy's spec starts on line 5."""

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from imagelint._waivers import parse_expiry
+from imagelint.judgement.waivers import parse_expiry
 from tests.conftest import policy_yaml
 
 NOW = "2026-11-27T00:00:00Z"

@@ -43,10 +43,10 @@ def write_fleet(path: Path, n: int, seed: int = 7) -> None:
 
 def child(args: argparse.Namespace) -> None:
     """One measurement; prints a JSON line {seconds, pairs, images, findings, rss_mb}."""
-    from imagelint._engine import create_engine
-    from imagelint._evaluate import evaluate
-    from imagelint._policy import bundled_policy_dir, load_policies
-    from imagelint._source import SnapshotSource
+    from imagelint.engines import create_engine
+    from imagelint.judgement.evaluate import evaluate
+    from imagelint.policy import bundled_policy_dir, load_policies
+    from imagelint.sources import SnapshotSource
 
     policies = load_policies([args.policies or bundled_policy_dir()])
     start = time.perf_counter()
@@ -59,7 +59,7 @@ def child(args: argparse.Namespace) -> None:
     else:
         engine = create_engine(args.mode.split("+")[0].removesuffix("-nomemo"), policies, NOW)
         if args.mode == "cel-cpp-nomemo":
-            from imagelint._engine.celcpp import CelCppEngine
+            from imagelint.engines.celcpp import CelCppEngine
 
             engine = CelCppEngine(policies, NOW, memoize=False)
         result = evaluate(SnapshotSource(args.input), policies, engine, now="2026-11-27T00:00:00Z")
@@ -117,7 +117,7 @@ def write_same_as_custodian(directory: Path) -> None:
 def custodian(path: str) -> tuple[int, int]:
     from c7n.filters.core import ValueFilter
 
-    from imagelint._source import SnapshotSource
+    from imagelint.sources import SnapshotSource
 
     filters = [ValueFilter(dict(f)) for f in CUSTODIAN_FILTERS]
     for f in filters:

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from imagelint._source.interface import ImageSource
+from imagelint.sources.interface import ImageSource
 
 TOKEN = "bench-token-0123456789"
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -120,13 +120,13 @@ def child(args: argparse.Namespace) -> None:
         print(json.dumps({"seconds": seconds, "images": images, "pages": None, "findings": None}))
         return
 
-    from imagelint._engine import create_engine
-    from imagelint._evaluate import evaluate
-    from imagelint._policy import bundled_policy_dir, load_policies
-    from imagelint._source.api import ApiOptions, ApiSource
-    from imagelint._source.auth import TokenAuth
-    from imagelint._source.interface import SourceError
-    from imagelint._source.transport import Transport, TransportOptions
+    from imagelint.engines import create_engine
+    from imagelint.judgement.evaluate import evaluate
+    from imagelint.policy import bundled_policy_dir, load_policies
+    from imagelint.sources.api import ApiOptions, ApiSource
+    from imagelint.sources.auth import TokenAuth
+    from imagelint.sources.interface import SourceError
+    from imagelint.sources.transport import Transport, TransportOptions
 
     transport = Transport(TransportOptions())
     source = ApiSource(ApiOptions(endpoint=args.url, page_size=args.page_size), transport,

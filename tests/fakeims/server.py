@@ -132,8 +132,8 @@ import json
 import random
 import secrets
 import socket
-import struct
 import ssl
+import struct
 import threading
 import time
 import uuid

@@ -1,7 +1,0 @@
-"""Policies: the ``imagelint/v1`` model, its loader and validator, and CEL static analysis."""
-
-from imagelint._policy.loader import PolicyError, Problem, bundled_policy_dir, load_policies, parse_param
-from imagelint._policy.model import Expr, Policy, Position, Validation, Variable
-
-__all__ = ["Expr", "Policy", "PolicyError", "Position", "Problem", "Validation", "Variable", "bundled_policy_dir",
-           "load_policies", "parse_param"]

@@ -1,0 +1,66 @@
+"""The command line: ``main(argv) -> int`` is the only entry point.
+
+``main`` builds the parser (``cli.parser``, every option in one place), lets ``imagelint.yaml`` supply
+defaults (``cli.config``), runs the command's module (one per command) and turns every anticipated failure
+— the exception of one part: ``PolicyError``, ``FileProblems``, ``EngineError``, ``ConfigError``,
+``ReportError``, ``UsageError`` — into one line on stderr and its exit code. The exit code of a run is
+``judgement.gate.exit_code``'s; only the command modules read the argparse ``Namespace``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from imagelint.cli import check, fetch, listing, policytest, schema, validate
+from imagelint.cli.common import UsageError, err
+from imagelint.cli.config import apply as apply_config
+from imagelint.cli.parser import build_parser
+from imagelint.engines import EngineError
+from imagelint.formats import ReportError
+from imagelint.formats.escape import terminal_safe
+from imagelint.judgement.gate import ExitCode
+from imagelint.policy import PolicyError
+from imagelint.policy.yamlfile import FileProblems
+from imagelint.sources.snapshot_writer import SnapshotWriteError
+from imagelint.sources.transport import ConfigError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": check.run, "fetch": fetch.run, "validate": validate.run, "test": policytest.run,
+    "list": listing.run_list, "explain": listing.run_explain, "schema": schema.run}
+
+USAGE_ERRORS = (UsageError, PolicyError, FileProblems, EngineError, ConfigError, SnapshotWriteError)
+"""Bad input found before (or instead of) judging: one line each, exit 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        # imagelint.yaml / --config become arguments before argparse sees them: flags keep the last word
+        arguments, config = apply_config(parser, sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(arguments)
+        args.config_data = config
+        return COMMANDS[args.command](args)
+    except USAGE_ERRORS as exc:
+        err(str(exc))
+        return ExitCode.USAGE
+    except ReportError as exc:
+        err(f"error: {exc}")
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        err("interrupted")
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        # a bug, not bad input: Python's traceback would exit 1, which a gate reads as "findings"
+        if os.environ.get("IMAGELINT_DEBUG"):
+            raise
+        text = terminal_safe(" ".join(f"{type(exc).__name__}: {exc}".split()))[:500]
+        err(f"imagelint: internal error: {text} (a bug in imagelint; IMAGELINT_DEBUG=1 shows the traceback)")
+        return ExitCode.INTERNAL
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

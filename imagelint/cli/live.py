@@ -1,0 +1,38 @@
+"""The live-API flags of ``check`` and ``fetch``, turned into ``sources.api.ApiSettings``.
+
+Each flag's dest is the name of an ``ApiSettings`` field and its default is that field's default, so the
+settings are read, and a flag given without ``--endpoint`` is found, without listing the flags again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from imagelint.sources.api import ApiSettings, ApiSource, open_source
+from imagelint.sources.transport import ConfigError
+
+_FIELDS = [f for f in dataclasses.fields(ApiSettings) if f.name != "endpoint"]
+_FLAGS = {"headers": "--header"}
+
+
+def settings(args: argparse.Namespace) -> ApiSettings:
+    return ApiSettings(endpoint=args.endpoint, **{f.name: getattr(args, f.name) for f in _FIELDS})
+
+
+def source(args: argparse.Namespace) -> ApiSource:
+    """The ``ApiSource`` of ``--endpoint`` and the other flags; ``ConfigError`` (exit 2) if any is bad."""
+    return open_source(settings(args))
+
+
+def reject_without_endpoint(args: argparse.Namespace) -> None:
+    """``check --input/--sample`` with live-API options: a usage error, not a silently ignored flag."""
+    defaults = ApiSettings(endpoint="")
+
+    def given(name: str) -> bool:
+        value, default = getattr(args, name), getattr(defaults, name)
+        return bool(value) if isinstance(default, tuple) else value != default  # repeatable flags: a list
+
+    flags = [_FLAGS.get(f.name, "--" + f.name.replace("_", "-")) for f in _FIELDS if given(f.name)]
+    if flags:
+        raise ConfigError(f"{', '.join(flags)}: only with --endpoint (they configure the live API)")

@@ -1,0 +1,92 @@
+"""The reference engine: cel-python (pure Python, interpreted).
+
+Slow (hundreds of µs per expression) but independent of our rewriting: it evaluates each policy's own
+expression text, with ``variables`` bound eagerly into a map whose failed entries are cel-python error
+*values*. Errors are values in cel-python, so an unused failing variable never surfaces and
+``false && variables.bad`` is false: observably the lazy semantics the fast engine gets by inlining.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import celpy
+from celpy import celtypes
+
+from imagelint.engines.interface import Engine, EngineError, EvalFailure, NonBool
+from imagelint.policy.model import Expr, Policy
+
+
+class CelPythonEngine(Engine):
+    name = "cel-python"
+
+    def __init__(self, policies: list[Policy], now: dt.datetime) -> None:
+        self.env = celpy.Environment()
+        self.cel_now = celtypes.TimestampType(now)
+        self.params = [_to_cel(p.params) for p in policies]
+        super().__init__(policies, now)
+
+    def compile(self, expr: Expr, policy: Policy) -> Any:
+        try:
+            return self.env.program(self.env.compile(expr.source))
+        except celpy.CELParseError as exc:  # the loader parsed it already: only a cel-python change gets here
+            raise EngineError(f"{expr.position}: cel-python cannot compile {expr.where}: {exc}") from None
+
+    def bind(self, image: dict[str, Any], index: int, cache: dict[str, Any]) -> Any:
+        if "image" not in cache:
+            try:
+                cache["image"] = _to_cel(image)
+            except (ValueError, TypeError, OverflowError) as exc:
+                cache["image"] = EvalFailure(f"cannot convert the image: {exc or type(exc).__name__}")
+        if isinstance(cache["image"], EvalFailure):
+            raise cache["image"]
+        activation: dict[str, Any] = {"image": cache["image"], "params": self.params[index], "now": self.cel_now}
+        variables: dict[Any, Any] = {}
+        for var in self.policies[index].variables:
+            activation["variables"] = celtypes.MapType(variables)
+            try:
+                value = self.programs[id(var.expression)].evaluate(activation)
+            except celpy.CELEvalError as exc:
+                value = exc
+            except Exception as exc:  # noqa: BLE001 - cel-python raises plain Python errors too
+                value = celpy.CELEvalError(str(exc), type(exc))
+            variables[celtypes.StringType(var.name)] = value
+        activation["variables"] = celtypes.MapType(variables)
+        return activation
+
+    def run(self, program: Any, activation: Any) -> Any:
+        try:
+            value = program.evaluate(activation)
+        except celpy.CELEvalError as exc:
+            raise EvalFailure(_describe(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - e.g. ValueError('overflow') escapes cel-python
+            raise EvalFailure(f"{type(exc).__name__}: {exc}") from None
+        if isinstance(value, celpy.CELEvalError):
+            raise EvalFailure(_describe(value))
+        if isinstance(value, celtypes.BoolType):
+            return bool(value)
+        if isinstance(value, str):  # StringType, or a plain str from some cel-python functions
+            return str(value)
+        return NonBool(_cel_type_name(value))
+
+
+def _to_cel(value: Any) -> Any:
+    return celpy.json_to_cel(value)
+
+
+def _describe(exc: Exception) -> str:
+    args = exc.args
+    return str(args[0]) if args else type(exc).__name__
+
+
+def _cel_type_name(value: Any) -> str:
+    names = {celtypes.IntType: "int", celtypes.UintType: "uint", celtypes.DoubleType: "double",
+             celtypes.StringType: "string", celtypes.BytesType: "bytes", celtypes.ListType: "list",
+             celtypes.MapType: "map", celtypes.TimestampType: "timestamp", celtypes.DurationType: "duration"}
+    if value is None:
+        return "null"
+    for cls, name in names.items():
+        if isinstance(value, cls):
+            return name
+    return type(value).__name__

@@ -1,0 +1,98 @@
+"""The JUnit XML reporter, for the test tabs of Jenkins, GitLab and friends.
+
+One ``testsuite`` per policy; one ``testcase`` per failing or erroring image (its findings for that policy
+joined), waived/baselined images as skipped testcases, and one aggregate testcase each for the passing
+and the skipped images, so a test tab stays readable at 100,000 images. Rendered from
+``reports/junit.xml.j2``; valid against the Ant JUnit schema (``tests/data/JUnit.xsd``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from imagelint.formats.templating import BuiltinTemplateReporter
+from imagelint.formats.view import FindingDicts, context_with_view
+from imagelint.judgement.result import Finding, RunResult, Status
+
+
+class JunitReporter(BuiltinTemplateReporter):
+    template = "junit.xml.j2"
+
+    def context(self, result: RunResult) -> dict[str, Any]:
+        context = context_with_view(result)
+        s = context["summary"]
+        context["summary_line"] = (f"{s['images']} images, {s['policies']} policies: {s['pass']} pass, "
+                                   f"{s['fail']} fail, {s['skip']} skip, {s['error']} error; "
+                                   f"verdict {context['view']['verdict_text']}")
+        # the schema wants a local time without zone: ``now`` is UTC, its first 19 characters fit
+        context["timestamp"] = result.now[:19]
+        context["hostname"] = _hostname(result)
+        context["suites"] = _Suites(context["policies"], context["view"]["groups"])
+        return context
+
+
+class _Suites(Mapping[str, dict[str, Any]]):
+    """Each policy's suite, made when the template reaches it: one policy's testcases at a time."""
+
+    def __init__(self, policies: list[dict[str, Any]], groups: dict[str, dict[str, FindingDicts]]) -> None:
+        self.policies = {p["name"]: p for p in policies}
+        self.groups = groups
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return _suite(self.policies[name], self.groups[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.policies)
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+
+def _hostname(result: RunResult) -> str:
+    """The host the images came from (the API endpoint's host), ``localhost`` for snapshots: the machine
+    that ran imagelint is noise in a report and would make outputs differ between CI runners."""
+    if result.source.kind == "api":
+        host = urlsplit(result.source.location).hostname
+        if host:
+            return host
+    return "localhost"
+
+
+def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, Any]:
+    # from the Finding objects: only a few of their fields make a testcase
+    cases: list[dict[str, Any]] = []
+    by_image: dict[str, list[Finding]] = {}
+    for finding in group["open"].findings:
+        by_image.setdefault(finding.image.id, []).append(finding)
+    for findings in by_image.values():
+        errored = any(f.status is Status.ERROR for f in findings)
+        cases.append({"name": _case_name(findings[0]), "kind": "error" if errored else "failure",
+                      "type": "error" if errored else "fail", "message": findings[0].message,
+                      "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings)})
+    for finding in [*group["waived"].findings, *group["baselined"].findings]:
+        if finding.image.id in by_image:
+            continue  # the image already fails this policy; its suppressed findings add nothing to the tab
+        reason = (f"waived: {finding.waiver.reason}" if finding.waiver is not None
+                  else "baselined: recorded in the baseline")
+        cases.append({"name": _case_name(finding), "kind": "skipped", "message": reason, "text": finding.message})
+        by_image[finding.image.id] = [finding]
+    if policy["pass"] or not cases:
+        cases.append({"name": _count(policy["pass"], "image passes", "images pass"), "kind": "pass"})
+    if policy["skip"]:
+        cases.append({"name": _count(policy["skip"], "image not matched", "images not matched"), "kind": "skipped",
+                      "message": "spec.match is false for these images", "text": ""})
+    return {"cases": cases, "tests": len(cases),
+            "failures": sum(c["kind"] == "failure" for c in cases),
+            "errors": sum(c["kind"] == "error" for c in cases),
+            "skipped": sum(c["kind"] == "skipped" for c in cases)}
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _case_name(finding: Finding) -> str:
+    name = finding.image.name
+    return f"{name if name is not None else '(no name)'} ({finding.image.id})"
