@@ -16,10 +16,24 @@ from typing import Any
 from tests.conftest import policy_yaml, run_cli
 
 # Credentials from the developer's shell must not leak into (or change) the tests.
-CLEAN_ENV = {name: "" for name in ("OS_AUTH_TOKEN", "OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD",
-                                   "OS_USER_DOMAIN_NAME", "OS_DOMAIN_NAME", "OS_PROJECT_NAME", "OS_PROJECT_ID",
-                                   "OS_PROJECT_DOMAIN_NAME", "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK",
-                                   "HUAWEICLOUD_SDK_PROJECT_ID", "HUAWEICLOUD_SDK_SECURITY_TOKEN")}
+CLEAN_ENV = {
+    name: ""
+    for name in (
+        "OS_AUTH_TOKEN",
+        "OS_AUTH_URL",
+        "OS_USERNAME",
+        "OS_PASSWORD",
+        "OS_USER_DOMAIN_NAME",
+        "OS_DOMAIN_NAME",
+        "OS_PROJECT_NAME",
+        "OS_PROJECT_ID",
+        "OS_PROJECT_DOMAIN_NAME",
+        "HUAWEICLOUD_SDK_AK",
+        "HUAWEICLOUD_SDK_SK",
+        "HUAWEICLOUD_SDK_PROJECT_ID",
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    )
+}
 CLEAN_ENV.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
 
 
@@ -35,12 +49,28 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return run_cli(*args, env={**CLEAN_ENV, **(env or {})})
 
 
-def check(url: str, tmp: Path, *extra: str, env: dict[str, str] | None = None,
-          report: str = "report.json") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def check(
+    url: str, tmp: Path, *extra: str, env: dict[str, str] | None = None, report: str = "report.json"
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """``imagelint check --endpoint URL`` with the ``seen`` policy and a JSON report in ``tmp``."""
     out = tmp / report
-    proc = run("check", "--endpoint", url, "--policies", str(seen_policy(tmp)), "--format", "json",
-               "--output", str(out), "--fail-on", "never", "--retries", "3", *extra, env=env)
+    proc = run(
+        "check",
+        "--endpoint",
+        url,
+        "--policies",
+        str(seen_policy(tmp)),
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        "--fail-on",
+        "never",
+        "--retries",
+        "3",
+        *extra,
+        env=env,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     return proc, doc
@@ -62,8 +92,14 @@ def assert_each_once(report: dict[str, Any], images: list[dict[str, Any]]) -> No
     assert (seen["fail"], seen["pass"], seen["skip"], seen["error"]) == (len(images), 0, 0, 0)
 
 
-def assert_incomplete(proc: subprocess.CompletedProcess[str], report: dict[str, Any],
-                      images: list[dict[str, Any]], *, pages_seen: int | None = None, page: int = 0) -> None:
+def assert_incomplete(
+    proc: subprocess.CompletedProcess[str],
+    report: dict[str, Any],
+    images: list[dict[str, Any]],
+    *,
+    pages_seen: int | None = None,
+    page: int = 0,
+) -> None:
     """Exit 3, every artefact says incomplete, and what was judged was judged once and is a prefix of the
     listing (``pages_seen`` full pages of ``page`` images when given)."""
     assert proc.returncode == 3, (proc.returncode, proc.stderr)
@@ -93,5 +129,14 @@ def all_text(proc: subprocess.CompletedProcess[str], *paths: Path) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["CLEAN_ENV", "all_text", "assert_each_once", "assert_incomplete", "check", "judged_ids", "listing",
-           "run", "seen_policy"]
+__all__ = [
+    "CLEAN_ENV",
+    "all_text",
+    "assert_each_once",
+    "assert_incomplete",
+    "check",
+    "judged_ids",
+    "listing",
+    "run",
+    "seen_policy",
+]

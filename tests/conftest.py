@@ -17,9 +17,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def policy_yaml(name: str = "p", *, severity: str = "high", validations: list[Any] | None = None,
-                match: str | None = None, variables: list[dict[str, str]] | None = None,
-                params: dict[str, Any] | None = None, title: str | None = None) -> str:
+def policy_yaml(
+    name: str = "p",
+    *,
+    severity: str = "high",
+    validations: list[Any] | None = None,
+    match: str | None = None,
+    variables: list[dict[str, str]] | None = None,
+    params: dict[str, Any] | None = None,
+    title: str | None = None,
+) -> str:
     """One ``imagelint/v1`` document built from arguments (validations: expressions or dicts)."""
     doc: dict[str, Any] = {
         "apiVersion": "imagelint/v1",
@@ -33,8 +40,7 @@ def policy_yaml(name: str = "p", *, severity: str = "high", validations: list[An
         doc["spec"]["match"] = match
     if variables is not None:
         doc["spec"]["variables"] = variables
-    doc["spec"]["validations"] = [v if isinstance(v, dict) else {"expression": v}
-                                  for v in (validations or ["true"])]
+    doc["spec"]["validations"] = [v if isinstance(v, dict) else {"expression": v} for v in (validations or ["true"])]
     return json.dumps(doc, indent=2)  # JSON is YAML; keeps quoting of CEL text exact
 
 
@@ -63,14 +69,22 @@ def fleet_file(tmp_path: Path):
     return _fleet
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``python -m imagelint`` in a subprocess: exit code, stdout and stderr as a user sees them."""
     import os
 
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "imagelint", *args], input=stdin, capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "imagelint", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.fixture

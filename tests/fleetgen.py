@@ -27,7 +27,8 @@ import json
 import random
 import sys
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 __all__ = ["realistic_image", "generate_fleet", "iter_fleet", "SAMPLE_SEED", "SAMPLE_SIZE", "main"]
 
@@ -35,9 +36,9 @@ __all__ = ["realistic_image", "generate_fleet", "iter_fleet", "SAMPLE_SEED", "SA
 SAMPLE_SEED = 20261127
 SAMPLE_SIZE = 300
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-_FIRST = int((_dt.datetime(2017, 1, 1, tzinfo=_dt.timezone.utc) - _EPOCH).total_seconds())
-_LAST = int((_dt.datetime(2026, 10, 31, tzinfo=_dt.timezone.utc) - _EPOCH).total_seconds())
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_FIRST = int((_dt.datetime(2017, 1, 1, tzinfo=_dt.UTC) - _EPOCH).total_seconds())
+_LAST = int((_dt.datetime(2026, 10, 31, tzinfo=_dt.UTC) - _EPOCH).total_seconds())
 
 #: The cloud provider's project that owns public (gold) images, as in the API page's example.
 PROVIDER_OWNER = "1bed856811654c1cb661a6ca845ebc77"
@@ -86,7 +87,7 @@ def _uuid(rng: random.Random) -> str:
 
 
 def _hex32(rng: random.Random) -> str:
-    return "%032x" % rng.getrandbits(128)
+    return "{:032x}".format(rng.getrandbits(128))
 
 
 def _ts(seconds: int) -> str:
@@ -104,8 +105,7 @@ def realistic_image(rng: random.Random, index: int) -> dict:
     images violate any one bundled policy, through independent random mutations.
     """
     image_id = _uuid(rng)
-    kind = rng.choices(["gold", "private", "shared", "market", "tenant-public"],
-                       weights=[28, 50, 14, 5, 3])[0]
+    kind = rng.choices(["gold", "private", "shared", "market", "tenant-public"], weights=[28, 50, 14, 5, 3])[0]
     platform, os_type, os_version, firmware = rng.choice(_OSES)
     created = rng.randint(_FIRST, _LAST)
     updated = min(created + rng.randint(60, 90 * 86400), _LAST + 86400)
@@ -115,7 +115,9 @@ def realistic_image(rng: random.Random, index: int) -> dict:
         name = os_version
     elif kind == "market":
         owner, visibility, imagetype = MARKET_OWNER, "public", "market"
-        name = "%s %s appliance" % (os_version.split(" 64bit")[0], rng.choice(["LAMP", "WordPress", "GitLab", "Nginx"]))
+        name = "{} {} appliance".format(
+            os_version.split(" 64bit")[0], rng.choice(["LAMP", "WordPress", "GitLab", "Nginx"])
+        )
     elif kind == "shared":
         owner, visibility, imagetype = rng.choice(SHARING_OWNERS), "shared", "shared"
         name = "shared-%s-%s-%d" % (rng.choice(_NAME_WORDS), platform.lower().replace(" ", ""), index)
@@ -133,7 +135,7 @@ def realistic_image(rng: random.Random, index: int) -> dict:
         "created_at": _ts(created),
         "__image_source_type": "uds",
         "container_format": "bare",
-        "file": "/v2/images/%s/file" % image_id,
+        "file": "/v2/images/{}/file".format(image_id),
         "updated_at": _ts(updated),
         "protected": provider,
         "checksum": "d41d8cd98f00b204e9800998ecf8427e",
@@ -145,15 +147,14 @@ def realistic_image(rng: random.Random, index: int) -> dict:
         "__os_type": os_type,
         "__imagetype": imagetype,
         "visibility": visibility,
-        "virtual_env_type": rng.choices(["FusionCompute", "Ironic", "DataImage", "IsoImage"],
-                                        weights=[85, 6, 6, 3])[0],
+        "virtual_env_type": rng.choices(["FusionCompute", "Ironic", "DataImage", "IsoImage"], weights=[85, 6, 6, 3])[0],
         "tags": [],
         "__platform": platform,
         "size": 0,
         "__os_bit": "64" if _chance(rng, 0.93) else "32",
         "__os_version": os_version,
         "name": name,
-        "self": "/v2/images/%s" % image_id,
+        "self": "/v2/images/{}".format(image_id),
         "disk_format": rng.choices(["zvhd2", "zvhd", "qcow2", "raw", "vhd"], weights=[80, 6, 6, 4, 4])[0],
         "virtual_size": None,
         "hw_firmware_type": firmware,
@@ -163,8 +164,14 @@ def realistic_image(rng: random.Random, index: int) -> dict:
         "__is_config_init": rng.choice(["true", "false"]),
         "hw_vif_multiqueue_enabled": rng.choice(["true", "false"]),
         "active_at": _ts(active),
-        "__description": "" if provider else rng.choice(["", "built by packer", "nightly build", "copied from %s" % rng.choice(TENANT_OWNERS)]),
-        "__data_origin": "" if provider else rng.choice(["instance,%s" % _uuid(rng), "file,obs://images/%s.qcow2" % rng.choice(_NAME_WORDS)]),
+        "__description": ""
+        if provider
+        else rng.choice(["", "built by packer", "nightly build", "copied from {}".format(rng.choice(TENANT_OWNERS))]),
+        "__data_origin": ""
+        if provider
+        else rng.choice(
+            ["instance,{}".format(_uuid(rng)), "file,obs://images/{}.qcow2".format(rng.choice(_NAME_WORDS))]
+        ),
         "__originalimagename": "" if provider else rng.choice(["", _uuid(rng)]),
     }
     if image["__os_bit"] == "32":
@@ -184,9 +191,11 @@ def realistic_image(rng: random.Random, index: int) -> dict:
         image["__backup_id"] = _uuid(rng)
     # Tags on the tenant's own images; about 10 % lack an owner tag.
     if kind in ("private", "tenant-public", "shared"):
-        tags = ["%s=%s" % (k, rng.choice(_TAG_VALUES)) for k in rng.sample(_TAG_KEYS, rng.randint(0, 3))]
+        tags = ["{}={}".format(k, rng.choice(_TAG_VALUES)) for k in rng.sample(_TAG_KEYS, rng.randint(0, 3))]
         if _chance(rng, 0.9):
-            tags.insert(rng.randint(0, len(tags)), ("owner.%s" if _chance(rng, 0.15) else "owner=%s") % rng.choice(_PEOPLE))
+            tags.insert(
+                rng.randint(0, len(tags)), ("owner.%s" if _chance(rng, 0.15) else "owner=%s") % rng.choice(_PEOPLE)
+            )
         image["tags"] = tags
     # Encryption: most private images carry a KMS key; about 12 % do not.
     if kind in ("private", "shared") and _chance(rng, 0.88):
@@ -240,17 +249,37 @@ def _mutate_realistic(rng: random.Random, image: dict) -> None:
         (0.05, lambda: image.__setitem__("__platform", rng.choice(_BAD_PLATFORMS))),
         (0.04, lambda: image.__setitem__("virtual_env_type", rng.choice(["KVM", "BMS", "fusioncompute"]))),
         (0.05, lambda: image.__setitem__("hw_firmware_type", rng.choice(["legacy", "UEFI", "efi"]))),
-        (0.03, lambda: image.__setitem__("status", rng.choice(["pending_delete", "deactivated", "uploading", "importing"]))),
+        (
+            0.03,
+            lambda: image.__setitem__(
+                "status", rng.choice(["pending_delete", "deactivated", "uploading", "importing"])
+            ),
+        ),
         (0.05, lambda: image.__setitem__("__lazyloading", rng.choice(["yes", "TRUE", "1", "no"]))),
         (0.05, lambda: image.__setitem__("__image_size", rng.choice(["0", "", "unknown", "12.5"]))),
-        (0.06, lambda: image.__setitem__("__os_feature_list", rng.choice(["sriov,ipv6", "{\"sriov\": true}", "ipv6", "[\"sriov\", \"ipv6\""]))),
+        (
+            0.06,
+            lambda: image.__setitem__(
+                "__os_feature_list", rng.choice(["sriov,ipv6", '{"sriov": true}', "ipv6", '["sriov", "ipv6"'])
+            ),
+        ),
         (0.04, lambda: image.__setitem__("__imagetype", rng.choice(["custom", "Private", "public"]))),
         (0.04, lambda: image.__setitem__("visibility", rng.choice(["community", "Public", "internal"]))),
-        (0.05, lambda: image.__setitem__(rng.choice(["__isregistered", "__is_config_init", "hw_vif_multiqueue_enabled", "__support_kvm"]),
-                                         rng.choice(["yes", "1", "True", "TRUE", "enabled"]))),
+        (
+            0.05,
+            lambda: image.__setitem__(
+                rng.choice(["__isregistered", "__is_config_init", "hw_vif_multiqueue_enabled", "__support_kvm"]),
+                rng.choice(["yes", "1", "True", "TRUE", "enabled"]),
+            ),
+        ),
         (0.04, lambda: image.__setitem__("min_ram", rng.choice([-1, -1024]))),
-        (0.03, lambda: image.__setitem__("id", "img-%012x" % rng.getrandbits(48))),
-        (0.05, lambda: image.__setitem__(rng.choice(["created_at", "updated_at"]), _ts(rng.randint(_FIRST, _LAST)).replace("T", " ").rstrip("Z"))),
+        (0.03, lambda: image.__setitem__("id", "img-{:012x}".format(rng.getrandbits(48)))),
+        (
+            0.05,
+            lambda: image.__setitem__(
+                rng.choice(["created_at", "updated_at"]), _ts(rng.randint(_FIRST, _LAST)).replace("T", " ").rstrip("Z")
+            ),
+        ),
         (0.03, lambda: image.__setitem__("name", rng.choice(["", "   "]))),
         (0.04, lambda: image.__setitem__("__os_type", "Windows" if image.get("__os_type") == "Linux" else "Linux")),
         (0.12, lambda: image.__setitem__("protected", False) if image.get("visibility") == "public" else None),
@@ -259,8 +288,8 @@ def _mutate_realistic(rng: random.Random, image: dict) -> None:
         if rng.random() < probability:
             apply()
     if image.get("id", "").startswith("img-"):
-        image["file"] = "/v2/images/%s/file" % image["id"]
-        image["self"] = "/v2/images/%s" % image["id"]
+        image["file"] = "/v2/images/{}/file".format(image["id"])
+        image["self"] = "/v2/images/{}".format(image["id"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,32 +299,122 @@ _INT64_MAX = 2**63 - 1
 _INT64_MIN = -(2**63)
 
 _ODD_STRINGS = [
-    "", " ", "  \t ", "\n", "true", "True", "TRUE", "false", "False", "FALSE", "yes", "null", "None",
-    "0", "-1", "1", "64", " 64", "64 ", "64\n", "1e3", "0x10", "é", "日本語のイメージ", "Ωmega", "🙂",
-    "x" * 5000, "<script>alert(1)</script>", "line1\nline2", "'; DROP TABLE images; --", "\\", "\"",
-    "{}", "[]", "[", "a,b", "zvhd2 ", " Linux", "LINUX", "public\n", "\u00a0", "\u2028",
+    "",
+    " ",
+    "  \t ",
+    "\n",
+    "true",
+    "True",
+    "TRUE",
+    "false",
+    "False",
+    "FALSE",
+    "yes",
+    "null",
+    "None",
+    "0",
+    "-1",
+    "1",
+    "64",
+    " 64",
+    "64 ",
+    "64\n",
+    "1e3",
+    "0x10",
+    "é",
+    "日本語のイメージ",
+    "Ωmega",
+    "🙂",
+    "x" * 5000,
+    "<script>alert(1)</script>",
+    "line1\nline2",
+    "'; DROP TABLE images; --",
+    "\\",
+    '"',
+    "{}",
+    "[]",
+    "[",
+    "a,b",
+    "zvhd2 ",
+    " Linux",
+    "LINUX",
+    "public\n",
+    "\u00a0",
+    "\u2028",
 ]
 _ODD_INTS = [0, 1, -1, 2, 1024, 1025, -1024, 40, 2048, _INT64_MAX, _INT64_MIN, 2**53 + 1, -(2**31)]
 _ODD_FLOATS = [0.0, -0.0, 1.0, 40.0, 0.5, -1.5, 1024.0, 1e300, -1e-300, 2.5e10]
-_ODD_OTHER: list[Any] = [None, True, False, [], ["a"], [1, "x", None], [[]], {}, {"a": {"b": 1}},
-                         {"key": "owner", "value": "alice"}]
+_ODD_OTHER: list[Any] = [
+    None,
+    True,
+    False,
+    [],
+    ["a"],
+    [1, "x", None],
+    [[]],
+    {},
+    {"a": {"b": 1}},
+    {"key": "owner", "value": "alice"},
+]
 
 _BAD_TIMESTAMPS = [
-    "2018-09-06 14:03:27", "garbage", "", "2018-02-30T00:00:00Z", "2018-04-31T10:00:00Z",
-    "2018-09-06T14:03:27+08:00", "2018-09-06T14:03:27.123456789Z", "2018-09-06T14:03:27.5Z",
-    "2018-09-06t14:03:27z", "2018-09-06T14:03:60Z", "2018-09-06T24:00:00Z", "0000-01-01T00:00:00Z",
-    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2999-12-31T23:59:59-14:00", "2100-02-29T00:00:00Z",
-    "2000-02-29T12:00:00Z", "2024-02-29T12:00:00Z", "2023-02-29T12:00:00Z", "2018-09-06T14:03:27Z\n",
-    " 2018-09-06T14:03:27Z", "2018-09-06T14:03:27", "2018-09-06", "2018-09-06T14:03:27+24:00",
-    "2018-09-06T14:03:27.1234567891Z", "2030-01-01T00:00:00Z", "1899-12-31T23:59:59Z",
-    "2026-11-26T23:00:00Z", "2025-11-27T12:00:00Z", "2025-11-27T11:59:59Z", 1536242607, 1536242607.0,
-    None, ["2018-09-06T14:03:27Z"],
+    "2018-09-06 14:03:27",
+    "garbage",
+    "",
+    "2018-02-30T00:00:00Z",
+    "2018-04-31T10:00:00Z",
+    "2018-09-06T14:03:27+08:00",
+    "2018-09-06T14:03:27.123456789Z",
+    "2018-09-06T14:03:27.5Z",
+    "2018-09-06t14:03:27z",
+    "2018-09-06T14:03:60Z",
+    "2018-09-06T24:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "2999-12-31T23:59:59-14:00",
+    "2100-02-29T00:00:00Z",
+    "2000-02-29T12:00:00Z",
+    "2024-02-29T12:00:00Z",
+    "2023-02-29T12:00:00Z",
+    "2018-09-06T14:03:27Z\n",
+    " 2018-09-06T14:03:27Z",
+    "2018-09-06T14:03:27",
+    "2018-09-06",
+    "2018-09-06T14:03:27+24:00",
+    "2018-09-06T14:03:27.1234567891Z",
+    "2030-01-01T00:00:00Z",
+    "1899-12-31T23:59:59Z",
+    "2026-11-26T23:00:00Z",
+    "2025-11-27T12:00:00Z",
+    "2025-11-27T11:59:59Z",
+    1536242607,
+    1536242607.0,
+    None,
+    ["2018-09-06T14:03:27Z"],
 ]
 _TARGETED: dict[str, list[Any]] = {
     "min_disk": [0, 1, 1024, 1025, -5, "40", "1", 40.0, 1.0, True, None, _INT64_MAX, _INT64_MIN, [40]],
     "min_ram": [0, -1, 2048, "2048", 0.0, -0.5, True, None, _INT64_MIN],
-    "__image_size": ["0", "00", "", "12a", "99999999999999999999999999", "1", "0001", "-1", " 12", "12\n",
-                     "1.5", 123, 0, 123.0, None, True, ["1"]],
+    "__image_size": [
+        "0",
+        "00",
+        "",
+        "12a",
+        "99999999999999999999999999",
+        "1",
+        "0001",
+        "-1",
+        " 12",
+        "12\n",
+        "1.5",
+        123,
+        0,
+        123.0,
+        None,
+        True,
+        ["1"],
+    ],
     "__os_bit": ["32", "64", "x86_64", 64, 32.0, "64 ", " 64", "", None, True],
     "__os_type": ["Linux", "Windows", "Other", "linux", "LINUX", "Linux ", 1, None, ["Linux"]],
     "__platform": ["Windows", "Oracle Linux", "Oracle  Linux", "oracle linux", "CentOS\n", "Other", 0, None],
@@ -307,8 +426,25 @@ _TARGETED: dict[str, list[Any]] = {
     "__imagetype": ["gold", "private", "shared", "market", "Gold", "public", "", None, 0],
     "visibility": ["public", "private", "shared", "community", "Public", " public", "", None, True],
     "protected": [True, False, "true", "false", "True", 1, 0, None, []],
-    "__os_feature_list": ["[]", "[\"sriov\"]", " [\"a\", \"b\"] ", "[\n  \"ipv6\"\n]\n", "[1, 2]", "{}", "[",
-                          "]", "sriov", "", "null", ["sriov"], [], {"a": 1}, 0, None, "\t[]\r\n"],
+    "__os_feature_list": [
+        "[]",
+        '["sriov"]',
+        ' ["a", "b"] ',
+        '[\n  "ipv6"\n]\n',
+        "[1, 2]",
+        "{}",
+        "[",
+        "]",
+        "sriov",
+        "",
+        "null",
+        ["sriov"],
+        [],
+        {"a": 1},
+        0,
+        None,
+        "\t[]\r\n",
+    ],
     "__system__cmkid": ["", " ", "key-1", None, 1, ["k"], {"id": "k"}],
     "__support_xen": ["true", "false", "True", "TRUE", "", True, 1, None],
     "__support_kvm": ["true", "false", "True", "", True, None, "yes"],
@@ -320,13 +456,33 @@ _TARGETED: dict[str, list[Any]] = {
     "__is_config_init": ["true", "false", "yes", True, None],
     "__support_amd": ["true", "false", "amd", 1, None],
     "hw_vif_multiqueue_enabled": ["true", "false", "True", "", False, None],
-    "tags": [[], ["owner=alice"], ["owner.alice"], ["owner"], ["owner="], ["owner."], ["Owner=alice"],
-             ["env=prod", 1, None, "owner=bob"], "owner=alice", None, {"owner": "alice"}, [["owner=alice"]],
-             ["owner=alice", "owner=bob"], ["ownership=x"], [" owner=alice"]],
+    "tags": [
+        [],
+        ["owner=alice"],
+        ["owner.alice"],
+        ["owner"],
+        ["owner="],
+        ["owner."],
+        ["Owner=alice"],
+        ["env=prod", 1, None, "owner=bob"],
+        "owner=alice",
+        None,
+        {"owner": "alice"},
+        [["owner=alice"]],
+        ["owner=alice", "owner=bob"],
+        ["ownership=x"],
+        [" owner=alice"],
+    ],
     "owner": [PROVIDER_OWNER, TENANT_OWNERS[0], SHARING_OWNERS[0], "", None, 0, ["x"]],
     "name": ["", " ", "\n", "ok", None, 0, "x" * 5000, "<script>alert(1)</script>"],
-    "id_format": ["BC6BED6E-BA3A-4447-AFCC-449174A3EB52", "bc6bed6eba3a4447afcc449174a3eb52",
-                  "bc6bed6e-ba3a-4447-afcc-449174a3eb5", " bc6bed6e-ba3a-4447-afcc-449174a3eb52", "é", ""],
+    "id_format": [
+        "BC6BED6E-BA3A-4447-AFCC-449174A3EB52",
+        "bc6bed6eba3a4447afcc449174a3eb52",
+        "bc6bed6e-ba3a-4447-afcc-449174a3eb5",
+        " bc6bed6e-ba3a-4447-afcc-449174a3eb52",
+        "é",
+        "",
+    ],
 }
 _TIME_KEYS = ["created_at", "updated_at", "active_at"]
 
@@ -404,8 +560,9 @@ def sample_fleet() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sample", metavar="PATH", help="write the bundled sample fleet (JSON) to PATH")
     parser.add_argument("--count", type=int, default=100, help="number of images (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

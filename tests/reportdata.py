@@ -49,8 +49,15 @@ HOSTILE_ID = "<script>document.title='PWNED-ID'</script>"
 
 
 def hostile_images(payloads: tuple[str, ...] = PAYLOADS) -> list[dict[str, Any]]:
-    images = [{"id": f"00000000-0000-4000-8000-{PAYLOADS.index(p):012d}", "name": p, "visibility": "private",
-               "status": "active"} for p in payloads]
+    images = [
+        {
+            "id": f"00000000-0000-4000-8000-{PAYLOADS.index(p):012d}",
+            "name": p,
+            "visibility": "private",
+            "status": "active",
+        }
+        for p in payloads
+    ]
     images.append({"id": HOSTILE_ID, "name": "hostile id", "visibility": "public", "status": "active"})
     return images
 
@@ -61,21 +68,43 @@ def write_hostile(tmp_path: Path, payloads: tuple[str, ...] = PAYLOADS) -> tuple
     # ensure_ascii keeps the lone surrogate as the escape "\ud800", as an API response would carry it
     fleet.write_text(json.dumps({"images": hostile_images(payloads)}), encoding="utf-8")
     policy = tmp_path / "names.yaml"
-    policy.write_text(policy_yaml("names-are-plain", severity="high", validations=[{
-        "expression": "!has(image.name)",
-        "messageExpression": "'image name is ' + image.name",
-    }]), encoding="utf-8")
+    policy.write_text(
+        policy_yaml(
+            "names-are-plain",
+            severity="high",
+            validations=[
+                {
+                    "expression": "!has(image.name)",
+                    "messageExpression": "'image name is ' + image.name",
+                }
+            ],
+        ),
+        encoding="utf-8",
+    )
     return fleet, policy
 
 
-def run_formats(tmp_path: Path, fleet: Path, policies: Path, formats: list[str], *extra: str,
-                env: dict[str, str] | None = None) -> tuple[Any, dict[str, str]]:
+def run_formats(
+    tmp_path: Path, fleet: Path, policies: Path, formats: list[str], *extra: str, env: dict[str, str] | None = None
+) -> tuple[Any, dict[str, str]]:
     """Run one ``imagelint check`` writing every format in ``formats`` with ``--report``; returns the
     completed process and the text of each report."""
     out = tmp_path / "reports"
     args = [arg for fmt in formats for arg in ("--report", f"{fmt}={out / ('report.' + fmt)}")]
-    result = run_cli("check", "--input", str(fleet), "--policies", str(policies), "--now", NOW,
-                     "--engine", "cel-python", *args, *extra, env={**NEUTRAL_ENV, **(env or {})})
+    result = run_cli(
+        "check",
+        "--input",
+        str(fleet),
+        "--policies",
+        str(policies),
+        "--now",
+        NOW,
+        "--engine",
+        "cel-python",
+        *args,
+        *extra,
+        env={**NEUTRAL_ENV, **(env or {})},
+    )
     texts = {}
     for fmt in formats:
         path = out / f"report.{fmt}"

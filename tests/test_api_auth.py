@@ -25,15 +25,21 @@ def fleet():
 
 
 def password_env(srv, **over):
-    env = {"OS_AUTH_URL": srv.url + "/v3", "OS_USERNAME": USER, "OS_PASSWORD": PASSWORD,
-           "OS_USER_DOMAIN_NAME": DOMAIN, "OS_PROJECT_NAME": PROJECT}
+    env = {
+        "OS_AUTH_URL": srv.url + "/v3",
+        "OS_USERNAME": USER,
+        "OS_PASSWORD": PASSWORD,
+        "OS_USER_DOMAIN_NAME": DOMAIN,
+        "OS_PROJECT_NAME": PROJECT,
+    }
     env.update(over)
     return env
 
 
 def iam_server(fleet, **kw):
-    return FakeIMS(fleet, auth="token", iam_user=USER, iam_password=PASSWORD, iam_domain=DOMAIN,
-                   iam_project=PROJECT, **kw)
+    return FakeIMS(
+        fleet, auth="token", iam_user=USER, iam_password=PASSWORD, iam_domain=DOMAIN, iam_project=PROJECT, **kw
+    )
 
 
 def assert_no_secret(text, *secrets):
@@ -42,6 +48,7 @@ def assert_no_secret(text, *secrets):
 
 
 # -- token ------------------------------------------------------------------------------------------------
+
 
 def test_token_from_environment(tmp_path, fleet):
     with FakeIMS(fleet, auth="token", token=TOKEN) as srv:
@@ -99,6 +106,7 @@ def test_a_secret_echoed_by_the_server_is_scrubbed(tmp_path, fleet):
 
 # -- password -> IAM token ----------------------------------------------------------------------------------
 
+
 def test_password_gets_one_token_for_the_whole_run(tmp_path, fleet):
     with iam_server(fleet) as srv:
         proc, report = check(srv.url, tmp_path, "--page-size", "20", env=password_env(srv))
@@ -113,10 +121,17 @@ def test_password_gets_one_token_for_the_whole_run(tmp_path, fleet):
 
 
 def test_auth_url_without_v3_and_project_id(tmp_path, fleet):
-    with FakeIMS(fleet, auth="token", iam_user=USER, iam_password=PASSWORD, iam_domain=DOMAIN,
-                 iam_project_id=PROJECT_ID) as srv:
-        env = password_env(srv, OS_AUTH_URL=srv.url, OS_PROJECT_NAME="", OS_PROJECT_ID=PROJECT_ID,
-                           OS_USER_DOMAIN_NAME="", OS_DOMAIN_NAME=DOMAIN)
+    with FakeIMS(
+        fleet, auth="token", iam_user=USER, iam_password=PASSWORD, iam_domain=DOMAIN, iam_project_id=PROJECT_ID
+    ) as srv:
+        env = password_env(
+            srv,
+            OS_AUTH_URL=srv.url,
+            OS_PROJECT_NAME="",
+            OS_PROJECT_ID=PROJECT_ID,
+            OS_USER_DOMAIN_NAME="",
+            OS_DOMAIN_NAME=DOMAIN,
+        )
         proc, report = check(srv.url, tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert_each_once(report, fleet)
@@ -151,21 +166,42 @@ def test_wrong_password(tmp_path, fleet):
         images = srv.image_requests
     assert_incomplete(proc, report, fleet, pages_seen=0)
     assert images == []
-    assert (f"cannot get a token from IAM: POST {srv.url}/v3/auth/tokens: HTTP 401 Unauthorized: 401: The request "
-            "you have made requires authentication.") in proc.stderr
+    assert (
+        f"cannot get a token from IAM: POST {srv.url}/v3/auth/tokens: HTTP 401 Unauthorized: 401: The request "
+        "you have made requires authentication."
+    ) in proc.stderr
     assert_no_secret(all_text(proc, tmp_path), "nope-SECRET-pw")
 
 
-@pytest.mark.parametrize(("env", "says"), [
-    ({"OS_USERNAME": USER, "OS_PASSWORD": PASSWORD, "OS_USER_DOMAIN_NAME": DOMAIN, "OS_PROJECT_NAME": PROJECT},
-     "password authentication: missing OS_AUTH_URL"),
-    ({"OS_AUTH_URL": "http://127.0.0.1:9/v3", "OS_USERNAME": USER, "OS_PASSWORD": PASSWORD,
-      "OS_PROJECT_NAME": PROJECT}, "missing OS_USER_DOMAIN_NAME (or OS_DOMAIN_NAME)"),
-    ({"OS_AUTH_URL": "http://127.0.0.1:9/v3", "OS_USERNAME": USER, "OS_PASSWORD": PASSWORD,
-      "OS_DOMAIN_NAME": DOMAIN}, "missing OS_PROJECT_NAME or OS_PROJECT_ID"),
-    ({"HUAWEICLOUD_SDK_AK": AK}, "HUAWEICLOUD_SDK_SK is not set"),
-    ({"HUAWEICLOUD_SDK_SK": SK}, "HUAWEICLOUD_SDK_AK is not set"),
-])
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"OS_USERNAME": USER, "OS_PASSWORD": PASSWORD, "OS_USER_DOMAIN_NAME": DOMAIN, "OS_PROJECT_NAME": PROJECT},
+            "password authentication: missing OS_AUTH_URL",
+        ),
+        (
+            {
+                "OS_AUTH_URL": "http://127.0.0.1:9/v3",
+                "OS_USERNAME": USER,
+                "OS_PASSWORD": PASSWORD,
+                "OS_PROJECT_NAME": PROJECT,
+            },
+            "missing OS_USER_DOMAIN_NAME (or OS_DOMAIN_NAME)",
+        ),
+        (
+            {
+                "OS_AUTH_URL": "http://127.0.0.1:9/v3",
+                "OS_USERNAME": USER,
+                "OS_PASSWORD": PASSWORD,
+                "OS_DOMAIN_NAME": DOMAIN,
+            },
+            "missing OS_PROJECT_NAME or OS_PROJECT_ID",
+        ),
+        ({"HUAWEICLOUD_SDK_AK": AK}, "HUAWEICLOUD_SDK_SK is not set"),
+        ({"HUAWEICLOUD_SDK_SK": SK}, "HUAWEICLOUD_SDK_AK is not set"),
+    ],
+)
 def test_half_configured_credentials_are_exit_2(env, says):
     proc = run("check", "--endpoint", "http://127.0.0.1:9", env=env)
     assert proc.returncode == 2 and says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -182,6 +218,7 @@ def test_token_file_problems_are_exit_2(tmp_path):
 
 # -- AK/SK ----------------------------------------------------------------------------------------------------
 
+
 def aksk_env(**over):
     return {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK, "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT_ID, **over}
 
@@ -193,8 +230,19 @@ def signatures(srv):
 def test_aksk_every_request_signed_and_verified_by_the_fake(tmp_path, fleet):
     # strict_query: the server also demands that the wire query is exactly the canonical one.
     with FakeIMS(fleet, auth="aksk", ak=AK, sk=SK, strict_query=True) as srv:
-        proc, report = check(srv.url, tmp_path, "--page-size", "25", "--query", "created_at=gt:2018-01-01 00:00:00",
-                             "--query", "__platform=Oracle Linux", "--header", "X-Api-Version=2", env=aksk_env())
+        proc, report = check(
+            srv.url,
+            tmp_path,
+            "--page-size",
+            "25",
+            "--query",
+            "created_at=gt:2018-01-01 00:00:00",
+            "--query",
+            "__platform=Oracle Linux",
+            "--header",
+            "X-Api-Version=2",
+            env=aksk_env(),
+        )
         statuses = {r.status for r in srv.image_requests}
         projects = {r.headers["X-Project-Id"] for r in srv.image_requests}
         sigs = signatures(srv)
@@ -208,8 +256,17 @@ def test_aksk_every_request_signed_and_verified_by_the_fake(tmp_path, fleet):
 
 def test_aksk_paging_with_special_characters_in_next(tmp_path, fleet):
     with FakeIMS(fleet, auth="aksk", ak=AK, sk=SK, strict_query=True) as srv:
-        proc, report = check(srv.url, tmp_path, "--page-size", "10", "--query", "updated_at=gte:2018-01-01 00:00:00",
-                             "--query", "sort_key=name", env=aksk_env())
+        proc, report = check(
+            srv.url,
+            tmp_path,
+            "--page-size",
+            "10",
+            "--query",
+            "updated_at=gte:2018-01-01 00:00:00",
+            "--query",
+            "sort_key=name",
+            env=aksk_env(),
+        )
         n = len(srv.image_requests)
     assert proc.returncode == 0, proc.stderr
     assert_each_once(report, fleet)
@@ -235,6 +292,7 @@ def test_aksk_wrong_secret(tmp_path, fleet):
 
 
 # -- credentials never go anywhere else -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("method", ["token", "aksk", "password"])
 def test_foreign_next_gets_no_credentials(tmp_path, fleet, method):
@@ -262,13 +320,47 @@ def test_every_artefact_of_a_fetch_and_check_is_free_of_secrets(tmp_path, fleet)
         env = password_env(srv)
         out = tmp_path / "out"
         out.mkdir()
-        runs = [run("fetch", "--endpoint", srv.url, "--page-size", "30", "--output", str(out / "snap.json"),
-                    "--header", "X-Gateway-Key=gwkey-SECRET-1", "--progress", env=env),
-                run("fetch", "--endpoint", srv.url, "--page-size", "30", "--output", str(out / "snap.jsonl"),
-                    "--jsonl", env=env)]
+        runs = [
+            run(
+                "fetch",
+                "--endpoint",
+                srv.url,
+                "--page-size",
+                "30",
+                "--output",
+                str(out / "snap.json"),
+                "--header",
+                "X-Gateway-Key=gwkey-SECRET-1",
+                "--progress",
+                env=env,
+            ),
+            run(
+                "fetch",
+                "--endpoint",
+                srv.url,
+                "--page-size",
+                "30",
+                "--output",
+                str(out / "snap.jsonl"),
+                "--jsonl",
+                env=env,
+            ),
+        ]
         for fmt in [f.value for f in OutputFormat]:
-            runs.append(run("check", "--endpoint", srv.url, "--format", fmt, "--output", str(out / f"r.{fmt}"),
-                            "--fail-on", "never", env=env))
+            runs.append(
+                run(
+                    "check",
+                    "--endpoint",
+                    srv.url,
+                    "--format",
+                    fmt,
+                    "--output",
+                    str(out / f"r.{fmt}"),
+                    "--fail-on",
+                    "never",
+                    env=env,
+                )
+            )
         issued = srv.issued_tokens
     assert [p.returncode for p in runs] == [0] * len(runs), [p.stderr for p in runs]
     text = "\n".join(all_text(p) for p in runs) + all_text(runs[0], out)

@@ -33,6 +33,7 @@ def page_requests(srv, page):
 
 # -- retried, then complete ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_retryable_status_is_retried_from_the_same_marker(tmp_path, fleet, status):
     with serve(fleet, [Fault("status", status=status, page=2, times=2, retry_after=0)]) as srv:
@@ -96,6 +97,7 @@ def test_read_timeout_is_retried(tmp_path, fleet):
 
 # -- unrecoverable: exit 3, one line, nothing judged twice ---------------------------------------------------
 
+
 def test_retries_exhausted(tmp_path, fleet):
     with serve(fleet, [Fault("status", status=503, page=1, times=None, retry_after=0)]) as srv:
         proc, report = check(srv.url, tmp_path, "--page-size", PAGE, "--retries", "2", env=ENV)
@@ -104,8 +106,11 @@ def test_retries_exhausted(tmp_path, fleet):
     assert len(tries) == 3
     marker = listing(fleet)[49]["id"]
     line = proc.stderr.splitlines()[-2]
-    assert re.fullmatch(rf"imagelint: INCOMPLETE: GET {srv.url}/v2/images\?limit=50&marker={marker}: HTTP 503 Service "
-                        r"Unavailable: APIG\.0202: .+ \(X-Request-Id: [0-9a-f]+\) \(after 3 attempts\)", line), line
+    assert re.fullmatch(
+        rf"imagelint: INCOMPLETE: GET {srv.url}/v2/images\?limit=50&marker={marker}: HTTP 503 Service "
+        r"Unavailable: APIG\.0202: .+ \(X-Request-Id: [0-9a-f]+\) \(after 3 attempts\)",
+        line,
+    ), line
     assert report["source"]["error"] == line.removeprefix("imagelint: INCOMPLETE: ")
 
 
@@ -117,12 +122,15 @@ def test_retries_zero_means_one_attempt(tmp_path, fleet):
     assert n == 1 and "GET " + srv.url + "/v2/images?limit=1000: connection reset by the server\n" in proc.stderr
 
 
-@pytest.mark.parametrize(("status", "style", "expected"), [
-    (400, "ims", r"HTTP 400 Bad Request: IMG\.0001: .+"),
-    (403, "apigw", r"HTTP 403 Forbidden: APIG\.\d+: .+"),
-    (404, "glance", r"HTTP 404 Not Found: .+"),
-    (403, "html", r"HTTP 403 Forbidden: HTML page '403 Forbidden'.*"),
-])
+@pytest.mark.parametrize(
+    ("status", "style", "expected"),
+    [
+        (400, "ims", r"HTTP 400 Bad Request: IMG\.0001: .+"),
+        (403, "apigw", r"HTTP 403 Forbidden: APIG\.\d+: .+"),
+        (404, "glance", r"HTTP 404 Not Found: .+"),
+        (403, "html", r"HTTP 403 Forbidden: HTML page '403 Forbidden'.*"),
+    ],
+)
 def test_client_errors_are_not_retried(tmp_path, fleet, status, style, expected):
     with serve(fleet, [Fault("status", status=status, style=style, page=1, times=None)]) as srv:
         proc, report = check(srv.url, tmp_path, "--page-size", PAGE, env=ENV)
@@ -141,11 +149,14 @@ def test_real_400_from_the_server_is_reported(tmp_path, fleet):
     assert "HTTP 400 Bad Request: IMG." in proc.stderr
 
 
-@pytest.mark.parametrize(("kind", "says"), [
-    ("html", "HTTP 200 but the body is not valid JSON (Content-Type text/html"),
-    ("invalid_json", "HTTP 200 but the body is not valid JSON (Content-Type application/json"),
-    ("no_images", "body has no \"images\" array"),
-])
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("html", "HTTP 200 but the body is not valid JSON (Content-Type text/html"),
+        ("invalid_json", "HTTP 200 but the body is not valid JSON (Content-Type application/json"),
+        ("no_images", 'body has no "images" array'),
+    ],
+)
 def test_bad_bodies_are_unrecoverable(tmp_path, fleet, kind, says):
     with serve(fleet, [Fault(kind, page=2)]) as srv:
         proc, report = check(srv.url, tmp_path, "--page-size", PAGE, env=ENV)
@@ -178,8 +189,10 @@ def test_tls_to_a_plain_http_server_is_one_line(tmp_path, fleet):
 
 def test_redirect_is_not_followed(tmp_path, fleet):
     with FakeIMS(fleet) as elsewhere:
-        with serve(fleet, [Fault("status", status=302, style="empty", page=0, headers={
-                "Location": elsewhere.url + "/v2/images"})]) as srv:
+        with serve(
+            fleet,
+            [Fault("status", status=302, style="empty", page=0, headers={"Location": elsewhere.url + "/v2/images"})],
+        ) as srv:
             proc, report = check(srv.url, tmp_path, env=ENV)
         assert elsewhere.requests == []
     assert_incomplete(proc, report, fleet, pages_seen=0)
@@ -193,14 +206,17 @@ def test_insecure_warns_loudly(tmp_path, fleet):
     assert "warning: --insecure: TLS certificates are NOT verified" in proc.stderr
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--ca-bundle", "/nonexistent/ca.pem"], "--ca-bundle /nonexistent/ca.pem: no such file"),
-    (["--insecure", "--ca-bundle", "/etc/hostname"], "give only one"),
-    (["--timeout", "0"], "--timeout 0: expected a positive number"),
-    (["--retries", "-1"], "--retries -1: expected 0 or more"),
-    (["--page-size", "0"], "--page-size 0: expected a positive integer"),
-    (["--header", "Host=x"], "imagelint sets this header itself"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--ca-bundle", "/nonexistent/ca.pem"], "--ca-bundle /nonexistent/ca.pem: no such file"),
+        (["--insecure", "--ca-bundle", "/etc/hostname"], "give only one"),
+        (["--timeout", "0"], "--timeout 0: expected a positive number"),
+        (["--retries", "-1"], "--retries -1: expected 0 or more"),
+        (["--page-size", "0"], "--page-size 0: expected a positive integer"),
+        (["--header", "Host=x"], "imagelint sets this header itself"),
+    ],
+)
 def test_bad_transport_options_are_exit_2(args, says):
     proc = run("check", "--endpoint", "http://127.0.0.1:9", *args)
     assert proc.returncode == 2 and proc.stderr.strip().endswith(says) or says in proc.stderr, proc.stderr

@@ -85,8 +85,19 @@ def test_absolute_next_on_the_same_origin_is_followed(tmp_path, fleet):
 def test_query_limit_is_the_page_size_and_the_query_reaches_the_server(tmp_path, fleet):
     private = [img for img in fleet if img["visibility"] == "private"]
     with serve(fleet) as srv:
-        proc, report = check(srv.url, tmp_path, "--query", "visibility=private", "--query", "limit=25",
-                             "--query", "sort_key=name", "--query", "sort_dir=asc", env=ENV)
+        proc, report = check(
+            srv.url,
+            tmp_path,
+            "--query",
+            "visibility=private",
+            "--query",
+            "limit=25",
+            "--query",
+            "sort_key=name",
+            "--query",
+            "sort_dir=asc",
+            env=ENV,
+        )
         first = srv.image_requests[0]
         later = [dict(parse_qsl(r.query)) for r in srv.image_requests[1:]]
     assert proc.returncode == 0, proc.stderr
@@ -143,7 +154,7 @@ def test_foreign_next_is_refused_and_nothing_is_sent_there(tmp_path, fleet):
             proc, report = check(srv.url, tmp_path, "--page-size", "50", "--header", "X-Api-Key-Id=k1", env=ENV)
         assert foreign.requests == []
     assert_incomplete(proc, report, fleet, pages_seen=2, page=50)
-    assert f"refusing to follow \"next\" to another origin ({foreign.url}/v2/images" in proc.stderr
+    assert f'refusing to follow "next" to another origin ({foreign.url}/v2/images' in proc.stderr
     assert "no request was sent there" in proc.stderr
 
 
@@ -205,14 +216,26 @@ def test_check_input_of_a_listing_saved_by_hand_matches(tmp_path, fleet):
     snap = tmp_path / "fleet.json"
     snap.write_text(json.dumps({"images": fleet}), encoding="utf-8")
     with serve(fleet) as srv:
-        live = run("check", "--endpoint", srv.url, "--format", "json", "--fail-on", "never", "--now",
-                   "2026-11-27T00:00:00Z", env=ENV)
-    saved = run("check", "--input", str(snap), "--format", "json", "--fail-on", "never", "--now",
-                "2026-11-27T00:00:00Z")
+        live = run(
+            "check",
+            "--endpoint",
+            srv.url,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--now",
+            "2026-11-27T00:00:00Z",
+            env=ENV,
+        )
+    saved = run(
+        "check", "--input", str(snap), "--format", "json", "--fail-on", "never", "--now", "2026-11-27T00:00:00Z"
+    )
     a, b = json.loads(live.stdout), json.loads(saved.stdout)
     assert a["summary"] == b["summary"] and a["policies"] == b["policies"]
     assert sorted(json.dumps(f, sort_keys=True) for f in a["findings"]) == sorted(
-        json.dumps(f, sort_keys=True) for f in b["findings"])
+        json.dumps(f, sort_keys=True) for f in b["findings"]
+    )
 
 
 def test_every_report_format_says_incomplete(tmp_path, fleet):
@@ -221,8 +244,20 @@ def test_every_report_format_says_incomplete(tmp_path, fleet):
     with serve(fleet, faults=[Fault("next_loop", page=1, times=None)]) as srv:
         for fmt in OutputFormat:
             out = tmp_path / f"report.{fmt.value}"
-            proc = run("check", "--endpoint", srv.url, "--page-size", "50", "--format", fmt.value, "--output",
-                       str(out), "--fail-on", "never", env=ENV)
+            proc = run(
+                "check",
+                "--endpoint",
+                srv.url,
+                "--page-size",
+                "50",
+                "--format",
+                fmt.value,
+                "--output",
+                str(out),
+                "--fail-on",
+                "never",
+                env=ENV,
+            )
             assert proc.returncode == 3, (fmt, proc.stderr)
             assert "incomplete" in out.read_text(encoding="utf-8").lower(), fmt
 
@@ -232,13 +267,13 @@ def test_pages_vouch_for_plain_strings_only_when_the_json_has_no_odd_escape(tmp_
     odd = [dict(img) for img in fleet[:120]]
     odd[55]["name"] = "evil\x00name"
     odd[100]["name"] = "lone \udc00 surrogate"
-    odd[7]["name"] = "paired \U0001F600 surrogates"  # the fake serves ASCII JSON: \\ud83d\\ude00, a pair
+    odd[7]["name"] = "paired \U0001f600 surrogates"  # the fake serves ASCII JSON: \\ud83d\\ude00, a pair
     with FakeIMS(odd) as srv:
         source = ApiSource(ApiOptions(endpoint=srv.url, page_size=20), Transport(TransportOptions()), NoAuth(srv.url))
         pages = list(source.pages())
     names = [{img["name"] for img in page} for page in pages]
     for page, held in zip(pages, names, strict=True):
-        strange = bool(held & {"evil\x00name", "lone \udc00 surrogate", "paired \U0001F600 surrogates"})
+        strange = bool(held & {"evil\x00name", "lone \udc00 surrogate", "paired \U0001f600 surrogates"})
         assert page.plain_strings is not strange  # a pair looks the same in the text: checked, not trusted
     assert sum(page.plain_strings for page in pages) >= 3
     with FakeIMS(odd) as srv:

@@ -21,23 +21,50 @@ from imagelint.sources.transport import (
 )
 
 
-@pytest.mark.parametrize(("body", "ctype", "expected"), [
-    (b'{"error": {"code": "IMG.0024", "message": "The imagetype is invalid."}}', "application/json",
-     ("IMG.0024", "The imagetype is invalid.")),
-    (b'{"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information", "request_id": "r1"}',
-     "application/json", ("APIGW.0301", "Incorrect IAM authentication information")),
-    (b'{"message": "Invalid sort key: foo", "code": "400 Bad Request", "title": "Bad Request"}', "application/json",
-     ("400 Bad Request", "Invalid sort key: foo")),
-    (b'{"error": {"code": 401, "title": "Unauthorized", "message": "The request requires authentication."}}',
-     "application/json", ("401", "The request requires authentication.")),
-    ((b"<html><head><title>400 Bad Request</title></head><body><h1>400 Bad Request</h1>Invalid marker<br /><br />"
-      b"</body></html>"), "text/html", (None, "HTML page '400 Bad Request': Invalid marker")),
-    ((b"<!DOCTYPE html><html><head><title>Sign in</title><style>p{}</style></head><body><h1>Please sign in</h1>"
-      b"</body></html>"), "text/html", (None, "HTML page 'Sign in': Please sign in")),
-    (b"upstream connect error\nmore", "text/plain", (None, "upstream connect error")),
-    (b"", "", (None, None)),
-    (b'{"unexpected": true}', "application/json", (None, '{"unexpected": true}')),
-])
+@pytest.mark.parametrize(
+    ("body", "ctype", "expected"),
+    [
+        (
+            b'{"error": {"code": "IMG.0024", "message": "The imagetype is invalid."}}',
+            "application/json",
+            ("IMG.0024", "The imagetype is invalid."),
+        ),
+        (
+            b'{"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information", "request_id": "r1"}',
+            "application/json",
+            ("APIGW.0301", "Incorrect IAM authentication information"),
+        ),
+        (
+            b'{"message": "Invalid sort key: foo", "code": "400 Bad Request", "title": "Bad Request"}',
+            "application/json",
+            ("400 Bad Request", "Invalid sort key: foo"),
+        ),
+        (
+            b'{"error": {"code": 401, "title": "Unauthorized", "message": "The request requires authentication."}}',
+            "application/json",
+            ("401", "The request requires authentication."),
+        ),
+        (
+            (
+                b"<html><head><title>400 Bad Request</title></head><body><h1>400 Bad Request</h1>Invalid marker<br /><br />"
+                b"</body></html>"
+            ),
+            "text/html",
+            (None, "HTML page '400 Bad Request': Invalid marker"),
+        ),
+        (
+            (
+                b"<!DOCTYPE html><html><head><title>Sign in</title><style>p{}</style></head><body><h1>Please sign in</h1>"
+                b"</body></html>"
+            ),
+            "text/html",
+            (None, "HTML page 'Sign in': Please sign in"),
+        ),
+        (b"upstream connect error\nmore", "text/plain", (None, "upstream connect error")),
+        (b"", "", (None, None)),
+        (b'{"unexpected": true}', "application/json", (None, '{"unexpected": true}')),
+    ],
+)
 def test_parse_error_body(body, ctype, expected):
     assert parse_error_body(body, ctype) == expected
 
@@ -79,24 +106,30 @@ def test_origin_fills_default_ports():
     assert origin("https://h") != origin("http://h:443")
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://ims.ap-southeast-1.myhuaweicloud.com", "https://ims.ap-southeast-1.myhuaweicloud.com"),
-    ("https://ims.ap-southeast-1.myhuaweicloud.com/", "https://ims.ap-southeast-1.myhuaweicloud.com"),
-    ("http://127.0.0.1:9292/image/", "http://127.0.0.1:9292/image"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://ims.ap-southeast-1.myhuaweicloud.com", "https://ims.ap-southeast-1.myhuaweicloud.com"),
+        ("https://ims.ap-southeast-1.myhuaweicloud.com/", "https://ims.ap-southeast-1.myhuaweicloud.com"),
+        ("http://127.0.0.1:9292/image/", "http://127.0.0.1:9292/image"),
+    ],
+)
 def test_endpoint_normalised(url, expected):
     assert normalise_endpoint(url) == expected
 
 
-@pytest.mark.parametrize(("url", "says"), [
-    ("ims.example.com", "expected an http(s) URL"),
-    ("ftp://h", "expected an http(s) URL"),
-    ("https://user:pw@h", "credentials in the URL are not accepted"),
-    ("https://h?limit=1", "no query"),
-    ("https://h/v2/images", "without /v2/images"),
-    ("https://h/v2/", "without /v2"),
-    ("https://h:99999", "bad port"),
-])
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("ims.example.com", "expected an http(s) URL"),
+        ("ftp://h", "expected an http(s) URL"),
+        ("https://user:pw@h", "credentials in the URL are not accepted"),
+        ("https://h?limit=1", "no query"),
+        ("https://h/v2/images", "without /v2/images"),
+        ("https://h/v2/", "without /v2"),
+        ("https://h:99999", "bad port"),
+    ],
+)
 def test_bad_endpoints(url, says):
     with pytest.raises(ConfigError) as err:
         normalise_endpoint(url)
@@ -105,10 +138,17 @@ def test_bad_endpoints(url, says):
 
 
 def test_headers():
-    assert parse_headers(["X-Api-Version=2", "X-Roles=admin,member"]) == [("X-Api-Version", "2"),
-                                                                           ("X-Roles", "admin,member")]
-    for bad, says in (("X-A", "NAME=VALUE"), ("bad name=1", "NAME=VALUE"), ("Host=x", "sets this header itself"),
-                      ("X-Sdk-Date=1", "sets this header itself"), ("X-A=a\nb", "one line")):
+    assert parse_headers(["X-Api-Version=2", "X-Roles=admin,member"]) == [
+        ("X-Api-Version", "2"),
+        ("X-Roles", "admin,member"),
+    ]
+    for bad, says in (
+        ("X-A", "NAME=VALUE"),
+        ("bad name=1", "NAME=VALUE"),
+        ("Host=x", "sets this header itself"),
+        ("X-Sdk-Date=1", "sets this header itself"),
+        ("X-A=a\nb", "one line"),
+    ):
         with pytest.raises(ConfigError) as err:
             parse_headers([bad])
         assert says in str(err.value)
@@ -123,22 +163,36 @@ def _follow(endpoint: str, link: str):
     return source._follow(link, "GET x")
 
 
-@pytest.mark.parametrize(("endpoint", "link", "url", "pairs"), [
-    ("https://h", "/v2/images?limit=2&marker=m1", "https://h/v2/images", [("limit", "2"), ("marker", "m1")]),
-    ("https://h/image", "/v2/images?marker=m1", "https://h/image/v2/images", [("marker", "m1")]),
-    ("https://h/image", "/image/v2/images?marker=m1", "https://h/image/v2/images", [("marker", "m1")]),
-    ("https://h:443", "https://h/v2/images?marker=m1", "https://h/v2/images", [("marker", "m1")]),
-    ("https://h", "?marker=m1", "https://h/v2/images", [("marker", "m1")]),
-    # Glance builds next with urlencode: "+" is a space, %2B a plus.
-    ("https://h", "/v2/images?created_at=gt%3A2018-10-28+10%3A00%3A00&name=a%2Bb&marker=m",
-     "https://h/v2/images", [("created_at", "gt:2018-10-28 10:00:00"), ("name", "a+b"), ("marker", "m")]),
-])
+@pytest.mark.parametrize(
+    ("endpoint", "link", "url", "pairs"),
+    [
+        ("https://h", "/v2/images?limit=2&marker=m1", "https://h/v2/images", [("limit", "2"), ("marker", "m1")]),
+        ("https://h/image", "/v2/images?marker=m1", "https://h/image/v2/images", [("marker", "m1")]),
+        ("https://h/image", "/image/v2/images?marker=m1", "https://h/image/v2/images", [("marker", "m1")]),
+        ("https://h:443", "https://h/v2/images?marker=m1", "https://h/v2/images", [("marker", "m1")]),
+        ("https://h", "?marker=m1", "https://h/v2/images", [("marker", "m1")]),
+        # Glance builds next with urlencode: "+" is a space, %2B a plus.
+        (
+            "https://h",
+            "/v2/images?created_at=gt%3A2018-10-28+10%3A00%3A00&name=a%2Bb&marker=m",
+            "https://h/v2/images",
+            [("created_at", "gt:2018-10-28 10:00:00"), ("name", "a+b"), ("marker", "m")],
+        ),
+    ],
+)
 def test_next_links_are_resolved(endpoint, link, url, pairs):
     assert _follow(endpoint, link) == (url, pairs)
 
 
-@pytest.mark.parametrize("link", ["http://h/v2/images?marker=m", "https://h:8443/v2/images?marker=m",
-                                  "https://evil.example/v2/images?marker=m", "//evil.example/v2/images"])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://h/v2/images?marker=m",
+        "https://h:8443/v2/images?marker=m",
+        "https://evil.example/v2/images?marker=m",
+        "//evil.example/v2/images",
+    ],
+)
 def test_foreign_next_links_are_refused(link):
     from imagelint.sources.interface import SourceError
 

@@ -17,8 +17,11 @@ NOW = "2026-11-27T00:00:00Z"
 def policies(tmp_path: Path) -> Path:
     path = tmp_path / "policies.yaml"
     path.write_text(
-        policy_yaml("p", validations=['image.name.startsWith("ok")', "image.min_disk >= 10"]) + "\n---\n"
-        + policy_yaml("q", validations=['image.name.startsWith("ok")']), encoding="utf-8")
+        policy_yaml("p", validations=['image.name.startsWith("ok")', "image.min_disk >= 10"])
+        + "\n---\n"
+        + policy_yaml("q", validations=['image.name.startsWith("ok")']),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -27,7 +30,9 @@ def check(cli, fleet: Path, policies: Path, *extra: str):
 
 
 def marks(run) -> dict[tuple[str, str, int | None], bool]:
-    return {(f["policy"], f["image"]["id"], f["validation"]): f["baselined"] for f in json.loads(run.stdout)["findings"]}
+    return {
+        (f["policy"], f["image"]["id"], f["validation"]): f["baselined"] for f in json.loads(run.stdout)["findings"]
+    }
 
 
 def test_write_then_gate_on_new_findings_only(cli, tmp_path, fleet_file, policies):
@@ -38,16 +43,23 @@ def test_write_then_gate_on_new_findings_only(cli, tmp_path, fleet_file, policie
     assert all(marks(run).values())
     assert f"imagelint: wrote baseline {baseline} (3 findings)" in run.stderr.splitlines()
 
-    new = fleet_file([{"id": "a", "name": "ok-now", "min_disk": 40},   # p/a/0 and q/a/0 fixed
-                      {"id": "b", "name": "ok", "min_disk": 1},        # p/b/1 still there: baselined
-                      {"id": "c", "name": "new", "min_disk": 40}], name="new.json")  # new findings
+    new = fleet_file(
+        [
+            {"id": "a", "name": "ok-now", "min_disk": 40},  # p/a/0 and q/a/0 fixed
+            {"id": "b", "name": "ok", "min_disk": 1},  # p/b/1 still there: baselined
+            {"id": "c", "name": "new", "min_disk": 40},
+        ],
+        name="new.json",
+    )  # new findings
     run = check(cli, new, policies, "--baseline", str(baseline))
     assert run.returncode == 1
     assert marks(run) == {("p", "b", 1): True, ("p", "c", 0): False, ("q", "c", 0): False}
     doc = json.loads(run.stdout)
     assert doc["summary"]["baselined"] == 1
-    assert doc["baseline"] == {"file": str(baseline), "fixed": [{"policy": "p", "image_id": "a", "validation": 0},
-                                                                {"policy": "q", "image_id": "a", "validation": 0}]}
+    assert doc["baseline"] == {
+        "file": str(baseline),
+        "fixed": [{"policy": "p", "image_id": "a", "validation": 0}, {"policy": "q", "image_id": "a", "validation": 0}],
+    }
     assert f"imagelint: baseline {baseline}: 1 baselined, 2 new, 2 fixed" in run.stderr.splitlines()
 
 
@@ -61,15 +73,22 @@ def test_only_baselined_findings_pass_the_gate(cli, tmp_path, fleet_file, polici
 
 def test_keys_do_not_leak_across_images_policies_or_validations(cli, tmp_path, fleet_file, policies):
     baseline = tmp_path / "baseline.json"
-    baseline.write_text(json.dumps({"imagelint_baseline": 1, "findings": [
-        {"policy": "p", "image_id": "a", "validation": 0}]}), encoding="utf-8")
+    baseline.write_text(
+        json.dumps({"imagelint_baseline": 1, "findings": [{"policy": "p", "image_id": "a", "validation": 0}]}),
+        encoding="utf-8",
+    )
     # same policy and validation index, another image; another policy, same image and index; same policy and
     # image, another validation index: none of them is the recorded finding
     fleet = fleet_file([{"id": "a", "name": "x", "min_disk": 1}, {"id": "b", "name": "x", "min_disk": 40}])
     run = check(cli, fleet, policies, "--baseline", str(baseline))
     assert run.returncode == 1
-    assert marks(run) == {("p", "a", 0): True, ("p", "a", 1): False, ("q", "a", 0): False,
-                          ("p", "b", 0): False, ("q", "b", 0): False}
+    assert marks(run) == {
+        ("p", "a", 0): True,
+        ("p", "a", 1): False,
+        ("q", "a", 0): False,
+        ("p", "b", 0): False,
+        ("q", "b", 0): False,
+    }
 
 
 def test_baseline_file_is_sorted_stable_and_leaves_out_waived_findings(cli, tmp_path, fleet_file, policies):
@@ -92,29 +111,41 @@ def test_baseline_file_is_sorted_stable_and_leaves_out_waived_findings(cli, tmp_
 
 def test_incomplete_run_writes_no_baseline_and_reports_nothing_fixed(cli, tmp_path, policies):
     snapshot = tmp_path / "partial.json"
-    snapshot.write_text(json.dumps({"images": [{"id": "a", "name": "bad", "min_disk": 40}],
-                                    "snapshot": {"complete": False}}), encoding="utf-8")
+    snapshot.write_text(
+        json.dumps({"images": [{"id": "a", "name": "bad", "min_disk": 40}], "snapshot": {"complete": False}}),
+        encoding="utf-8",
+    )
     baseline = tmp_path / "baseline.json"
     run = check(cli, snapshot, policies, "--write-baseline", str(baseline))
     assert run.returncode == 3 and not baseline.exists()
-    assert (f"imagelint: not writing baseline {baseline}: the run did not see the whole fleet"
-            in run.stderr.splitlines())
-    baseline.write_text(json.dumps({"imagelint_baseline": 1, "findings": [
-        {"policy": "p", "image_id": "gone", "validation": 0}]}), encoding="utf-8")
+    assert f"imagelint: not writing baseline {baseline}: the run did not see the whole fleet" in run.stderr.splitlines()
+    baseline.write_text(
+        json.dumps({"imagelint_baseline": 1, "findings": [{"policy": "p", "image_id": "gone", "validation": 0}]}),
+        encoding="utf-8",
+    )
     run = check(cli, snapshot, policies, "--baseline", str(baseline))
     assert run.returncode == 3 and json.loads(run.stdout)["baseline"]["fixed"] == []
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"imagelint_baseline": 1, "findings": [\n  {"policy": "p"\n]}', ("3:1: not a baseline: invalid JSON: "
-                                                                        "Expecting ',' delimiter")),
-    ('{"imagelint_baseline": 1, "findings": [\n  {"policy": "p", "image_id": "a", "validation": "0"}\n]}',
-     "2:50: findings[0].validation: expected an integer, got a str ('0')"),
-    ('{"imagelint_baseline": 1, "findings": [\n  {"policy": "p", "validation": 0}\n]}',
-     "2:3: findings[0]: missing required key 'image_id'"),
-    ('{"imagelint_baseline": 2, "findings": []}', "1:24: imagelint_baseline: unsupported version '2' (expected 1)"),
-    ('[]', "1:1: baseline: expected a mapping, got a list"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '{"imagelint_baseline": 1, "findings": [\n  {"policy": "p"\n]}',
+            ("3:1: not a baseline: invalid JSON: Expecting ',' delimiter"),
+        ),
+        (
+            '{"imagelint_baseline": 1, "findings": [\n  {"policy": "p", "image_id": "a", "validation": "0"}\n]}',
+            "2:50: findings[0].validation: expected an integer, got a str ('0')",
+        ),
+        (
+            '{"imagelint_baseline": 1, "findings": [\n  {"policy": "p", "validation": 0}\n]}',
+            "2:3: findings[0]: missing required key 'image_id'",
+        ),
+        ('{"imagelint_baseline": 2, "findings": []}', "1:24: imagelint_baseline: unsupported version '2' (expected 1)"),
+        ("[]", "1:1: baseline: expected a mapping, got a list"),
+    ],
+)
 def test_invalid_baseline_exits_2_with_position(cli, tmp_path, fleet_file, policies, text, message):
     baseline = tmp_path / "baseline.json"
     baseline.write_text(text, encoding="utf-8")
@@ -124,7 +155,14 @@ def test_invalid_baseline_exits_2_with_position(cli, tmp_path, fleet_file, polic
 
 
 def test_missing_baseline_file(cli, tmp_path, fleet_file, policies):
-    run = check(cli, fleet_file([{"id": "a", "name": "ok", "min_disk": 40}]), policies,
-                "--baseline", str(tmp_path / "none.json"))
+    run = check(
+        cli,
+        fleet_file([{"id": "a", "name": "ok", "min_disk": 40}]),
+        policies,
+        "--baseline",
+        str(tmp_path / "none.json"),
+    )
     assert run.returncode == 2
-    assert run.stderr.strip() == f"{tmp_path / 'none.json'}:1:1: no such baseline file (create one with --write-baseline)"
+    assert (
+        run.stderr.strip() == f"{tmp_path / 'none.json'}:1:1: no such baseline file (create one with --write-baseline)"
+    )

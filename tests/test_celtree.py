@@ -7,47 +7,56 @@ import pytest
 from imagelint.policy import celtree
 
 
-@pytest.mark.parametrize("source, attributes, whole", [
-    ("image.a == 1 && has(image.b)", {"a", "b"}, False),
-    ('image["c"] == 1', {"c"}, False),
-    ('"d" in image', {"d"}, False),
-    ('["e", "f"].all(k, k in image && image[k] != null)', {"e", "f"}, False),
-    ('["e", "f"].exists(k, image[k] == "x")', {"e", "f"}, False),
-    ("image.tags.exists(t, t == 'x')", {"tags"}, False),
-    ("image.size() > 3", set(), True),
-    ("[1, 2].exists(k, image[string(k)] == 1)", set(), True),
-    ("image[image.key] == 1", {"key"}, True),
-    ('["a", 1].all(k, image[k] == 1)', set(), True),
-])
+@pytest.mark.parametrize(
+    "source, attributes, whole",
+    [
+        ("image.a == 1 && has(image.b)", {"a", "b"}, False),
+        ('image["c"] == 1', {"c"}, False),
+        ('"d" in image', {"d"}, False),
+        ('["e", "f"].all(k, k in image && image[k] != null)', {"e", "f"}, False),
+        ('["e", "f"].exists(k, image[k] == "x")', {"e", "f"}, False),
+        ("image.tags.exists(t, t == 'x')", {"tags"}, False),
+        ("image.size() > 3", set(), True),
+        ("[1, 2].exists(k, image[string(k)] == 1)", set(), True),
+        ("image[image.key] == 1", {"key"}, True),
+        ('["a", 1].all(k, image[k] == 1)', set(), True),
+    ],
+)
 def test_attributes_read(source, attributes, whole):
     analysis = celtree.analyse(source)
     assert analysis.issues == []
     assert (analysis.attributes, analysis.whole_image) == (attributes, whole)
 
 
-@pytest.mark.parametrize("source, valued", [
-    # has(), type() and `in` see only presence and type: a memo can key such attributes on their shape
-    ('has(image.a) && type(image.b) == string && "c" in image', set()),
-    ('["e", "f"].all(k, !(k in image) || type(image[k]) == null_type)', set()),
-    ('has(image.a) && image.a == "x"', {"a"}),
-    ("type(image.a.b) == int || has(image.c.d)", {"a", "c"}),
-    ('type(image["g"]) == int && size(image.h) > 0', {"h"}),
-    ("image.tags.exists(t, type(t) == string)", {"tags"}),
-])
+@pytest.mark.parametrize(
+    "source, valued",
+    [
+        # has(), type() and `in` see only presence and type: a memo can key such attributes on their shape
+        ('has(image.a) && type(image.b) == string && "c" in image', set()),
+        ('["e", "f"].all(k, !(k in image) || type(image[k]) == null_type)', set()),
+        ('has(image.a) && image.a == "x"', {"a"}),
+        ("type(image.a.b) == int || has(image.c.d)", {"a", "c"}),
+        ('type(image["g"]) == int && size(image.h) > 0', {"h"}),
+        ("image.tags.exists(t, type(t) == string)", {"tags"}),
+    ],
+)
 def test_attributes_whose_value_is_read(source, valued):
     analysis = celtree.analyse(source)
     assert analysis.issues == []
     assert analysis.values == valued
 
 
-@pytest.mark.parametrize("source, matched, valued", [
-    # a literal pattern: only the match's result is read, so a memo can key the attribute on it
-    ('has(image.a) && type(image.a) == string && image.a.matches("^x")', {"a"}, set()),
-    ('matches(image.b, "y$") || image.c.matches(r"z")', {"b", "c"}, set()),  # raw strings are literals too
-    ('image.a.matches("x") && image.a == "y"', {"a"}, {"a"}),  # also read by value
-    ('image.a.matches(image.p)', set(), {"a", "p"}),  # a pattern known only at run time sees the value
-    ('image.a.b.matches("x")', set(), {"a"}),
-])
+@pytest.mark.parametrize(
+    "source, matched, valued",
+    [
+        # a literal pattern: only the match's result is read, so a memo can key the attribute on it
+        ('has(image.a) && type(image.a) == string && image.a.matches("^x")', {"a"}, set()),
+        ('matches(image.b, "y$") || image.c.matches(r"z")', {"b", "c"}, set()),  # raw strings are literals too
+        ('image.a.matches("x") && image.a == "y"', {"a"}, {"a"}),  # also read by value
+        ("image.a.matches(image.p)", set(), {"a", "p"}),  # a pattern known only at run time sees the value
+        ('image.a.b.matches("x")', set(), {"a"}),
+    ],
+)
 def test_attributes_matched_against_literal_patterns(source, matched, valued):
     analysis = celtree.analyse(source)
     assert analysis.issues == []
@@ -63,9 +72,19 @@ def test_inline_variables_params_and_regexes():
     assert out == '(image.a == 1) && ({"n": 2}).n > 1 && RX'
 
 
-@pytest.mark.parametrize("value, literal", [
-    (None, "null"), (True, "true"), (3, "3"), (2.5, "2.5"), (1e20, "1e+20"), (float("inf"), 'double("inf")'),
-    ('a"b\n', '"a\\"b\\n"'), (["x", 1], '["x", 1]'), ({"k": [True]}, '{"k": [true]}'),
-])
+@pytest.mark.parametrize(
+    "value, literal",
+    [
+        (None, "null"),
+        (True, "true"),
+        (3, "3"),
+        (2.5, "2.5"),
+        (1e20, "1e+20"),
+        (float("inf"), 'double("inf")'),
+        ('a"b\n', '"a\\"b\\n"'),
+        (["x", 1], '["x", 1]'),
+        ({"k": [True]}, '{"k": [true]}'),
+    ],
+)
 def test_cel_literal(value, literal):
     assert celtree.cel_literal(value) == literal

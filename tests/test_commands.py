@@ -20,13 +20,22 @@ from tests.conftest import policy_yaml
 def pack(tmp_path: Path) -> Path:
     d = tmp_path / "pack"
     d.mkdir()
-    (d / "a.yaml").write_text(policy_yaml(
-        "named", severity="medium", title="Private images have good names", params={"prefix": "ok"},
-        match='image.visibility == "private"',
-        validations=[{"expression": "has(image.name) && image.name.startsWith(params.prefix)",
-                      "message": "bad name"}]), encoding="utf-8")
+    (d / "a.yaml").write_text(
+        policy_yaml(
+            "named",
+            severity="medium",
+            title="Private images have good names",
+            params={"prefix": "ok"},
+            match='image.visibility == "private"',
+            validations=[
+                {"expression": "has(image.name) && image.name.startsWith(params.prefix)", "message": "bad name"}
+            ],
+        ),
+        encoding="utf-8",
+    )
     (d / "b.yaml").write_text(policy_yaml("another", severity="critical", title="Always true"), encoding="utf-8")
-    (d / "a.test.yaml").write_text(textwrap.dedent("""\
+    (d / "a.test.yaml").write_text(
+        textwrap.dedent("""\
         policy: named
         now: 2026-11-27T00:00:00Z
         cases:
@@ -41,14 +50,18 @@ def pack(tmp_path: Path) -> Path:
             image: {id: i3, name: web, visibility: private}
             expect: fail
             message: bad name
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     return d
 
 
 def test_list(cli, pack):
     run = cli("list", "--policies", str(pack))
-    assert (run.returncode, run.stdout) == (0, ("another  critical  Always true\n"
-                                               "named    medium    Private images have good names\n"))
+    assert (run.returncode, run.stdout) == (
+        0,
+        ("another  critical  Always true\nnamed    medium    Private images have good names\n"),
+    )
 
 
 def test_list_bundled_pack(cli):
@@ -63,7 +76,7 @@ def test_explain_shows_the_policy_and_its_tests_as_examples(cli, pack):
     test_file = pack / "a.test.yaml"
     assert run.stdout == textwrap.dedent(f"""\
         named (medium): Private images have good names
-          defined at {pack / 'a.yaml'}:1:1
+          defined at {pack / "a.yaml"}:1:1
 
         Params (override with --param named.KEY=VALUE):
           prefix = "ok"
@@ -90,7 +103,11 @@ def test_explain_shows_the_policy_and_its_tests_as_examples(cli, pack):
 
 def test_explain_unknown_name(cli, pack):
     run = cli("explain", "nmed", "--policies", str(pack))
-    assert (run.returncode, run.stdout, run.stderr) == (2, "", "no loaded policy is named 'nmed'; did you mean 'named'?\n")
+    assert (run.returncode, run.stdout, run.stderr) == (
+        2,
+        "",
+        "no loaded policy is named 'nmed'; did you mean 'named'?\n",
+    )
 
 
 def test_explain_a_bundled_policy(cli):
@@ -128,16 +145,35 @@ def test_bundled_files_validate_against_the_schemas():
             assert errors == [], path
 
 
-@pytest.mark.parametrize("doc", [
-    {"apiVersion": "imagelint/v1", "kind": "Policy", "metadata": {"name": "Bad_Name", "severity": "high"},
-     "spec": {"validations": [{"expression": "true"}]}},
-    {"apiVersion": "imagelint/v1", "kind": "Policy", "metadata": {"name": "p", "severity": "urgent"},
-     "spec": {"validations": [{"expression": "true"}]}},
-    {"apiVersion": "imagelint/v1", "kind": "Policy", "metadata": {"name": "p", "severity": "high"},
-     "spec": {"validations": []}},
-    {"apiVersion": "imagelint/v1", "kind": "Policy", "metadata": {"name": "p", "severity": "high"},
-     "spec": {"validations": [{"expression": "true", "msg": "x"}]}},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {
+            "apiVersion": "imagelint/v1",
+            "kind": "Policy",
+            "metadata": {"name": "Bad_Name", "severity": "high"},
+            "spec": {"validations": [{"expression": "true"}]},
+        },
+        {
+            "apiVersion": "imagelint/v1",
+            "kind": "Policy",
+            "metadata": {"name": "p", "severity": "urgent"},
+            "spec": {"validations": [{"expression": "true"}]},
+        },
+        {
+            "apiVersion": "imagelint/v1",
+            "kind": "Policy",
+            "metadata": {"name": "p", "severity": "high"},
+            "spec": {"validations": []},
+        },
+        {
+            "apiVersion": "imagelint/v1",
+            "kind": "Policy",
+            "metadata": {"name": "p", "severity": "high"},
+            "spec": {"validations": [{"expression": "true", "msg": "x"}]},
+        },
+    ],
+)
 def test_schema_rejects_what_the_loader_rejects(tmp_path, doc):
     jsonschema = pytest.importorskip("jsonschema")
     assert list(jsonschema.Draft7Validator(SCHEMAS["policy"]()).iter_errors(doc))

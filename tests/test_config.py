@@ -21,7 +21,8 @@ def project(tmp_path: Path, fleet_file) -> Path:
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "p.yaml").write_text(
         policy_yaml("p", severity="medium", params={"limit": 10}, validations=["image.min_disk <= params.limit"]),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     fleet_file([{"id": "a", "min_disk": 40}])
     return tmp_path
 
@@ -33,8 +34,9 @@ def write_config(project: Path, text: str, name: str = "imagelint.yaml") -> Path
 
 
 def check(cli, project: Path, *extra: str, cwd: Path | None = None):
-    return cli("check", "--input", str(project / "fleet.json"), "--now", NOW, "--format", "json", *extra,
-               cwd=cwd or project)
+    return cli(
+        "check", "--input", str(project / "fleet.json"), "--now", NOW, "--format", "json", *extra, cwd=cwd or project
+    )
 
 
 def test_discovered_in_the_working_directory(cli, project):
@@ -75,7 +77,8 @@ def test_params_from_the_file_and_flags_merge_per_key(cli, project):
 
 def test_extra_attributes_are_known_to_the_static_checks(cli, project):
     (project / "policies" / "hidden.yaml").write_text(
-        policy_yaml("hidden", validations=["!has(image.os_hidden) || image.os_hidden == false"]), encoding="utf-8")
+        policy_yaml("hidden", validations=["!has(image.os_hidden) || image.os_hidden == false"]), encoding="utf-8"
+    )
     write_config(project, "policies: [policies]\n")
     run = check(cli, project)
     assert run.returncode == 2 and "unknown image attribute 'os_hidden'" in run.stderr
@@ -98,18 +101,37 @@ def test_file_endpoint_yields_to_a_source_flag(cli, project):
 
 
 def test_api_options_become_arguments(tmp_path):
-    config = write_config(tmp_path, "endpoint: https://ims.example.com\nquery: {__imagetype: private, limit: 5}\n"
-                                    "page-size: 500\nreports: [sarif=x.sarif]\nwaivers: w.yaml\nbaseline: b.json\n"
-                                    "allow-permanent-waivers: true\nengine: cel-python\n")
+    config = write_config(
+        tmp_path,
+        "endpoint: https://ims.example.com\nquery: {__imagetype: private, limit: 5}\n"
+        "page-size: 500\nreports: [sarif=x.sarif]\nwaivers: w.yaml\nbaseline: b.json\n"
+        "allow-permanent-waivers: true\nengine: cel-python\n",
+    )
     argv, loaded = _config.apply(build_parser(), ["check", "--config", str(config), "--fail-on", "high"])
     assert loaded.file == str(config)
-    assert argv == ["check", "--endpoint=https://ims.example.com", "--query=__imagetype=private", "--query=limit=5",
-                    "--page-size=500", "--engine=cel-python", f"--report=sarif={tmp_path / 'x.sarif'}",
-                    f"--waivers={tmp_path / 'w.yaml'}", "--allow-permanent-waivers", f"--baseline={tmp_path / 'b.json'}",
-                    "--config", str(config), "--fail-on", "high"]
+    assert argv == [
+        "check",
+        "--endpoint=https://ims.example.com",
+        "--query=__imagetype=private",
+        "--query=limit=5",
+        "--page-size=500",
+        "--engine=cel-python",
+        f"--report=sarif={tmp_path / 'x.sarif'}",
+        f"--waivers={tmp_path / 'w.yaml'}",
+        "--allow-permanent-waivers",
+        f"--baseline={tmp_path / 'b.json'}",
+        "--config",
+        str(config),
+        "--fail-on",
+        "high",
+    ]
     args = build_parser().parse_args(argv)
     assert (args.endpoint, args.page_size, args.query, args.fail_on) == (
-        "https://ims.example.com", 500, ["__imagetype=private", "limit=5"], "high")
+        "https://ims.example.com",
+        500,
+        ["__imagetype=private", "limit=5"],
+        "high",
+    )
 
 
 def test_no_config_changes_nothing(tmp_path):
@@ -123,14 +145,21 @@ def test_validate_and_list_use_the_files_policies(cli, project):
     assert cli("list", cwd=project).stdout.split() == ["p", "medium", "title", "of", "p"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("password: hunter2\n", "1:1: password: refusing a key that looks like a secret"),
-    ("query:\n  X-Auth-Token: abc\n", "2:3: query.X-Auth-Token: refusing a key that looks like a secret"),
-    ("params:\n  p: {api_key: k}\n", "2:7: params.p.api_key: refusing a key that looks like a secret"),
-    ("endpoint: https://user:pw@ims.example.com\n",
-     ("1:11: endpoint: refusing a URL with credentials; config files get committed: put credentials in the "
-     "environment")),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("password: hunter2\n", "1:1: password: refusing a key that looks like a secret"),
+        ("query:\n  X-Auth-Token: abc\n", "2:3: query.X-Auth-Token: refusing a key that looks like a secret"),
+        ("params:\n  p: {api_key: k}\n", "2:7: params.p.api_key: refusing a key that looks like a secret"),
+        (
+            "endpoint: https://user:pw@ims.example.com\n",
+            (
+                "1:11: endpoint: refusing a URL with credentials; config files get committed: put credentials in the "
+                "environment"
+            ),
+        ),
+    ],
+)
 def test_secrets_are_refused(cli, project, text, message):
     config = write_config(project, text)
     run = check(cli, project)
@@ -138,17 +167,27 @@ def test_secrets_are_refused(cli, project, text, message):
     assert run.stderr.strip().startswith(f"{config}:{message}")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("fail_on: high\n", ("1:1: config: unknown key 'fail_on' (allowed: policies, params, waivers, "
-                        "allow-permanent-waivers, baseline, fail-on, engine, endpoint, query, page-size, reports, "
-                        "attributes)")),
-    ("fail-on: hgh\n", "1:10: fail-on: 'hgh' is not one of: never, info, low, medium, high, critical"),
-    ("page-size: many\n", "1:12: page-size: expected an integer, got a str ('many')"),
-    ("attributes: {os_hidden: boolean}\n",
-     "1:25: attributes.os_hidden: unknown type 'boolean' (expected one of: string, int, bool, list, dyn)"),
-    ("policies: [a\n", "2:1: YAML syntax error: expected ',' or ']', but got '<stream end>'"),
-    ("- policies\n", "1:1: config: expected a mapping, got a list"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "fail_on: high\n",
+            (
+                "1:1: config: unknown key 'fail_on' (allowed: policies, params, waivers, "
+                "allow-permanent-waivers, baseline, fail-on, engine, endpoint, query, page-size, reports, "
+                "attributes)"
+            ),
+        ),
+        ("fail-on: hgh\n", "1:10: fail-on: 'hgh' is not one of: never, info, low, medium, high, critical"),
+        ("page-size: many\n", "1:12: page-size: expected an integer, got a str ('many')"),
+        (
+            "attributes: {os_hidden: boolean}\n",
+            "1:25: attributes.os_hidden: unknown type 'boolean' (expected one of: string, int, bool, list, dyn)",
+        ),
+        ("policies: [a\n", "2:1: YAML syntax error: expected ',' or ']', but got '<stream end>'"),
+        ("- policies\n", "1:1: config: expected a mapping, got a list"),
+    ],
+)
 def test_invalid_config_exits_2_with_position(cli, project, text, message):
     config = write_config(project, text)
     run = check(cli, project)

@@ -18,7 +18,7 @@ from imagelint.policy import bundled_policy_dir, load_policies
 from tests.conftest import policy_yaml
 from tests.fleetgen import generate_fleet
 
-NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 FLEET_SIZE = 2000
 
 
@@ -30,8 +30,7 @@ def verdicts(engine_name: EngineName, policies, fleet):
         for index, code in enumerate(codes):
             found = details.get(index, [])
             # messages of failures must match too, unless they embed an engine's error text
-            shape = tuple((s, v, m if "messageExpression failed" not in m and s == 1 else None)
-                          for s, v, m in found)
+            shape = tuple((s, v, m if "messageExpression failed" not in m and s == 1 else None) for s, v, m in found)
             out[(policies[index].name, image["id"])] = (code, shape)
     return out
 
@@ -84,20 +83,38 @@ def test_strings_cel_cpp_cannot_hold_are_judged_alike(fleet):
 def test_fast_engine_agrees_on_errors_too(tmp_path, fleet):
     """Policies that error on many images (no guards) force the fast engine down every fallback path."""
     path = tmp_path / "p.yaml"
-    path.write_text("\n---\n".join([
-        # type-guarded (see test_documented_differences) but not has()-guarded: missing keys error
-        policy_yaml("unguarded", validations=["type(image.min_disk) == int && image.min_disk >= 1",
-                                              "type(image.__os_bit) == string && image.__os_bit == '64'",
-                                              {"expression": "type(image.status) == string && image.status == 'active'",
-                                               "messageExpression": "'status is ' + image.status"}]),
-        policy_yaml("typed", match="has(image.name)",
-                    validations=["type(image.name) == string && image.name.size() < 64",
-                                 "type(image.tags) == list ? image.tags.all(t, type(t) == string && t.contains('=')) : false"]),
-        policy_yaml("var", variables=[{"name": "big",
-                                       "expression": "type(image.min_disk) == int && image.min_disk > 100"}],
-                    validations=["variables.big || has(image.__system__cmkid)"]),
-        policy_yaml("whole", validations=["image.size() > 20", "'id' in image"]),
-    ]))
+    path.write_text(
+        "\n---\n".join(
+            [
+                # type-guarded (see test_documented_differences) but not has()-guarded: missing keys error
+                policy_yaml(
+                    "unguarded",
+                    validations=[
+                        "type(image.min_disk) == int && image.min_disk >= 1",
+                        "type(image.__os_bit) == string && image.__os_bit == '64'",
+                        {
+                            "expression": "type(image.status) == string && image.status == 'active'",
+                            "messageExpression": "'status is ' + image.status",
+                        },
+                    ],
+                ),
+                policy_yaml(
+                    "typed",
+                    match="has(image.name)",
+                    validations=[
+                        "type(image.name) == string && image.name.size() < 64",
+                        "type(image.tags) == list ? image.tags.all(t, type(t) == string && t.contains('=')) : false",
+                    ],
+                ),
+                policy_yaml(
+                    "var",
+                    variables=[{"name": "big", "expression": "type(image.min_disk) == int && image.min_disk > 100"}],
+                    validations=["variables.big || has(image.__system__cmkid)"],
+                ),
+                policy_yaml("whole", validations=["image.size() > 20", "'id' in image"]),
+            ]
+        )
+    )
     policies = load_policies([path])
     subset = fleet[:600]
     reference = verdicts(EngineName.CEL_PYTHON, policies, subset)
@@ -106,26 +123,29 @@ def test_fast_engine_agrees_on_errors_too(tmp_path, fleet):
     assert any(code == 2 for code, _ in reference.values())
 
 
-@pytest.mark.parametrize("expression, python_code, cpp_code", [
-    # CEL's heterogeneous equality: cel-cpp compares numbers across types, cel-python raises no-overload.
-    ("image.min_disk == 40.0", 2, 0),
-    ("image.min_disk < 41.5", 2, 0),
-    # cross-type == on other types: false on cel-cpp, an error on cel-python
-    ("image.name == 1", 2, 1),
-    # size() of null: cel-python answers 0, cel-cpp (like the CEL spec) has no such overload
-    ("image.owner.size() == 0", 0, 2),
-    # Python's bool is an int: cel-python orders true against ints, cel-cpp has no such overload
-    ("image.protected < 5", 0, 2),
-    # contains() on a list: cel-python falls back to Python's `in`, cel-cpp only has string.contains
-    ("image.tags.contains('a')", 0, 2),
-    # a macro over a non-list raises a Python TypeError in cel-python that escapes `&&`'s short-circuit;
-    # the conditional operator does not have this problem (the bundled pack uses it)
-    ("type(image.min_disk) == list && image.min_disk.all(x, true)", 2, 1),
-    ("type(image.min_disk) == list ? image.min_disk.all(x, true) : false", 1, 1),
-    # string(bool) is Python's str(): "True" on cel-python, "true" on cel-cpp (the pack writes the text)
-    ('string(image.protected) == "true"', 1, 0),
-    ("(image.protected ? 'true' : 'false') == \"true\"", 0, 0),
-])
+@pytest.mark.parametrize(
+    "expression, python_code, cpp_code",
+    [
+        # CEL's heterogeneous equality: cel-cpp compares numbers across types, cel-python raises no-overload.
+        ("image.min_disk == 40.0", 2, 0),
+        ("image.min_disk < 41.5", 2, 0),
+        # cross-type == on other types: false on cel-cpp, an error on cel-python
+        ("image.name == 1", 2, 1),
+        # size() of null: cel-python answers 0, cel-cpp (like the CEL spec) has no such overload
+        ("image.owner.size() == 0", 0, 2),
+        # Python's bool is an int: cel-python orders true against ints, cel-cpp has no such overload
+        ("image.protected < 5", 0, 2),
+        # contains() on a list: cel-python falls back to Python's `in`, cel-cpp only has string.contains
+        ("image.tags.contains('a')", 0, 2),
+        # a macro over a non-list raises a Python TypeError in cel-python that escapes `&&`'s short-circuit;
+        # the conditional operator does not have this problem (the bundled pack uses it)
+        ("type(image.min_disk) == list && image.min_disk.all(x, true)", 2, 1),
+        ("type(image.min_disk) == list ? image.min_disk.all(x, true) : false", 1, 1),
+        # string(bool) is Python's str(): "True" on cel-python, "true" on cel-cpp (the pack writes the text)
+        ('string(image.protected) == "true"', 1, 0),
+        ("(image.protected ? 'true' : 'false') == \"true\"", 0, 0),
+    ],
+)
 def test_documented_differences(tmp_path, expression, python_code, cpp_code):
     path = tmp_path / "p.yaml"
     path.write_text(policy_yaml("d", validations=[expression]))

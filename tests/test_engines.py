@@ -10,7 +10,7 @@ from imagelint.engines import ERROR, FAIL, PASS, SKIP, EngineName, create_engine
 from imagelint.policy import load_policies
 from tests.conftest import policy_yaml
 
-NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 ENGINES = [EngineName.CEL_PYTHON, EngineName.CEL_CPP]
 
 
@@ -29,8 +29,16 @@ def judge(request, tmp_path):
     return _judge
 
 
-IMG = {"id": "i-1", "name": "web", "status": "active", "min_disk": 40, "visibility": "private", "tags": ["a=b"],
-       "created_at": "2026-01-01T00:00:00Z", "__support_xen": "true"}
+IMG = {
+    "id": "i-1",
+    "name": "web",
+    "status": "active",
+    "min_disk": 40,
+    "visibility": "private",
+    "tags": ["a=b"],
+    "created_at": "2026-01-01T00:00:00Z",
+    "__support_xen": "true",
+}
 
 
 def test_pass_when_every_validation_is_true(judge):
@@ -42,19 +50,23 @@ def test_skip_when_match_is_false(judge):
 
 
 def test_fail_has_one_finding_per_false_validation_with_its_message(judge):
-    code, found = judge(IMG, validations=[
-        {"expression": 'image.status == "killed"', "message": "static message"},
-        {"expression": "image.min_disk > 100", "messageExpression": "'min_disk is ' + string(image.min_disk)"},
-        {"expression": "true"},
-        {"expression": "  image.min_disk > 1000  "},
-    ])
+    code, found = judge(
+        IMG,
+        validations=[
+            {"expression": 'image.status == "killed"', "message": "static message"},
+            {"expression": "image.min_disk > 100", "messageExpression": "'min_disk is ' + string(image.min_disk)"},
+            {"expression": "true"},
+            {"expression": "  image.min_disk > 1000  "},
+        ],
+    )
     assert code == FAIL
     assert found == [(FAIL, 0, "static message"), (FAIL, 1, "min_disk is 40"), (FAIL, 3, "image.min_disk > 1000")]
 
 
 def test_message_expression_that_fails_falls_back_and_says_so(judge):
-    code, [(status, index, message)] = judge(IMG, validations=[
-        {"expression": "false", "message": "fallback", "messageExpression": "'x' + image.nope"}])
+    code, [(status, index, message)] = judge(
+        IMG, validations=[{"expression": "false", "message": "fallback", "messageExpression": "'x' + image.nope"}]
+    )
     assert (code, status, index) == (FAIL, FAIL, 0)
     assert message.startswith("fallback (messageExpression failed: ")
 
@@ -72,7 +84,9 @@ def test_missing_key_is_an_error_finding(judge):
 
 def test_non_bool_result_is_an_error(judge):
     assert judge(IMG, validations=["image.name"]) == (
-        ERROR, [(ERROR, 0, "spec.validations[0].expression returned string, expected bool")])
+        ERROR,
+        [(ERROR, 0, "spec.validations[0].expression returned string, expected bool")],
+    )
 
 
 def test_error_and_fail_in_one_policy_report_both(judge):
@@ -88,7 +102,9 @@ def test_match_error_is_one_finding_without_validation_index(judge):
 
 def test_non_bool_match_is_an_error(judge):
     assert judge(IMG, match="1", validations=["true"]) == (
-        ERROR, [(ERROR, None, "spec.match returned int, expected bool")])
+        ERROR,
+        [(ERROR, None, "spec.match returned int, expected bool")],
+    )
 
 
 def test_error_absorbed_by_short_circuit_is_not_an_error(judge):
@@ -96,9 +112,11 @@ def test_error_absorbed_by_short_circuit_is_not_an_error(judge):
 
 
 def test_variables_are_lazy_and_chain(judge):
-    variables = [{"name": "bad", "expression": "image.nope == 1"},
-                 {"name": "xen", "expression": 'has(image.__support_xen) && image.__support_xen == "true"'},
-                 {"name": "xen_private", "expression": 'variables.xen && image.visibility == "private"'}]
+    variables = [
+        {"name": "bad", "expression": "image.nope == 1"},
+        {"name": "xen", "expression": 'has(image.__support_xen) && image.__support_xen == "true"'},
+        {"name": "xen_private", "expression": 'variables.xen && image.visibility == "private"'},
+    ]
     # an unused failing variable does not make the policy error
     assert judge(IMG, variables=variables, validations=["variables.xen_private"]) == (PASS, [])
     # a used failing variable does, unless short-circuited away
@@ -107,8 +125,10 @@ def test_variables_are_lazy_and_chain(judge):
 
 
 def test_params_defaults_and_overrides(judge):
-    kwargs = dict(params={"max": 50, "names": ["web", "db"]},
-                  validations=["image.min_disk <= params.max", 'image.name in params["names"]'])
+    kwargs = dict(
+        params={"max": 50, "names": ["web", "db"]},
+        validations=["image.min_disk <= params.max", 'image.name in params["names"]'],
+    )
     assert judge(IMG, **kwargs) == (PASS, [])
     assert judge(IMG, overrides={"p": {"max": 10}}, **kwargs)[0] == FAIL
     assert judge(IMG, overrides={"p": {"names": []}}, **kwargs)[0] == FAIL
@@ -119,8 +139,13 @@ def test_params_as_a_map(judge):
 
 
 def test_now_is_the_runs_fixed_time(judge):
-    assert judge(IMG, validations=['now == timestamp("2026-11-27T00:00:00Z")',
-                                   'now - timestamp(image.created_at) > duration("7000h")']) == (PASS, [])
+    assert judge(
+        IMG,
+        validations=[
+            'now == timestamp("2026-11-27T00:00:00Z")',
+            'now - timestamp(image.created_at) > duration("7000h")',
+        ],
+    ) == (PASS, [])
 
 
 def test_strings_stay_strings(judge):
@@ -130,9 +155,14 @@ def test_strings_stay_strings(judge):
 
 
 def test_macros_over_lists(judge):
-    assert judge(IMG, validations=["image.tags.exists(t, t.startsWith('a='))",
-                                   "image.tags.all(t, t.contains('='))",
-                                   "image.tags.filter(t, t == 'x').size() == 0"]) == (PASS, [])
+    assert judge(
+        IMG,
+        validations=[
+            "image.tags.exists(t, t.startsWith('a='))",
+            "image.tags.all(t, t.contains('='))",
+            "image.tags.filter(t, t == 'x').size() == 0",
+        ],
+    ) == (PASS, [])
 
 
 def test_unconvertible_image_value_is_an_error_not_a_crash(judge):
@@ -148,9 +178,13 @@ def test_whole_image_use_sees_every_attribute(judge):
 def test_fast_path_falls_back_per_policy(tmp_path):
     """One erroring policy must not change the verdicts of the others on the fast engine."""
     path = tmp_path / "p.yaml"
-    path.write_text(policy_yaml("a", validations=["image.nope"]) + "\n---\n"
-                    + policy_yaml("b", validations=['image.status == "x"']) + "\n---\n"
-                    + policy_yaml("c", match="false", validations=["true"]))
+    path.write_text(
+        policy_yaml("a", validations=["image.nope"])
+        + "\n---\n"
+        + policy_yaml("b", validations=['image.status == "x"'])
+        + "\n---\n"
+        + policy_yaml("c", match="false", validations=["true"])
+    )
     policies = load_policies([path])
     results = []
     for name in ENGINES:
@@ -163,7 +197,7 @@ def test_nul_in_a_string_cannot_hide_a_suffix(judge):
     """cel-expr-python truncates strings at NUL; the cel-cpp engine hands such images to cel-python."""
     image = dict(IMG, name="web-approved\x00-but-not-really")
     assert judge(image, validations=['image.name.endsWith("-approved")', "image.name.size() == 28"])[0] == FAIL
-    assert judge(image, validations=["image.name.size() == 28", "image.name.contains(\"really\")"]) == (PASS, [])
+    assert judge(image, validations=["image.name.size() == 28", 'image.name.contains("really")']) == (PASS, [])
 
 
 @pytest.mark.parametrize("where", ["value", "key", "nested"])
@@ -172,10 +206,14 @@ def test_a_lone_surrogate_is_judged_like_any_string(judge, where):
     failed part way ("basic_string: construction from null") and took the run down with a traceback. The
     cel-cpp engine hands such images to cel-python; both judge them alike."""
     name = "web-\ud800-approved"
-    image = {"value": dict(IMG, name=name), "key": dict(IMG, name=name, **{"x\udc00": 1}),
-             "nested": dict(IMG, name=name, tags=[{"k": "\ud83d"}])}[where]
-    found = judge(image, validations=['image.name.endsWith("-approved")', 'image.name.startsWith("x")',
-                                      "size(image.name) == 14"])
+    image = {
+        "value": dict(IMG, name=name),
+        "key": dict(IMG, name=name, **{"x\udc00": 1}),
+        "nested": dict(IMG, name=name, tags=[{"k": "\ud83d"}]),
+    }[where]
+    found = judge(
+        image, validations=['image.name.endsWith("-approved")', 'image.name.startsWith("x")', "size(image.name) == 14"]
+    )
     assert found[0] == FAIL and [v for _, v, _ in found[1]] == [1]
     code, details = judge(image, validations=['image.name.matches("^web-")'])
     assert code in (PASS, ERROR)  # RE2 refuses a string it cannot encode: whatever cel-python does, never a crash

@@ -42,8 +42,15 @@ def read_snapshot(path):
 def test_fetch_writes_every_image_once_with_metadata(tmp_path, fleet, name):
     out = tmp_path / name
     with serve(fleet, [Fault("status", status=503, page=1, retry_after=0), Fault("duplicate", page=2)]) as srv:
-        proc = fetch(srv.url, out, "--page-size", "40", "--query", "__isregistered=true",
-                     *(["--jsonl"] if name.endswith("jsonl") else []))
+        proc = fetch(
+            srv.url,
+            out,
+            "--page-size",
+            "40",
+            "--query",
+            "__isregistered=true",
+            *(["--jsonl"] if name.endswith("jsonl") else []),
+        )
     assert proc.returncode == 0, proc.stderr
     meta, images = read_snapshot(out)
     assert Counter(i["id"] for i in images) == Counter(i["id"] for i in fleet)
@@ -60,8 +67,18 @@ def test_snapshot_checks_like_the_live_api(tmp_path, fleet, name):
     out = tmp_path / name
     with serve(fleet) as srv:
         assert fetch(srv.url, out, *(["--jsonl"] if name.endswith("jsonl") else [])).returncode == 0
-        live = run("check", "--endpoint", srv.url, "--format", "json", "--fail-on", "never", "--now",
-                   "2026-11-27T00:00:00Z", env=ENV)
+        live = run(
+            "check",
+            "--endpoint",
+            srv.url,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--now",
+            "2026-11-27T00:00:00Z",
+            env=ENV,
+        )
     saved = run("check", "--input", str(out), "--format", "json", "--fail-on", "never", "--now", "2026-11-27T00:00:00Z")
     a, b = json.loads(live.stdout), json.loads(saved.stdout)
     assert saved.returncode == live.returncode == 0
@@ -70,10 +87,16 @@ def test_snapshot_checks_like_the_live_api(tmp_path, fleet, name):
     assert a["summary"] == b["summary"] and a["policies"] == b["policies"] and a["findings"] == b["findings"]
 
 
-@pytest.mark.parametrize("fault", [{"kind": "next_loop", "page": 1},
-                                   {"kind": "status", "page": 2, "times": None, "retry_after": 0},
-                                   {"kind": "truncate", "page": 1, "times": None}, {"kind": "html", "page": 3}],
-                         ids=["loop", "503", "truncate", "html"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "next_loop", "page": 1},
+        {"kind": "status", "page": 2, "times": None, "retry_after": 0},
+        {"kind": "truncate", "page": 1, "times": None},
+        {"kind": "html", "page": 3},
+    ],
+    ids=["loop", "503", "truncate", "html"],
+)
 @pytest.mark.parametrize("jsonl", [False, True], ids=["json", "jsonl"])
 def test_failed_fetch_writes_nothing_and_exits_3(tmp_path, fleet, fault, jsonl):
     out = tmp_path / "snap.json"
@@ -110,11 +133,14 @@ def test_incomplete_snapshot_is_an_incomplete_check(tmp_path, fleet):
     assert proc.returncode == 3 and json.loads(proc.stdout)["source"]["complete"] is False
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--output", "/nonexistent-dir/snap.json"], "folder /nonexistent-dir does not exist"),
-    (["--output", "/tmp"], "is a folder"),
-    (["--output", "x.json", "--query", "bogus=1"], "unknown query parameter"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--output", "/nonexistent-dir/snap.json"], "folder /nonexistent-dir does not exist"),
+        (["--output", "/tmp"], "is a folder"),
+        (["--output", "x.json", "--query", "bogus=1"], "unknown query parameter"),
+    ],
+)
 def test_fetch_usage_errors_are_exit_2(args, says):
     proc = run("fetch", "--endpoint", "http://127.0.0.1:9", *args)
     assert proc.returncode == 2 and says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -138,11 +164,21 @@ def test_check_endpoint_json_report_details(tmp_path, fleet):
     details = report["source"]["details"]
     assert report["source"]["kind"] == "api" and report["source"]["location"] == srv.url
     assert {k: details[k] for k in ("endpoint", "page_size", "pages", "duplicates", "auth", "retries")} == {
-        "endpoint": srv.url, "page_size": 100, "pages": 2, "duplicates": 0, "auth": "token", "retries": 0}
+        "endpoint": srv.url,
+        "page_size": 100,
+        "pages": 2,
+        "duplicates": 0,
+        "auth": "token",
+        "retries": 0,
+    }
 
 
-@pytest.mark.parametrize("flag", [["--query", "visibility=public"], ["--token", "t"], ["--retries", "1"],
-                                  ["--insecure"], ["--page-size", "10"]])
+@pytest.mark.parametrize(
+    "flag",
+    [["--query", "visibility=public"], ["--token", "t"], ["--retries", "1"], ["--insecure"], ["--page-size", "10"]],
+)
 def test_api_options_without_endpoint_are_exit_2(flag):
     proc = run("check", "--sample", *flag)
-    assert proc.returncode == 2 and proc.stderr.strip() == f"{flag[0]}: only with --endpoint (they configure the live API)"
+    assert (
+        proc.returncode == 2 and proc.stderr.strip() == f"{flag[0]}: only with --endpoint (they configure the live API)"
+    )

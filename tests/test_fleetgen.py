@@ -125,7 +125,8 @@ def test_cli_sample_and_jsonl(tmp_path):
     subprocess.run([sys.executable, str(script), "--sample", str(sample)], check=True)
     assert sample.read_bytes() == SAMPLE.read_bytes()
     out = tmp_path / "fleet.jsonl"
-    subprocess.run([sys.executable, str(script), "--count", "25", "--seed", "3", "--varied", "--jsonl", str(out)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(script), "--count", "25", "--seed", "3", "--varied", "--jsonl", str(out)], check=True
+    )
     lines = out.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == fleetgen.generate_fleet(25, 3, varied=True)

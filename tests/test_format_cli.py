@@ -17,8 +17,10 @@ from imagelint.formats import FORMAT_CHOICES, OutputFormat
 from tests.conftest import ROOT, policy_yaml, run_cli
 from tests.reportdata import NEUTRAL_ENV, NOW
 
-IMAGES = [{"id": "11111111-1111-4111-8111-111111111111", "name": "web-<b>", "status": "active"},
-          {"id": "22222222-2222-4222-8222-222222222222", "name": "db", "status": "active"}]
+IMAGES = [
+    {"id": "11111111-1111-4111-8111-111111111111", "name": "web-<b>", "status": "active"},
+    {"id": "22222222-2222-4222-8222-222222222222", "name": "db", "status": "active"},
+]
 
 
 @pytest.fixture
@@ -26,14 +28,26 @@ def setup(tmp_path):
     fleet = tmp_path / "fleet.json"
     fleet.write_text(json.dumps({"images": IMAGES}), encoding="utf-8")
     policy = tmp_path / "p.yaml"
-    policy.write_text(policy_yaml("short-names", severity="high",
-                                  validations=["!has(image.name) || size(image.name) < 5"]), encoding="utf-8")
+    policy.write_text(
+        policy_yaml("short-names", severity="high", validations=["!has(image.name) || size(image.name) < 5"]),
+        encoding="utf-8",
+    )
     return tmp_path
 
 
 def check(setup, *args, env=None):
-    return run_cli("check", "--input", str(setup / "fleet.json"), "--policies", str(setup / "p.yaml"),
-                   "--now", NOW, *args, env={**NEUTRAL_ENV, **(env or {})}, cwd=setup)
+    return run_cli(
+        "check",
+        "--input",
+        str(setup / "fleet.json"),
+        "--policies",
+        str(setup / "p.yaml"),
+        "--now",
+        NOW,
+        *args,
+        env={**NEUTRAL_ENV, **(env or {})},
+        cwd=setup,
+    )
 
 
 def test_every_format_maps_to_a_reporter():
@@ -42,21 +56,31 @@ def test_every_format_maps_to_a_reporter():
         assert fmt.reporter().chunks.__qualname__.split(".")[0] != "Reporter", fmt
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "xml"], ("error: --format 'xml': unknown format (expected one of: auto, text, json, markdown, "
-                           "html, junit, sarif, csv, github)")),
-    (["--report", "pdf=r.pdf"], "error: --report 'pdf': unknown format"),
-    (["--report", "json="], "error: --report 'json=': empty PATH"),
-    (["--report", "json", "--report", "sarif"], "error: more than one report on stdout (json, sarif)"),
-    (["--format", "text", "--report", "json"], "error: more than one report on stdout (text, json)"),
-    (["--report", "json=r", "--report", "sarif=r"], "error: reports json and sarif would both be written to r"),
-    (["--template", "t.j2", "--format", "json"], "error: --template replaces --format"),
-    (["--template", "missing.j2"], "error: --template missing.j2: no such file"),
-    # a report must not replace a file the run reads or writes otherwise (check() reads fleet.json)
-    (["--output", "fleet.json"], "error: the main report (--format auto) would be written over the --input file"),
-    (["--report", "json=./p.yaml", "--write-baseline", "p.yaml"],
-     "error: report json would be written over the --write-baseline file ./p.yaml"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--format", "xml"],
+            (
+                "error: --format 'xml': unknown format (expected one of: auto, text, json, markdown, "
+                "html, junit, sarif, csv, github)"
+            ),
+        ),
+        (["--report", "pdf=r.pdf"], "error: --report 'pdf': unknown format"),
+        (["--report", "json="], "error: --report 'json=': empty PATH"),
+        (["--report", "json", "--report", "sarif"], "error: more than one report on stdout (json, sarif)"),
+        (["--format", "text", "--report", "json"], "error: more than one report on stdout (text, json)"),
+        (["--report", "json=r", "--report", "sarif=r"], "error: reports json and sarif would both be written to r"),
+        (["--template", "t.j2", "--format", "json"], "error: --template replaces --format"),
+        (["--template", "missing.j2"], "error: --template missing.j2: no such file"),
+        # a report must not replace a file the run reads or writes otherwise (check() reads fleet.json)
+        (["--output", "fleet.json"], "error: the main report (--format auto) would be written over the --input file"),
+        (
+            ["--report", "json=./p.yaml", "--write-baseline", "p.yaml"],
+            "error: report json would be written over the --write-baseline file ./p.yaml",
+        ),
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2(setup, args, message):
     result = check(setup, *args)
     assert result.returncode == 2
@@ -66,8 +90,16 @@ def test_usage_errors_are_one_line_and_exit_2(setup, args, message):
 
 def test_template_syntax_error_stops_before_reading_images(setup):
     (setup / "t.j2").write_text("ok\n{% for x in findings %}\n", encoding="utf-8")
-    result = run_cli("check", "--input", str(setup / "no-such-fleet.json"), "--policies", str(setup / "p.yaml"),
-                     "--template", str(setup / "t.j2"), env=NEUTRAL_ENV)
+    result = run_cli(
+        "check",
+        "--input",
+        str(setup / "no-such-fleet.json"),
+        "--policies",
+        str(setup / "p.yaml"),
+        "--template",
+        str(setup / "t.j2"),
+        env=NEUTRAL_ENV,
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"error: {setup / 't.j2'}:2: template syntax error")
     assert "no-such-fleet" not in result.stderr
@@ -92,7 +124,9 @@ def test_format_output_shorthand_beside_reports(setup):
     result = check(setup, "--format", "json", "--output", "r.json", "--report", "github")
     assert result.returncode == 1
     # the policy file is below the working directory (the repository root here): the annotation points at the failing expression
-    assert result.stdout.startswith("::error file=p.yaml,line=12,title=imagelint short-names (high)::FAIL image web-<b>")
+    assert result.stdout.startswith(
+        "::error file=p.yaml,line=12,title=imagelint short-names (high)::FAIL image web-<b>"
+    )
     assert json.loads((setup / "r.json").read_text())["summary"]["fail"] == 1
 
 
@@ -111,9 +145,26 @@ def test_auto_is_plain_text_off_a_terminal(setup):
 def test_auto_is_coloured_text_on_a_terminal(setup):
     master, slave = pty.openpty()
     env = {**os.environ, **NEUTRAL_ENV, "NO_COLOR": ""}
-    done = subprocess.run([sys.executable, "-m", "imagelint", "check", "--input", str(setup / "fleet.json"),
-                           "--policies", str(setup / "p.yaml"), "--now", NOW], stdout=slave,
-                          stderr=subprocess.PIPE, env=env, cwd=setup, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imagelint",
+            "check",
+            "--input",
+            str(setup / "fleet.json"),
+            "--policies",
+            str(setup / "p.yaml"),
+            "--now",
+            NOW,
+        ],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=setup,
+        timeout=120,
+        check=False,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -134,16 +185,21 @@ def test_user_template_gets_exactly_the_json_result(setup):
     (setup / "t.txt.j2").write_text(
         "{{ summary.images }} images, verdict input: complete={{ source.complete }}\n"
         "{% for f in findings %}{{ f.policy }} {{ f.image.name }}\n{% endfor %}"
-        "{{ (tool.name, engine, fail_on, policies[0].name, waivers.expired, baseline.fixed) }}\n", encoding="utf-8")
+        "{{ (tool.name, engine, fail_on, policies[0].name, waivers.expired, baseline.fixed) }}\n",
+        encoding="utf-8",
+    )
     result = check(setup, "--template", "t.txt.j2", "--engine", "cel-python")
     assert result.returncode == 1, result.stderr
-    assert result.stdout == ("2 images, verdict input: complete=True\nshort-names web-<b>\n"
-                             "('imagelint', 'cel-python', 'low', 'short-names', [], [])\n")
+    assert result.stdout == (
+        "2 images, verdict input: complete=True\nshort-names web-<b>\n"
+        "('imagelint', 'cel-python', 'low', 'short-names', [], [])\n"
+    )
 
 
 def test_user_html_template_is_autoescaped_and_strict(setup):
-    (setup / "t.html.j2").write_text("{% for f in findings %}<li>{{ f.image.name }}</li>{% endfor %}\n",
-                                     encoding="utf-8")
+    (setup / "t.html.j2").write_text(
+        "{% for f in findings %}<li>{{ f.image.name }}</li>{% endfor %}\n", encoding="utf-8"
+    )
     result = check(setup, "--template", "t.html.j2")
     assert result.returncode == 1 and result.stdout == "<li>web-&lt;b&gt;</li>"  # trim_blocks ate the newline
     # our own templates' extras are not part of the documented context: a typo or a private key fails
@@ -173,8 +229,7 @@ def test_readme_example_writes_every_format(tmp_path):
     assert result.stdout.startswith("## ❌ imagelint: FAIL")  # markdown, the one without a PATH
     written = {p.name: p.stat().st_size for p in (tmp_path / "reports").iterdir()}
     assert len(written) == 7 and min(written.values()) > 1000, written
-    assert {f.value for f in OutputFormat} == {arg.partition("=")[0] for arg in argv if "=" in arg or
-                                               arg == "markdown"}
+    assert {f.value for f in OutputFormat} == {arg.partition("=")[0] for arg in argv if "=" in arg or arg == "markdown"}
 
 
 def test_a_report_that_fails_half_way_leaves_the_file_as_it_was(setup):
@@ -206,9 +261,13 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
 
     fleet = tmp_path / "fleet.json"
     fleet.write_text(json.dumps({"images": generate_fleet(3000, seed=5)}), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "imagelint", "check", "--input", str(fleet), "--format", "json",
-                             "--now", NOW], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **NEUTRAL_ENV}, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagelint", "check", "--input", str(fleet), "--format", "json", "--now", NOW],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **NEUTRAL_ENV},
+        cwd=tmp_path,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.read(100).startswith(b"{")
     proc.stdout.close()
@@ -220,29 +279,53 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
 def test_annotations_and_sarif_point_at_the_failing_expression(tmp_path):
     (tmp_path / ".git").mkdir()  # the repository root that annotation paths are relative to
     policy = tmp_path / "p.yaml"
-    policy.write_text("\n".join([
-        "apiVersion: imagelint/v1",             # 1
-        "kind: Policy",                         # 2
-        "metadata: {name: where, title: t, severity: high}",
-        "spec:",                                # 4
-        "  match: int(image.min_ram) >= 0",     # 5: errors on 'x'
-        "  validations:",                       # 6
-        "    - expression: image.status == 'active'",
-        "      message: not active",            # 8
-        "    - expression: >-",                 # 9
-        "        has(image.name)",              # 10
-        "      message: no name",
-    ]) + "\n", encoding="utf-8")
-    images = [{"id": "a", "name": "n", "status": "queued", "min_ram": 1},   # validation 0
-              {"id": "b", "status": "active", "min_ram": 1},                # validation 1
-              {"id": "c", "name": "n", "status": "active", "min_ram": "x"}]  # match errors
+    policy.write_text(
+        "\n".join(
+            [
+                "apiVersion: imagelint/v1",  # 1
+                "kind: Policy",  # 2
+                "metadata: {name: where, title: t, severity: high}",
+                "spec:",  # 4
+                "  match: int(image.min_ram) >= 0",  # 5: errors on 'x'
+                "  validations:",  # 6
+                "    - expression: image.status == 'active'",
+                "      message: not active",  # 8
+                "    - expression: >-",  # 9
+                "        has(image.name)",  # 10
+                "      message: no name",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    images = [
+        {"id": "a", "name": "n", "status": "queued", "min_ram": 1},  # validation 0
+        {"id": "b", "status": "active", "min_ram": 1},  # validation 1
+        {"id": "c", "name": "n", "status": "active", "min_ram": "x"},
+    ]  # match errors
     (tmp_path / "fleet.json").write_text(json.dumps(images), encoding="utf-8")
-    run = run_cli("check", "--input", "fleet.json", "--policies", "p.yaml", "--now", NOW, "--format", "github",
-                  "--report", "sarif=out.sarif", env=NEUTRAL_ENV, cwd=tmp_path)
+    run = run_cli(
+        "check",
+        "--input",
+        "fleet.json",
+        "--policies",
+        "p.yaml",
+        "--now",
+        NOW,
+        "--format",
+        "github",
+        "--report",
+        "sarif=out.sarif",
+        env=NEUTRAL_ENV,
+        cwd=tmp_path,
+    )
     assert run.returncode == 1, run.stderr
     # "::error file=p.yaml,line=N,title=...::FAIL image NAME (ID): message"
-    lines = {re.search(r" \((\w)\): ", line).group(1): line.split(",")[1] for line in run.stdout.splitlines()
-             if line.startswith("::")}
+    lines = {
+        re.search(r" \((\w)\): ", line).group(1): line.split(",")[1]
+        for line in run.stdout.splitlines()
+        if line.startswith("::")
+    }
     assert lines == {"a": "line=7", "b": "line=10", "c": "line=5"}
     results = json.loads((tmp_path / "out.sarif").read_text(encoding="utf-8"))["runs"][0]["results"]
     regions = {r["properties"]["image"]["id"]: r["locations"][0]["physicalLocation"]["region"] for r in results}

@@ -17,12 +17,24 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("IMAGELINT_UPDATE_GOLDEN") == "1"
 
 
-@pytest.mark.parametrize("fmt, suffix", [("markdown", "md"), ("junit", "xml"), ("github", "txt"),
-                                         ("text", "txt")])
+@pytest.mark.parametrize("fmt, suffix", [("markdown", "md"), ("junit", "xml"), ("github", "txt"), ("text", "txt")])
 def test_golden(fmt, suffix):
     # run inside the golden folder: paths in the reports are then the same on every machine
-    result = run_cli("check", "--input", "fleet.json", "--policies", "policies", "--now", NOW,
-                     "--engine", "cel-python", "--format", fmt, cwd=GOLDEN_INPUT, env=NEUTRAL_ENV)
+    result = run_cli(
+        "check",
+        "--input",
+        "fleet.json",
+        "--policies",
+        "policies",
+        "--now",
+        NOW,
+        "--engine",
+        "cel-python",
+        "--format",
+        fmt,
+        cwd=GOLDEN_INPUT,
+        env=NEUTRAL_ENV,
+    )
     assert result.returncode == 1, result.stderr
     golden = GOLDEN / f"small-fleet.{fmt}.{suffix}"
     if UPDATE:

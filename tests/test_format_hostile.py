@@ -87,7 +87,7 @@ def test_markdown_rendered_by_cmark_gfm_has_no_injected_html_links_or_cells(tmp_
     from cmarkgfm.cmark import Options
 
     # Markdown lists 10 findings per policy: one run per 9 payloads shows every payload somewhere
-    fleet, policy = write_hostile(tmp_path, PAYLOADS[chunk:chunk + 9])
+    fleet, policy = write_hostile(tmp_path, PAYLOADS[chunk : chunk + 9])
     result, texts = run_formats(tmp_path, fleet, policy, ["markdown"])
     assert result.returncode == 1, result.stderr
     markdown = texts["markdown"]
@@ -95,8 +95,23 @@ def test_markdown_rendered_by_cmark_gfm_has_no_injected_html_links_or_cells(tmp_
     html = cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
     doc = _parse_html(html)
     tags = {tag for tag, _ in doc.tags}
-    assert tags <= {"h2", "h3", "h4", "p", "strong", "code", "table", "thead", "tbody", "tr", "th", "td", "ul",
-                    "li", "blockquote"}, tags
+    assert tags <= {
+        "h2",
+        "h3",
+        "h4",
+        "p",
+        "strong",
+        "code",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "ul",
+        "li",
+        "blockquote",
+    }, tags
     assert not any(attrs for _, attrs in doc.tags if set(attrs) - {"align"})
     # every table row has as many cells as its header: no | from a name split a cell
     for table in re.findall(r"<table>.*?</table>", html, flags=re.DOTALL):
@@ -104,10 +119,13 @@ def test_markdown_rendered_by_cmark_gfm_has_no_injected_html_links_or_cells(tmp_
         widths = {len(re.findall(r"<t[hd][ >]", row)) for row in rows}
         assert len(widths) == 1, table
     text = "".join(doc.text)
-    for payload in PAYLOADS[chunk:chunk + 9]:
+    for payload in PAYLOADS[chunk : chunk + 9]:
         # each payload is shown as text, control characters made visible, surrogates repaired
-        shown = re.sub(r"[\x00-\x1f\u202e]", lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                       else f"\\u{ord(m.group()):04x}", _clean(payload))
+        shown = re.sub(
+            r"[\x00-\x1f\u202e]",
+            lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+            _clean(payload),
+        )
         assert shown in text, payload
     assert "49" not in text  # data is never evaluated as a template
 
@@ -128,8 +146,12 @@ def test_html_report_has_only_its_own_markup(reports):
     script = "".join(doc.script)
     assert "PWNED" not in script and "data-pwned" not in script
     text = "".join(doc.text)
-    for payload in ("<script>document.title='PWNED'</script>", "]]><injected>cdata</injected>",
-                    "=cmd|' /C calc'!A0", HOSTILE_ID):
+    for payload in (
+        "<script>document.title='PWNED'</script>",
+        "]]><injected>cdata</injected>",
+        "=cmd|' /C calc'!A0",
+        HOSTILE_ID,
+    ):
         assert payload in text
     csp = next(a["content"] for t, a in doc.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
     assert csp.startswith("default-src 'none'; script-src 'sha256-")
@@ -176,8 +198,14 @@ def test_csv_neutralises_formulas_and_keeps_rows(reports):
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
     names = [row[header.index("image_name")] for row in body]
-    for payload in ("=cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\tTAB at start",
-                    "\rCR at start"):
+    for payload in (
+        "=cmd|' /C calc'!A0",
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A2)",
+        "\tTAB at start",
+        "\rCR at start",
+    ):
         assert "'" + payload in names
     assert "new\nline and\r\ncarriage return" in names  # quoted, not split into rows
     assert reports["csv"].endswith("\r\n")

@@ -35,8 +35,9 @@ class _Dom(HTMLParser):
         if tag == "body":
             self.body = attributes
         key = attributes.get("data-metric") or attributes.get("id")
-        self._open.append(f"metric:{attributes['data-metric']}" if attributes.get("data-metric")
-                          else f"id:{key}" if key else tag)
+        self._open.append(
+            f"metric:{attributes['data-metric']}" if attributes.get("data-metric") else f"id:{key}" if key else tag
+        )
 
     def handle_endtag(self, tag):
         if self._open:
@@ -90,8 +91,19 @@ def test_hostile_names_run_no_script(tmp_path):
 
 def test_sample_fleet_numbers_and_screenshot(tmp_path):
     out = tmp_path / "reports"
-    result = run_cli("check", "--sample", "--now", NOW, "--fail-on", "info", "--report", f"html={out / 'r.html'}",
-                     "--report", f"json={out / 'r.json'}", env=NEUTRAL_ENV)
+    result = run_cli(
+        "check",
+        "--sample",
+        "--now",
+        NOW,
+        "--fail-on",
+        "info",
+        "--report",
+        f"html={out / 'r.html'}",
+        "--report",
+        f"json={out / 'r.json'}",
+        env=NEUTRAL_ENV,
+    )
     assert result.returncode == 1, result.stderr
     page = out / "r.html"
     dom = _dom(browser.dump_dom(page, tmp_path / "profile"))

@@ -26,40 +26,90 @@ from imagelint.judgement.result import (
     Waiver,
 )
 
-WAIVER = Waiver(policy="p-high", reason="legacy image, replaced in Q3", expires="2026-09-30", owner="ops",
-                selector="id=w-1", file="waivers.yaml", line=4)
-EXPIRED = Waiver(policy="p-high", reason="old", expires="2025-01-01", selector="name=old-*", file="waivers.yaml",
-                 line=9)
-STALE = Waiver(policy="p-low", reason="gone", expires="2026-12-31", selector="id=gone-1", file="waivers.yaml",
-               line=14)
+WAIVER = Waiver(
+    policy="p-high",
+    reason="legacy image, replaced in Q3",
+    expires="2026-09-30",
+    owner="ops",
+    selector="id=w-1",
+    file="waivers.yaml",
+    line=4,
+)
+EXPIRED = Waiver(
+    policy="p-high", reason="old", expires="2025-01-01", selector="name=old-*", file="waivers.yaml", line=9
+)
+STALE = Waiver(policy="p-low", reason="gone", expires="2026-12-31", selector="id=gone-1", file="waivers.yaml", line=14)
 
 
 def _finding(image_id: str, name: str, **extra) -> Finding:
-    return Finding(policy="p-high", severity=Severity.HIGH, status=Status.FAIL, validation=0,
-                   message=f"{name} is bad", image=ImageRef(id=image_id, name=name, visibility="private", owner="o"),
-                   attributes={"name": name}, **extra)
+    return Finding(
+        policy="p-high",
+        severity=Severity.HIGH,
+        status=Status.FAIL,
+        validation=0,
+        message=f"{name} is bad",
+        image=ImageRef(id=image_id, name=name, visibility="private", owner="o"),
+        attributes={"name": name},
+        **extra,
+    )
 
 
 def make_result(*, findings: tuple[Finding, ...] | None = None, complete: bool = True) -> RunResult:
     if findings is None:
-        findings = (_finding("o-1", "open-image"), _finding("w-1", "waived-image", waiver=WAIVER),
-                    _finding("b-1", "baselined-image", baselined=True))
-    policies = (PolicyInfo(name="p-high", title="High policy", severity=Severity.HIGH, description="why it matters",
-                           references=("ref",), labels={}, file="policies/p-high.yaml", line=1,
-                           passed=2, failed=len(findings)),
-                PolicyInfo(name="p-low", title="Low policy", severity=Severity.LOW, description="", references=(),
-                           labels={}, file="policies/p-low.yaml", line=1, passed=5))
+        findings = (
+            _finding("o-1", "open-image"),
+            _finding("w-1", "waived-image", waiver=WAIVER),
+            _finding("b-1", "baselined-image", baselined=True),
+        )
+    policies = (
+        PolicyInfo(
+            name="p-high",
+            title="High policy",
+            severity=Severity.HIGH,
+            description="why it matters",
+            references=("ref",),
+            labels={},
+            file="policies/p-high.yaml",
+            line=1,
+            passed=2,
+            failed=len(findings),
+        ),
+        PolicyInfo(
+            name="p-low",
+            title="Low policy",
+            severity=Severity.LOW,
+            description="",
+            references=(),
+            labels={},
+            file="policies/p-low.yaml",
+            line=1,
+            passed=5,
+        ),
+    )
     by_severity = {s.label: 0 for s in sorted(Severity, reverse=True)}
     by_severity["high"] = len(findings)
     return RunResult(
-        tool_version="0.1.0", engine="cel-python", now="2026-01-01T00:00:00Z",
-        source=SourceInfo(kind="api", location="https://ims.example.test", images=5, complete=complete,
-                          error=None if complete else "page 3: HTTP 503 after 5 tries",
-                          details={"endpoint": "https://ims.example.test", "query": {"visibility": "private"}}),
-        summary=RunSummary(images=5, policies=2, passed=7, failed=len(findings), skipped=0, errored=0,
-                           by_severity=by_severity),
-        policies=policies, findings=findings, expired_waivers=(EXPIRED,), stale_waivers=(STALE,),
-        fixed=(BaselineKey(policy="p-low", image_id="fixed-1", validation=0),), baseline_file="baseline.json")
+        tool_version="0.1.0",
+        engine="cel-python",
+        now="2026-01-01T00:00:00Z",
+        source=SourceInfo(
+            kind="api",
+            location="https://ims.example.test",
+            images=5,
+            complete=complete,
+            error=None if complete else "page 3: HTTP 503 after 5 tries",
+            details={"endpoint": "https://ims.example.test", "query": {"visibility": "private"}},
+        ),
+        summary=RunSummary(
+            images=5, policies=2, passed=7, failed=len(findings), skipped=0, errored=0, by_severity=by_severity
+        ),
+        policies=policies,
+        findings=findings,
+        expired_waivers=(EXPIRED,),
+        stale_waivers=(STALE,),
+        fixed=(BaselineKey(policy="p-low", image_id="fixed-1", validation=0),),
+        baseline_file="baseline.json",
+    )
 
 
 def render(fmt: str, result: RunResult) -> str:
@@ -118,15 +168,17 @@ def test_sarif_marks_suppressions():
     assert "suppressions" not in results["o-1"]
     assert results["w-1"]["suppressions"][0]["justification"] == "legacy image, replaced in Q3"
     assert results["w-1"]["suppressions"][0]["location"]["physicalLocation"]["region"]["startLine"] == 4
-    assert results["b-1"]["suppressions"] == [{"kind": "external", "status": "accepted",
-                                               "justification": "baselined"}]
+    assert results["b-1"]["suppressions"] == [{"kind": "external", "status": "accepted", "justification": "baselined"}]
 
 
 def test_csv_flags_suppressed_rows():
     rows = list(csv.DictReader(io.StringIO(render("csv", make_result()), newline="")))
     flags = {r["image_id"]: (r["waived"], r["waiver_reason"], r["baselined"]) for r in rows}
-    assert flags == {"o-1": ("false", "", "false"), "w-1": ("true", "legacy image, replaced in Q3", "false"),
-                     "b-1": ("false", "", "true")}
+    assert flags == {
+        "o-1": ("false", "", "false"),
+        "w-1": ("true", "legacy image, replaced in Q3", "false"),
+        "b-1": ("false", "", "true"),
+    }
 
 
 def test_github_annotates_only_open_findings_and_waiver_problems():
@@ -135,10 +187,14 @@ def test_github_annotates_only_open_findings_and_waiver_problems():
     assert len(annotated) == 1 and annotated[0].startswith("::error ")
     assert annotated[0].endswith("title=imagelint p-high (high)::FAIL image open-image (o-1): open-image is bad")
     # on the waiver's own line in the waivers file
-    assert ("::warning file=waivers.yaml,line=9,title=imagelint%3A expired waiver::waiver for p-high name=old-* "
-            "expired on 2025-01-01 and no longer applies") in lines
-    assert "::notice file=waivers.yaml,line=14,title=imagelint%3A stale waiver::waiver for p-low id=gone-1 " \
-           "matched no finding" in lines
+    assert (
+        "::warning file=waivers.yaml,line=9,title=imagelint%3A expired waiver::waiver for p-high name=old-* "
+        "expired on 2025-01-01 and no longer applies"
+    ) in lines
+    assert (
+        "::notice file=waivers.yaml,line=14,title=imagelint%3A stale waiver::waiver for p-low id=gone-1 "
+        "matched no finding" in lines
+    )
 
 
 def test_github_annotates_at_most_50_findings_per_policy_and_counts_the_rest():
@@ -147,9 +203,11 @@ def test_github_annotates_at_most_50_findings_per_policy_and_counts_the_rest():
     lines = render("github", make_result(findings=findings)).splitlines()
     annotated = [line for line in lines if line.startswith("::error ")]
     assert [a.rsplit("(", 1)[1].split(")")[0] for a in annotated] == [f"i-{n:03d}" for n in range(50)]
-    assert ("::notice file=policies/p-high.yaml,line=1,title=imagelint p-high (high)::70 more findings of "
-            "p-high are not annotated (120 in all); every finding is in the json, sarif, csv and html "
-            "reports") in lines
+    assert (
+        "::notice file=policies/p-high.yaml,line=1,title=imagelint p-high (high)::70 more findings of "
+        "p-high are not annotated (120 in all); every finding is in the json, sarif, csv and html "
+        "reports"
+    ) in lines
     assert lines[-1].startswith("imagelint: FAIL: 5 images, 2 policies: 7 pass, 120 fail")
     exactly = render("github", make_result(findings=findings[:50])).splitlines()
     assert sum(line.startswith("::error ") for line in exactly) == 50
@@ -187,7 +245,7 @@ def test_incomplete_is_said_and_never_passes(fmt, findings):
         assert out.startswith("::error title=imagelint%3A INCOMPLETE::")
     elif fmt == "html":
         assert '<div id="incomplete" class="banner" role="alert"><strong>INCOMPLETE</strong>' in out
-        assert '<title>imagelint report: INCOMPLETE</title>' in out
+        assert "<title>imagelint report: INCOMPLETE</title>" in out
     elif fmt == "junit":
         assert '<error type="incomplete" message="INCOMPLETE: page 3: HTTP 503 after 5 tries">' in out
     elif fmt == "markdown":
@@ -204,7 +262,7 @@ def test_reports_for_people_stay_small_at_10000_findings():
     result = make_result(findings=findings)
     html = render("html", result)
     # the DOM stays bounded: 100 rows for the policy, the rest counted
-    assert html.count("<tr><td class=\"status-fail\">") == 100
+    assert html.count('<tr><td class="status-fail">') == 100
     assert "… and 9900 more not shown here" in html
     assert len(html.encode("utf-8")) < 500_000
     markdown = render("markdown", result)
@@ -242,7 +300,7 @@ def test_sarif_comes_in_pieces_that_make_the_same_log(count):
 
 
 def test_csv_comes_in_pieces_that_join_to_the_report():
-    findings = tuple(_finding(f"i-{n}", f"name,{n}\n\"") for n in range(2500))  # quoting across pieces
+    findings = tuple(_finding(f"i-{n}", f'name,{n}\n"') for n in range(2500))  # quoting across pieces
     result = make_result(findings=findings, complete=False)
     reporter = OutputFormat("csv").reporter()
     pieces = list(reporter.chunks(result))
@@ -275,8 +333,9 @@ def test_template_context_converts_findings_only_when_reached():
     context = context_with_view(result)
     assert isinstance(context["findings"], FindingDicts)
     assert list(context["findings"]) == as_dict(result)["findings"]
-    assert {k: v for k, v in context.items() if k not in ("findings", "view")} == \
-        {k: v for k, v in as_dict(result).items() if k != "findings"}
+    assert {k: v for k, v in context.items() if k not in ("findings", "view")} == {
+        k: v for k, v in as_dict(result).items() if k != "findings"
+    }
     groups = context["view"]["groups"]["p-high"]
     assert [f["image"]["id"] for f in groups["open"]] == ["o-1"]
     assert [f["image"]["id"] for f in context["view"]["waived"]] == ["w-1"]

@@ -34,15 +34,33 @@ def sample(tmp_path_factory):
     policies.mkdir()
     for src in (Path(__file__).resolve().parent.parent / "policies").glob("*.yaml"):
         (policies / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
-    args = ("check", "--sample", "--policies", "policies", "--now", NOW, "--format", "json",
-            "--output", "out/r.json", "--report", "sarif=out/r.sarif", "--report", "junit=out/r.xml")
+    args = (
+        "check",
+        "--sample",
+        "--policies",
+        "policies",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "--output",
+        "out/r.json",
+        "--report",
+        "sarif=out/r.sarif",
+        "--report",
+        "junit=out/r.xml",
+    )
     result = run_cli(*args, cwd=tmp, env=NEUTRAL_ENV)
     assert result.returncode == 1, result.stderr
     again = run_cli(*args[:-6], "--format", "sarif", "--output", "out/again.sarif", cwd=tmp, env=NEUTRAL_ENV)
     assert again.returncode == 1, again.stderr
     read = lambda name: (tmp / "out" / name).read_text(encoding="utf-8")
-    return {"json": json.loads(read("r.json")), "sarif": json.loads(read("r.sarif")), "junit": read("r.xml"),
-            "again": json.loads(read("again.sarif"))}
+    return {
+        "json": json.loads(read("r.json")),
+        "sarif": json.loads(read("r.sarif")),
+        "junit": read("r.xml"),
+        "again": json.loads(read("again.sarif")),
+    }
 
 
 def test_sarif_sample_is_valid(sample):
@@ -54,8 +72,13 @@ def test_sarif_rules_for_github(sample):
     rules = run["tool"]["driver"]["rules"]
     policies = sample["json"]["policies"]
     assert [r["id"] for r in rules] == [p["name"] for p in policies]
-    expected = {"critical": ("9.5", "error"), "high": ("8.0", "error"), "medium": ("5.5", "error"),
-                "low": ("2.0", "warning"), "info": ("0.0", "note")}
+    expected = {
+        "critical": ("9.5", "error"),
+        "high": ("8.0", "error"),
+        "medium": ("5.5", "error"),
+        "low": ("2.0", "warning"),
+        "info": ("0.0", "note"),
+    }
     for rule, policy in zip(rules, policies, strict=True):
         severity, level = expected[policy["severity"]]
         assert rule["properties"]["security-severity"] == severity  # a string, as GitHub requires

@@ -28,13 +28,13 @@ import pytest
 from tests.conftest import policy_yaml, run_cli
 from tests.glance.harness import Glance, GlanceUnavailable, Seeded, running_glance
 
-OWNER = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"   # IMS project ids are 32 hex digits
+OWNER = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"  # IMS project ids are 32 hex digits
 READER = "9f8e7d6c5b4a43219087f6e5d4c3b2a1"  # a second project, for what a non-admin sees
-N = 321             # not a multiple of the page size: the last page is short and has no next
-PUBLIC = 100        # a multiple of 50: the filtered listing ends on Glance's empty page
+N = 321  # not a multiple of the page size: the last page is short and has no next
+PUBLIC = 100  # a multiple of 50: the filtered listing ends on Glance's empty page
 PAGE = 50
-MAX = 100           # Glance's api_limit_max here: a bigger --page-size is clamped to it
-READER_OWN = 12     # images of the second project
+MAX = 100  # Glance's api_limit_max here: a bigger --page-size is clamped to it
+READER_OWN = 12  # images of the second project
 # Memberships of the second project in the owner's shared images: (how many, status set by the member).
 SHARES = (("accepted", 5), ("rejected", 2), ("pending", 3))
 
@@ -63,7 +63,7 @@ def started() -> Iterator[Fleet | GlanceUnavailable]:
         shared = [s for s in owner if s.visibility == "shared"]
         member: dict[str, str] = {}
         for status, count in SHARES:
-            for image in shared[len(member):len(member) + count]:
+            for image in shared[len(member) : len(member) + count]:
                 glance.share(image.id, OWNER, READER, status)
                 member[image.id] = status
         seconds = time.monotonic() - t0
@@ -81,19 +81,29 @@ def started() -> Iterator[Fleet | GlanceUnavailable]:
 def ready(started: Started) -> Fleet:
     """The running fleet, or a test FAILURE (not a fixture error, not a skip) saying how to get Glance."""
     if isinstance(started, GlanceUnavailable):
-        pytest.fail(f"real Glance is not available, so the integration test cannot run:\n{started}",
-                    pytrace=False)
+        pytest.fail(f"real Glance is not available, so the integration test cannot run:\n{started}", pytrace=False)
     return started
 
 
-def fetch(fleet: Fleet, tmp: Path, *extra: str, project: str = OWNER, roles: str = "admin",
-          page_size: int = PAGE) -> tuple[dict[str, Any], Counter[str]]:
+def fetch(
+    fleet: Fleet, tmp: Path, *extra: str, project: str = OWNER, roles: str = "admin", page_size: int = PAGE
+) -> tuple[dict[str, Any], Counter[str]]:
     """``imagelint fetch`` through the real CLI; the snapshot's metadata and how often each id came."""
     out = tmp / f"snap-{time.monotonic_ns()}.json"
-    proc = run_cli("fetch", "--endpoint", fleet.glance.endpoint, *fleet.glance.identity_args(project, roles),
-                   "--page-size", str(page_size), *extra, "--output", str(out))
-    assert proc.returncode == 0, (f"fetch exit {proc.returncode}\n{proc.stderr}\n"
-                                  f"--- end of Glance's log ---\n{fleet.glance.log_tail()}")
+    proc = run_cli(
+        "fetch",
+        "--endpoint",
+        fleet.glance.endpoint,
+        *fleet.glance.identity_args(project, roles),
+        "--page-size",
+        str(page_size),
+        *extra,
+        "--output",
+        str(out),
+    )
+    assert proc.returncode == 0, (
+        f"fetch exit {proc.returncode}\n{proc.stderr}\n--- end of Glance's log ---\n{fleet.glance.log_tail()}"
+    )
     data = json.loads(out.read_text())
     return data["snapshot"], Counter(image["id"] for image in data["images"])
 
@@ -108,8 +118,9 @@ def assert_exactly(seen: Counter[str], expected: list[Seeded] | set[str]) -> Non
     twice = sorted(i for i, c in seen.items() if c > 1)
     assert not twice, f"{len(twice)} images came more than once, e.g. {twice[:3]}"
     missing, extra = ids - set(seen), set(seen) - ids
-    assert not missing and not extra, f"{len(missing)} missing (e.g. {sorted(missing)[:3]}), " \
-                                      f"{len(extra)} unexpected (e.g. {sorted(extra)[:3]})"
+    assert not missing and not extra, (
+        f"{len(missing)} missing (e.g. {sorted(missing)[:3]}), {len(extra)} unexpected (e.g. {sorted(extra)[:3]})"
+    )
 
 
 def test_seeded_fleet_is_as_planned(started: Started):
@@ -141,8 +152,7 @@ def test_total_a_multiple_of_the_page_size_ends_on_the_empty_page(started: Start
     assert meta["pages"] == total // 37 + 1
 
 
-def test_page_size_above_glance_maximum_is_clamped_and_short_pages_are_not_the_end(started: Started,
-                                                                                   tmp_path: Path):
+def test_page_size_above_glance_maximum_is_clamped_and_short_pages_are_not_the_end(started: Started, tmp_path: Path):
     fleet = ready(started)
     # The CLI's default page size (1000) against a Glance that serves at most MAX: pages of 100, 100,
     # 100, 33; a client that took "fewer than I asked for" as the end would stop after the first.
@@ -166,8 +176,9 @@ def test_property_filter_and_sort_are_passed_through(started: Started, tmp_path:
     fleet = ready(started)
     # IMS extra properties are filterable in Glance too (any unknown query key is a property filter).
     windows = [s for s in fleet.owner + fleet.reader if s.properties["__os_type"] == "Windows"]
-    meta, seen = fetch(fleet, tmp_path, "--query", "__os_type=Windows", "--query", "sort_key=name",
-                       "--query", "sort_dir=asc")
+    meta, seen = fetch(
+        fleet, tmp_path, "--query", "__os_type=Windows", "--query", "sort_key=name", "--query", "sort_dir=asc"
+    )
     assert_exactly(seen, windows)
     assert meta["pages"] == pages_for(len(windows), PAGE)
 
@@ -187,8 +198,16 @@ def test_member_status_filter_on_shared_images(started: Started, tmp_path: Path)
     # project's own shared images (an owner is not a member of its own images; Glance lists them anyway).
     pending = {i for i, status in fleet.member.items() if status == "pending"}
     own_shared = {s.id for s in fleet.reader if s.visibility == "shared"}
-    _, seen = fetch(fleet, tmp_path, "--query", "visibility=shared", "--query", "member_status=pending",
-                    project=READER, roles="reader")
+    _, seen = fetch(
+        fleet,
+        tmp_path,
+        "--query",
+        "visibility=shared",
+        "--query",
+        "member_status=pending",
+        project=READER,
+        roles="reader",
+    )
     assert_exactly(seen, pending | own_shared)
 
 
@@ -196,14 +215,29 @@ def test_check_endpoint_evaluates_every_image_once(started: Started, tmp_path: P
     fleet = ready(started)
     # A policy that fails on every image makes the JSON report list each evaluated image once.
     policy = tmp_path / "every.yaml"
-    policy.write_text(policy_yaml("every-image", severity="info",
-                                  validations=[{"expression": "false", "message": "seen"}]))
+    policy.write_text(
+        policy_yaml("every-image", severity="info", validations=[{"expression": "false", "message": "seen"}])
+    )
     out = tmp_path / "report.json"
-    proc = run_cli("check", "--endpoint", fleet.glance.endpoint, *fleet.glance.identity_args(OWNER),
-                   "--page-size", str(PAGE), "--policies", str(policy), "--format", "json",
-                   "--fail-on", "never", "--output", str(out))
-    assert proc.returncode == 0, (f"check exit {proc.returncode}\n{proc.stderr}\n"
-                                  f"--- end of Glance's log ---\n{fleet.glance.log_tail()}")
+    proc = run_cli(
+        "check",
+        "--endpoint",
+        fleet.glance.endpoint,
+        *fleet.glance.identity_args(OWNER),
+        "--page-size",
+        str(PAGE),
+        "--policies",
+        str(policy),
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        "--output",
+        str(out),
+    )
+    assert proc.returncode == 0, (
+        f"check exit {proc.returncode}\n{proc.stderr}\n--- end of Glance's log ---\n{fleet.glance.log_tail()}"
+    )
     report = json.loads(out.read_text())
     total = N + READER_OWN
     assert report["source"]["complete"] is True
@@ -217,9 +251,20 @@ def test_bundled_policies_run_over_glance_images(started: Started, tmp_path: Pat
     # The bundled pack over what real Glance returns (queued images, string properties, null sizes):
     # no evaluation errors, and the gate's verdict is a policy verdict (0 or 1), never a crash.
     out = tmp_path / "report.json"
-    proc = run_cli("check", "--endpoint", fleet.glance.endpoint, *fleet.glance.identity_args(OWNER),
-                   "--page-size", str(PAGE), "--query", "visibility=public", "--format", "json",
-                   "--output", str(out))
+    proc = run_cli(
+        "check",
+        "--endpoint",
+        fleet.glance.endpoint,
+        *fleet.glance.identity_args(OWNER),
+        "--page-size",
+        str(PAGE),
+        "--query",
+        "visibility=public",
+        "--format",
+        "json",
+        "--output",
+        str(out),
+    )
     assert proc.returncode in (0, 1), f"check exit {proc.returncode}\n{proc.stderr}"
     report = json.loads(out.read_text())
     assert report["source"]["complete"] is True and report["summary"]["images"] == PUBLIC
@@ -230,8 +275,17 @@ def test_identity_is_required_and_a_refusal_is_exit_3(started: Started, tmp_path
     fleet = ready(started)
     # Without X-Identity-Status: Confirmed Glance answers 401: the fetch fails closed, writes nothing.
     out = tmp_path / "snap.json"
-    proc = run_cli("fetch", "--endpoint", fleet.glance.endpoint, "--header", f"X-Project-Id={OWNER}",
-                   "--retries", "0", "--output", str(out))
+    proc = run_cli(
+        "fetch",
+        "--endpoint",
+        fleet.glance.endpoint,
+        "--header",
+        f"X-Project-Id={OWNER}",
+        "--retries",
+        "0",
+        "--output",
+        str(out),
+    )
     assert proc.returncode == 3, proc.stderr
     assert "401" in proc.stderr and "GET" in proc.stderr
     assert not out.exists()

@@ -12,8 +12,15 @@ import pytest
 from tests.conftest import policy_yaml
 
 NOW = "2026-11-27T00:00:00Z"
-NAMES = {"c1": "legacy\u0080web", "csi": "x\u009b31m", "del": "a\u007fb", "line-separator": "\u2028x",
-         "lone-surrogate": "\ud800", "emoji": "web-\U0001f600", "nul": "a\u0000b"}
+NAMES = {
+    "c1": "legacy\u0080web",
+    "csi": "x\u009b31m",
+    "del": "a\u007fb",
+    "line-separator": "\u2028x",
+    "lone-surrogate": "\ud800",
+    "emoji": "web-\U0001f600",
+    "nul": "a\u0000b",
+}
 
 
 @pytest.fixture
@@ -30,8 +37,7 @@ def fleet(tmp_path: Path, images: list[dict]) -> Path:
 
 
 def check(cli, fleet_path: Path, policy: Path, *extra: str):
-    return cli("check", "--input", str(fleet_path), "--policies", str(policy), "--now", NOW, "--format", "json",
-               *extra)
+    return cli("check", "--input", str(fleet_path), "--policies", str(policy), "--now", NOW, "--format", "json", *extra)
 
 
 @pytest.mark.parametrize("name", NAMES.values(), ids=NAMES.keys())
@@ -55,9 +61,12 @@ def test_raw_c1_and_emoji_pair_in_a_hand_written_baseline(cli, tmp_path, policy)
     images = fleet(tmp_path, [{"id": "legacy\u0080web"}, {"id": "web-\U0001f600"}])
     baseline = tmp_path / "b.json"
     # raw U+0080 (valid JSON, refused by YAML) and an emoji as the escaped surrogate pair json.dumps writes
-    baseline.write_text('{"findings": [{"image_id": "legacy\u0080web", "policy": "p", "validation": 0},\n'
-                        '{"image_id": "web-\\ud83d\\ude00", "policy": "p", "validation": 0}],\n'
-                        '"imagelint_baseline": 1}\n', encoding="utf-8")
+    baseline.write_text(
+        '{"findings": [{"image_id": "legacy\u0080web", "policy": "p", "validation": 0},\n'
+        '{"image_id": "web-\\ud83d\\ude00", "policy": "p", "validation": 0}],\n'
+        '"imagelint_baseline": 1}\n',
+        encoding="utf-8",
+    )
     proc = check(cli, images, policy, "--baseline", str(baseline))
     assert proc.returncode == 0, proc.stderr
     assert f"imagelint: baseline {baseline}: 2 baselined, 0 new, 0 fixed" in proc.stderr
@@ -67,8 +76,11 @@ def check_tabbed(cli, tmp_path, policy, validation: str, version: int):
     """A run with a tab-indented baseline of one entry, and the baseline file."""
     images = fleet(tmp_path, [{"id": "a"}])
     baseline = tmp_path / "b.json"
-    baseline.write_text('{\n\t"findings": [\n\t\t{"image_id": "a",\t"policy": "p", "validation": '
-                        f'{validation}}}\n\t],\n\t"imagelint_baseline": {version}\n}}\n', encoding="utf-8")
+    baseline.write_text(
+        '{\n\t"findings": [\n\t\t{"image_id": "a",\t"policy": "p", "validation": '
+        f'{validation}}}\n\t],\n\t"imagelint_baseline": {version}\n}}\n',
+        encoding="utf-8",
+    )
     return check(cli, images, policy, "--baseline", str(baseline)), baseline
 
 

@@ -35,12 +35,12 @@ def test_file_query_goes_with_the_file_endpoint_only(project):
     assert 0 < private < len(fleet)
     config = project / "imagelint.yaml"
     with FakeIMS(fleet, auth="token", token=TOKEN) as srv:
-        config.write_text(f"policies: [p.yaml]\nendpoint: {srv.url}\nquery: {{visibility: private}}\n"
-                          "page-size: 7\n", encoding="utf-8")
+        config.write_text(
+            f"policies: [p.yaml]\nendpoint: {srv.url}\nquery: {{visibility: private}}\npage-size: 7\n", encoding="utf-8"
+        )
         from_file = run("check", "--config", str(config), env=ENV)
         from_flag = run("check", "--config", str(config), "--endpoint", srv.url, env=ENV)
-        both = run("check", "--config", str(config), "--endpoint", srv.url, "--query", "visibility=private",
-                   env=ENV)
+        both = run("check", "--config", str(config), "--endpoint", srv.url, "--query", "visibility=private", env=ENV)
     assert images_checked(from_file) == private
     assert images_checked(from_flag) == len(fleet)  # the file's query narrowed this endpoint too
     assert images_checked(both) == private
@@ -57,19 +57,34 @@ def refused(cli, project: Path, text: str, start: str, message: str) -> None:
 @pytest.mark.parametrize("key", ["waivers", "baseline"])
 def test_one_file_options_refuse_a_list(cli, project, key):
     option = f"--{key}"
-    refused(cli, project, f"fail-on: high\n{key}: [a.yaml, b.yaml]\n", f"2:{len(key) + 3}",
-            f"{key}: expected one file name ({option} takes one file), got a list")
+    refused(
+        cli,
+        project,
+        f"fail-on: high\n{key}: [a.yaml, b.yaml]\n",
+        f"2:{len(key) + 3}",
+        f"{key}: expected one file name ({option} takes one file), got a list",
+    )
 
 
 def test_empty_policy_list_is_refused(cli, project):
-    refused(cli, project, "policies: []\n", "1:11", "policies: an empty list; list policy files or directories, or "
-                                                    "remove the key to use the bundled pack")
+    refused(
+        cli,
+        project,
+        "policies: []\n",
+        "1:11",
+        "policies: an empty list; list policy files or directories, or remove the key to use the bundled pack",
+    )
 
 
 def test_query_without_the_file_endpoint_is_refused(cli, project):
-    refused(cli, project, "policies: [p.yaml]\nquery: {visibility: private}\n", "2:1",
-            "query: applies only with the file's endpoint, and this file has none: add endpoint:, or give --query "
-            "with --endpoint on the command line")
+    refused(
+        cli,
+        project,
+        "policies: [p.yaml]\nquery: {visibility: private}\n",
+        "2:1",
+        "query: applies only with the file's endpoint, and this file has none: add endpoint:, or give --query "
+        "with --endpoint on the command line",
+    )
 
 
 def test_policy_list_still_works(cli, project):

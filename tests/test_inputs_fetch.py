@@ -37,5 +37,6 @@ def test_fetch_writes_odd_strings_that_check_reads_back(tmp_path, jsonl):
     assert saved.returncode == live.returncode == 0, saved.stderr
     a, b = json.loads(live.stdout), json.loads(saved.stdout)
     assert a["summary"] == b["summary"] and a["findings"] == b["findings"]
-    assert sorted(f["image"]["name"] for f in b["findings"] if f["policy"] == b["findings"][0]["policy"]) \
-        == sorted(f["image"]["name"] for f in a["findings"] if f["policy"] == a["findings"][0]["policy"])
+    assert sorted(f["image"]["name"] for f in b["findings"] if f["policy"] == b["findings"][0]["policy"]) == sorted(
+        f["image"]["name"] for f in a["findings"] if f["policy"] == a["findings"][0]["policy"]
+    )

@@ -28,15 +28,27 @@ BAD = {
 
 @pytest.fixture
 def project(tmp_path: Path, fleet_file) -> Path:
-    (tmp_path / "p.yaml").write_text(policy_yaml("p", params={"v": 1}, validations=["params.v == params.v"]),
-                                     encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        policy_yaml("p", params={"v": 1}, validations=["params.v == params.v"]), encoding="utf-8"
+    )
     fleet_file([{"id": "a", "name": "web"}])
     return tmp_path
 
 
 def check(cli, project: Path, *extra: str, engine: str = "cel-python"):
-    return cli("check", "--input", str(project / "fleet.json"), "--policies", str(project / "p.yaml"), "--now", NOW,
-               "--engine", engine, *extra, cwd=project)
+    return cli(
+        "check",
+        "--input",
+        str(project / "fleet.json"),
+        "--policies",
+        str(project / "p.yaml"),
+        "--now",
+        NOW,
+        "--engine",
+        engine,
+        *extra,
+        cwd=project,
+    )
 
 
 def one_error(proc, start: str, text: str) -> None:
@@ -61,11 +73,15 @@ def test_config_file_params(cli, project, value, message):
 @pytest.mark.parametrize(("value", "message"), BAD.values(), ids=BAD.keys())
 def test_policy_spec_params(cli, project, value, message):
     policy = project / "q.yaml"
-    policy.write_text("apiVersion: imagelint/v1\nkind: Policy\nmetadata: {name: q, severity: high}\nspec:\n"
-                      f"  params: {{v: {value}}}\n  validations: [{{expression: params.v == params.v}}]\n",
-                      encoding="utf-8")
-    for args in (["check", "--input", str(project / "fleet.json"), "--policies", str(policy)],
-                 ["validate", str(policy)]):
+    policy.write_text(
+        "apiVersion: imagelint/v1\nkind: Policy\nmetadata: {name: q, severity: high}\nspec:\n"
+        f"  params: {{v: {value}}}\n  validations: [{{expression: params.v == params.v}}]\n",
+        encoding="utf-8",
+    )
+    for args in (
+        ["check", "--input", str(project / "fleet.json"), "--policies", str(policy)],
+        ["validate", str(policy)],
+    ):
         one_error(cli(*args, cwd=project), f"{policy}:5:15: spec.params.v: ", message)
     assert not (project / "PWNED").exists()
 
@@ -77,15 +93,21 @@ def test_int64_limits_are_accepted(cli, project, engine):
         assert proc.returncode == 0, proc.stderr
 
 
-CONFIG_VALUES = {"emoji": ('"web-\\U0001F600"', "web-\U0001f600"), "nel": ('"a\\x85b"', "a\x85b"),
-                 "nan-text": ("NaN", "NaN"), "date-text": ("2026-01-01", "2026-01-01"),
-                 "colon": ('"x: y"', "x: y"), "quotes": ("\"'q'\"", "'q'")}
+CONFIG_VALUES = {
+    "emoji": ('"web-\\U0001F600"', "web-\U0001f600"),
+    "nel": ('"a\\x85b"', "a\x85b"),
+    "nan-text": ("NaN", "NaN"),
+    "date-text": ("2026-01-01", "2026-01-01"),
+    "colon": ('"x: y"', "x: y"),
+    "quotes": ("\"'q'\"", "'q'"),
+}
 
 
 @pytest.mark.parametrize(("written", "value"), CONFIG_VALUES.values(), ids=CONFIG_VALUES.keys())
 def test_config_params_reach_the_policy_unchanged(cli, tmp_path, fleet_file, written, value):
-    (tmp_path / "p.yaml").write_text(policy_yaml("p", params={"v": ""}, validations=["image.name == params.v"]),
-                                     encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        policy_yaml("p", params={"v": ""}, validations=["image.name == params.v"]), encoding="utf-8"
+    )
     fleet_file([{"id": "a", "name": value}])
     (tmp_path / "imagelint.yaml").write_text(f"params:\n  p: {{v: {written}}}\n", encoding="utf-8")
     proc = check(cli, tmp_path)  # cel-python: cel-cpp cannot take an emoji in a param (celtree.cel_literal)
@@ -95,10 +117,23 @@ def test_config_params_reach_the_policy_unchanged(cli, tmp_path, fleet_file, wri
 @pytest.mark.parametrize("engine", ["cel-python", "cel-cpp"])
 def test_params_beyond_the_basic_plane_reach_both_engines(cli, tmp_path, fleet_file, engine):
     # params are inlined as CEL literals; cel-cpp refused JSON's escaped surrogate pair for an emoji
-    (tmp_path / "p.yaml").write_text(policy_yaml("p", params={"want": "web😀é"},
-                                                 validations=["image.name == params.want"]), encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        policy_yaml("p", params={"want": "web😀é"}, validations=["image.name == params.want"]), encoding="utf-8"
+    )
     fleet_file([{"id": "a", "name": "web😀é"}, {"id": "b", "name": "web"}])
-    proc = cli("check", "--input", str(tmp_path / "fleet.json"), "--policies", str(tmp_path / "p.yaml"),
-               "--now", NOW, "--engine", engine, "--format", "json", cwd=tmp_path)
+    proc = cli(
+        "check",
+        "--input",
+        str(tmp_path / "fleet.json"),
+        "--policies",
+        str(tmp_path / "p.yaml"),
+        "--now",
+        NOW,
+        "--engine",
+        engine,
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "1 pass, 1 fail" in proc.stderr

@@ -22,16 +22,18 @@ def project(tmp_path: Path, fleet_file) -> Path:
 
 
 def check(cli, project: Path, *extra: str):
-    return cli("check", "--input", str(project / "fleet.json"), "--policies", str(project / "p.yaml"), *extra,
-               cwd=project)
+    return cli(
+        "check", "--input", str(project / "fleet.json"), "--policies", str(project / "p.yaml"), *extra, cwd=project
+    )
 
 
 @pytest.mark.parametrize("now", OUT)
 def test_now_out_of_range(cli, project, now):
     proc = check(cli, project, "--now", now)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.splitlines() == [(f"--now {now!r}: out of range: in UTC it must lie within "
-                                        "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")]
+    assert proc.stderr.splitlines() == [
+        (f"--now {now!r}: out of range: in UTC it must lie within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")
+    ]
 
 
 @pytest.mark.parametrize("now", EDGE)
@@ -51,8 +53,12 @@ def check_waiver(cli, project, expires: str):
 def test_waiver_expiry_out_of_range(cli, project, expires):
     proc, waivers = check_waiver(cli, project, expires)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.splitlines() == [(f"{waivers}:4:12: waivers[0].expires: {expires!r} is out of range: in UTC "
-                                        "it must lie within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")]
+    assert proc.stderr.splitlines() == [
+        (
+            f"{waivers}:4:12: waivers[0].expires: {expires!r} is out of range: in UTC "
+            "it must lie within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z"
+        )
+    ]
 
 
 @pytest.mark.parametrize("expires", EDGE)

@@ -30,8 +30,17 @@ def project(tmp_path: Path, fleet_file) -> Path:
 
 
 def check(cli, project: Path, *extra: str):
-    return cli("check", "--input", str(project / "fleet.json"), "--policies", str(project / "p.yaml"),
-               "--now", NOW, *extra, cwd=project)
+    return cli(
+        "check",
+        "--input",
+        str(project / "fleet.json"),
+        "--policies",
+        str(project / "p.yaml"),
+        "--now",
+        NOW,
+        *extra,
+        cwd=project,
+    )
 
 
 @pytest.mark.parametrize("char", BAD.values(), ids=BAD.keys())

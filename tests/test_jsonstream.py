@@ -18,14 +18,14 @@ from tests.fleetgen import generate_fleet
 
 TRICKY = [
     {"id": "a", "n": 12345678901234567890123, "f": -0.0, "e": 1e-7, "big": 1.5e300, "t": True, "z": None},
-    {"id": "ünïcödé €𝄞", "name": "日本語の名前", "esc": "quote \" backslash \\ slash \\/ tab \t \u2028"},
+    {"id": "ünïcödé €𝄞", "name": "日本語の名前", "esc": 'quote " backslash \\ slash \\/ tab \t \u2028'},
     {"id": "nul", "name": "a\u0000b", "list": [[], {}, [1, [2, [3]]], {"k": {"k": {}}}]},
     {"id": "ws", "tags": ["x=1", "y.2"], "empty": "", "num": 0},
 ]
 
 
 def chunks_of(data: bytes, size: int):
-    return (data[i:i + size] for i in range(0, len(data), size))
+    return (data[i : i + size] for i in range(0, len(data), size))
 
 
 def read(data: bytes, size: int) -> tuple[list, JsonStream]:
@@ -35,8 +35,13 @@ def read(data: bytes, size: int) -> tuple[list, JsonStream]:
 
 def documents() -> list[str]:
     images = TRICKY + json.loads(json.dumps(generate_fleet(40, seed=3)))
-    fetch_like = ('{"snapshot": ' + json.dumps({"complete": True, "images": len(images)}, indent=1) + ',\n"images": ['
-                  + ",\n".join(json.dumps(i, ensure_ascii=False, separators=(",", ":")) for i in images) + "\n]}\n")
+    fetch_like = (
+        '{"snapshot": '
+        + json.dumps({"complete": True, "images": len(images)}, indent=1)
+        + ',\n"images": ['
+        + ",\n".join(json.dumps(i, ensure_ascii=False, separators=(",", ":")) for i in images)
+        + "\n]}\n"
+    )
     return [
         fetch_like,
         json.dumps({"images": images}),  # one line
@@ -82,7 +87,7 @@ BROKEN = [
     '{"images": [{"id": "a"}], }',
     '{"images": [{"id": "a"}], "x" 1}',
     '{"images": [{"id": "a"}] "x": 1}',
-    '{images: []}',
+    "{images: []}",
     '{"images": [{"id": "a"}]} trailing',
     '[{"id": "a"}]\n\n  ]',
     '[{"id": "a"},\n {"id": "b", "x": tru}]',
@@ -93,8 +98,8 @@ BROKEN = [
     '{"snapshot": {"complete": true},\n "images": [\n{"id": "a"},\n{"id": "b",}\n]}',
     '"just a string" 5',
     '{"a": 1',
-    '[',
-    '{',
+    "[",
+    "{",
 ]
 
 
@@ -119,8 +124,10 @@ def test_positions_stay_right_after_the_text_read_is_let_go(monkeypatch):
     for size in (1, 13, 1000):
         with pytest.raises(SourceError) as got:
             read(text.encode(), size)
-        assert str(got.value) == f"f.json:{expected.value.lineno}:{expected.value.colno}: not valid JSON: " \
-                                 f"{expected.value.msg}"
+        assert (
+            str(got.value) == f"f.json:{expected.value.lineno}:{expected.value.colno}: not valid JSON: "
+            f"{expected.value.msg}"
+        )
     # and values are unchanged by it
     good = text.replace("nope", "null").encode()
     assert read(good, 17)[0] == json.loads(good)["images"]
@@ -157,7 +164,7 @@ def test_images_before_a_syntax_error_are_still_read(tmp_path):
     # as with JSON Lines: the evaluator judges what was readable, then the run is marked incomplete
     images = json.loads(json.dumps(generate_fleet(2500, seed=8)))
     path = tmp_path / "cut.json"
-    path.write_text('{"images": [\n' + ",\n".join(json.dumps(i) for i in images) + ",\n{\"id\": ")
+    path.write_text('{"images": [\n' + ",\n".join(json.dumps(i) for i in images) + ',\n{"id": ')
     source = SnapshotSource(str(path))
     pages = []
     with pytest.raises(SourceError, match=r"cut\.json:2502:8: not valid JSON: Expecting value"):

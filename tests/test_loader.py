@@ -40,25 +40,42 @@ def test_yaml_syntax_error_has_line_and_column(write):
     assert problems(path) == [f"{path}:3:1: YAML syntax error: expected ',' or ']', but got '<stream end>'"]
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (("severity: high", "severity: urgent"),
-     "6:13: metadata.severity: unknown severity 'urgent' (expected one of: info, low, medium, high, critical)"),
-    (("severity: high", "severity: High"), "6:13: metadata.severity: severity must be lower-case: 'high'"),
-    (("name: {name}", "name: Bad_Name"),
-     "4:9: metadata.name: 'Bad_Name' must match [a-z0-9][a-z0-9-]* (lower-case letters, digits and dashes)"),
-    (("kind: Policy", "kind: Polcy"), "2:7: kind: expected 'Policy', got 'Polcy'"),
-    (("apiVersion: imagelint/v1", "apiVersion: imagelint/v2"),
-     "1:13: apiVersion: expected 'imagelint/v1', got 'imagelint/v2'"),
-    (("  title: A title", "  title: A title\n  owner: me"),
-     "6:3: metadata: unknown key 'owner' (allowed: name, title, severity, description, references, labels)"),
-    (("  severity: high\n", ""), "4:3: metadata: missing required key 'severity'"),
-    (("  validations:\n    - expression: image.status == \"active\"\n", "  validations: []\n"),
-     "8:16: spec.validations: expected a non-empty list of validations"),
-    (("    - expression: image.status == \"active\"", "    - message: hi"),
-     "9:7: spec.validations[0]: missing required key 'expression'"),
-    (("    - expression: image.status == \"active\"", "    - expression: 42"),
-     "9:19: spec.validations[0].expression: expected a string, got an int ('42')"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            ("severity: high", "severity: urgent"),
+            "6:13: metadata.severity: unknown severity 'urgent' (expected one of: info, low, medium, high, critical)",
+        ),
+        (("severity: high", "severity: High"), "6:13: metadata.severity: severity must be lower-case: 'high'"),
+        (
+            ("name: {name}", "name: Bad_Name"),
+            "4:9: metadata.name: 'Bad_Name' must match [a-z0-9][a-z0-9-]* (lower-case letters, digits and dashes)",
+        ),
+        (("kind: Policy", "kind: Polcy"), "2:7: kind: expected 'Policy', got 'Polcy'"),
+        (
+            ("apiVersion: imagelint/v1", "apiVersion: imagelint/v2"),
+            "1:13: apiVersion: expected 'imagelint/v1', got 'imagelint/v2'",
+        ),
+        (
+            ("  title: A title", "  title: A title\n  owner: me"),
+            "6:3: metadata: unknown key 'owner' (allowed: name, title, severity, description, references, labels)",
+        ),
+        (("  severity: high\n", ""), "4:3: metadata: missing required key 'severity'"),
+        (
+            ('  validations:\n    - expression: image.status == "active"\n', "  validations: []\n"),
+            "8:16: spec.validations: expected a non-empty list of validations",
+        ),
+        (
+            ('    - expression: image.status == "active"', "    - message: hi"),
+            "9:7: spec.validations[0]: missing required key 'expression'",
+        ),
+        (
+            ('    - expression: image.status == "active"', "    - expression: 42"),
+            "9:19: spec.validations[0].expression: expected a string, got an int ('42')",
+        ),
+    ],
+)
 def test_schema_problems_name_the_key_and_position(write, edit, expected):
     old, new = edit
     path = write("p.yaml", GOOD.replace(old, new).format(name="p"))
@@ -80,17 +97,20 @@ def test_every_problem_of_every_file_is_reported(write):
     assert found[2] == f"{c}:1:1: document: expected a mapping, got a list"
 
 
-@pytest.mark.parametrize("expression_yaml, line, col", [
-    # plain scalar: the column of the unexpected token inside the expression
-    ('    - expression: image.status == = "x"\n', 9, 35),
-    # double-quoted: one more for the quote
-    ('    - expression: "image.status @ 1"\n', 9, 33),
-    # literal block: the expression's own line and column in the file (end of input: its last token)
-    ('    - expression: |\n        image.status == "active" &&\n          image.name ==\n', 11, 22),
-    ('    - expression: |\n        has(image.name) &&\n          image.name @ "x"\n', 11, 22),
-    # folded block: lines are joined with spaces, the position still lands on the second line
-    ('    - expression: >\n        has(image.name) &&\n          image.name @ "x"\n', 11, 22),
-])
+@pytest.mark.parametrize(
+    "expression_yaml, line, col",
+    [
+        # plain scalar: the column of the unexpected token inside the expression
+        ('    - expression: image.status == = "x"\n', 9, 35),
+        # double-quoted: one more for the quote
+        ('    - expression: "image.status @ 1"\n', 9, 33),
+        # literal block: the expression's own line and column in the file (end of input: its last token)
+        ('    - expression: |\n        image.status == "active" &&\n          image.name ==\n', 11, 22),
+        ('    - expression: |\n        has(image.name) &&\n          image.name @ "x"\n', 11, 22),
+        # folded block: lines are joined with spaces, the position still lands on the second line
+        ('    - expression: >\n        has(image.name) &&\n          image.name @ "x"\n', 11, 22),
+    ],
+)
 def test_cel_syntax_error_points_into_the_yaml_file(write, expression_yaml, line, col):
     text = GOOD.format(name="p").replace('    - expression: image.status == "active"\n', expression_yaml)
     path = write("p.yaml", text)
@@ -98,18 +118,30 @@ def test_cel_syntax_error_points_into_the_yaml_file(write, expression_yaml, line
     assert problem.startswith(f"{path}:{line}:{col}: spec.validations[0].expression: CEL syntax error: ")
 
 
-@pytest.mark.parametrize("expression, message", [
-    ("foo(image.name)", "1:1: unknown function foo() (only the standard CEL library is available, so that both "
-                        "engines mean the same thing)"),
-    ("image.name.lowerAscii() == 'x'", "1:1: unknown method .lowerAscii() (only the standard CEL library is "
-                                       "available)"),
-    ("img.name == 'x'", "1:1: undeclared reference to 'img' (expressions see image, params, variables and now)"),
-    ("variables.nope", "1:1: variables.nope is not defined earlier in spec.variables (defined: none)"),
-    ("params.limit > 1", "1:1: params.limit is not declared in spec.params (declared: none)"),
-    ("image.tags.exists(image, image == 'x')", "1:1: .exists(image, ...) would hide the variable 'image'; "
-                                               "pick another name"),
-    ("has(image['x'])", "1:1: has() takes one field selection, e.g. has(image.name)"),
-])
+@pytest.mark.parametrize(
+    "expression, message",
+    [
+        (
+            "foo(image.name)",
+            (
+                "1:1: unknown function foo() (only the standard CEL library is available, so that both "
+                "engines mean the same thing)"
+            ),
+        ),
+        (
+            "image.name.lowerAscii() == 'x'",
+            "1:1: unknown method .lowerAscii() (only the standard CEL library is available)",
+        ),
+        ("img.name == 'x'", "1:1: undeclared reference to 'img' (expressions see image, params, variables and now)"),
+        ("variables.nope", "1:1: variables.nope is not defined earlier in spec.variables (defined: none)"),
+        ("params.limit > 1", "1:1: params.limit is not declared in spec.params (declared: none)"),
+        (
+            "image.tags.exists(image, image == 'x')",
+            "1:1: .exists(image, ...) would hide the variable 'image'; pick another name",
+        ),
+        ("has(image['x'])", "1:1: has() takes one field selection, e.g. has(image.name)"),
+    ],
+)
 def test_cel_static_problems(write, expression, message):
     text = GOOD.format(name="p").replace('image.status == "active"', f'"{expression}"')
     path = write("p.yaml", text)
@@ -126,11 +158,17 @@ def test_type_errors_from_the_checker_are_load_errors(write, cli):
 
 
 def test_variables_must_be_defined_earlier(write):
-    text = GOOD.format(name="p").replace("spec:\n", "spec:\n  variables:\n    - name: a\n      expression: "
-                                                    "variables.b\n    - name: b\n      expression: 'true'\n")
+    text = GOOD.format(name="p").replace(
+        "spec:\n",
+        "spec:\n  variables:\n    - name: a\n      expression: variables.b\n    - name: b\n      expression: 'true'\n",
+    )
     path = write("p.yaml", text)
-    assert problems(path) == [f"{path}:10:19: spec.variables[0].expression: variables.b is not defined earlier "
-                              "in spec.variables (defined: none)"]
+    assert problems(path) == [
+        (
+            f"{path}:10:19: spec.variables[0].expression: variables.b is not defined earlier "
+            "in spec.variables (defined: none)"
+        )
+    ]
 
 
 def test_param_overrides_must_name_a_policy_and_a_declared_param(write):
@@ -139,7 +177,8 @@ def test_param_overrides_must_name_a_policy_and_a_declared_param(write):
     assert policy.params == {"limit": 5}
     assert problems(path, overrides={"q": {"limit": 1}}) == ["--param:1:1: no loaded policy is named 'q'"]
     assert problems(path, overrides={"p": {"limt": 1}}) == [
-        "--param:1:1: policy 'p' declares no param 'limt' (declared: limit)"]
+        "--param:1:1: policy 'p' declares no param 'limt' (declared: limit)"
+    ]
 
 
 def test_directory_loads_yaml_files_sorted_and_skips_test_files(write, tmp_path):

@@ -20,36 +20,99 @@ from tests.fleetgen import generate_fleet
 
 pytestmark = pytest.mark.skipif(not celcpp.available(), reason="needs cel-expr-python")
 
-NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 ABSENT = object()
 # Values equal (or equally hashed) in Python that CEL tells apart, and their neighbours.
-TRICKY = [True, False, 1, 0, -1, 1.0, 0.0, -0.0, 2.5, float("inf"), float("-inf"), float("nan"), "1", "true",
-          "", None, ABSENT, [1], [True], [1.0], [1, 2], [2, 1], [], {"a": 1}, {"a": True}, {"a": 1, "b": 2},
-          {"b": 2, "a": 1}, {}, "64", "32", 64, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, [2**64]]
+TRICKY = [
+    True,
+    False,
+    1,
+    0,
+    -1,
+    1.0,
+    0.0,
+    -0.0,
+    2.5,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    "1",
+    "true",
+    "",
+    None,
+    ABSENT,
+    [1],
+    [True],
+    [1.0],
+    [1, 2],
+    [2, 1],
+    [],
+    {"a": 1},
+    {"a": True},
+    {"a": 1, "b": 2},
+    {"b": 2, "a": 1},
+    {},
+    "64",
+    "32",
+    64,
+    2**63 - 1,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    [2**64],
+]
 
 POLICIES = [
-    policy_yaml("types", validations=[
-        "has(image.x)", "type(image.x) == bool", "type(image.x) == int", "type(image.x) == double",
-        "type(image.x) == string", "type(image.x) == list", "type(image.x) == map", "type(image.x) == null_type"]),
-    policy_yaml("values", match="has(image.x)", validations=[
-        "type(image.x) == double ? image.x < 1.0 : true",
-        "type(image.x) == double ? string(image.x) != '-0' : true",
-        "type(image.x) == list ? image.x.all(v, type(v) == int) : true",
-        "type(image.x) == list && size(image.x) > 0 ? image.x[0] == 1 : true",
-        "type(image.x) == map ? image.x.exists(k, k == 'b') : true",
-        {"expression": "type(image.x) != string || image.x == '64'",
-         "messageExpression": "'x is ' + image.x"}]),
-    policy_yaml("unguarded", validations=[
-        {"expression": "image.x == 1", "messageExpression": "'x is ' + string(image.x)"},
-        "image.y > 0"]),
+    policy_yaml(
+        "types",
+        validations=[
+            "has(image.x)",
+            "type(image.x) == bool",
+            "type(image.x) == int",
+            "type(image.x) == double",
+            "type(image.x) == string",
+            "type(image.x) == list",
+            "type(image.x) == map",
+            "type(image.x) == null_type",
+        ],
+    ),
+    policy_yaml(
+        "values",
+        match="has(image.x)",
+        validations=[
+            "type(image.x) == double ? image.x < 1.0 : true",
+            "type(image.x) == double ? string(image.x) != '-0' : true",
+            "type(image.x) == list ? image.x.all(v, type(v) == int) : true",
+            "type(image.x) == list && size(image.x) > 0 ? image.x[0] == 1 : true",
+            "type(image.x) == map ? image.x.exists(k, k == 'b') : true",
+            {"expression": "type(image.x) != string || image.x == '64'", "messageExpression": "'x is ' + image.x"},
+        ],
+    ),
+    policy_yaml(
+        "unguarded",
+        validations=[{"expression": "image.x == 1", "messageExpression": "'x is ' + string(image.x)"}, "image.y > 0"],
+    ),
     # x and y only tested for presence and type: memoized on their shape, not their value
-    policy_yaml("shapes", validations=[
-        "has(image.x)", "type(image.x) == int", "type(image.x) == uint", "type(image.y) == list",
-        "!('y' in image) || type(image['y']) == null_type"]),
-    policy_yaml("constant", validations=["now > timestamp('2020-01-01T00:00:00Z')",
-                                         "now < timestamp('2020-01-01T00:00:00Z')"]),
-    policy_yaml("pair", match="has(image.y)", validations=[
-        {"expression": "string(image.x) == string(image.y)", "messageExpression": "'y is ' + string(image.y)"}]),
+    policy_yaml(
+        "shapes",
+        validations=[
+            "has(image.x)",
+            "type(image.x) == int",
+            "type(image.x) == uint",
+            "type(image.y) == list",
+            "!('y' in image) || type(image['y']) == null_type",
+        ],
+    ),
+    policy_yaml(
+        "constant", validations=["now > timestamp('2020-01-01T00:00:00Z')", "now < timestamp('2020-01-01T00:00:00Z')"]
+    ),
+    policy_yaml(
+        "pair",
+        match="has(image.y)",
+        validations=[
+            {"expression": "string(image.x) == string(image.y)", "messageExpression": "'y is ' + string(image.y)"}
+        ],
+    ),
 ]
 
 
@@ -110,12 +173,22 @@ def test_attributes_only_tested_are_keyed_on_their_shape(tmp_path):
 
 def test_a_policy_on_unique_values_leaves_the_memo(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("\n---\n".join([
-        policy_yaml("by-id", validations=[{"expression": "image.id.endsWith('7')",
-                                           "messageExpression": "image.id + ' does not end in 7'"}]),
-        policy_yaml("by-kind", validations=[{"expression": "image.kind == 'a'",
-                                             "messageExpression": "'kind is ' + image.kind"}]),
-    ]))
+    path.write_text(
+        "\n---\n".join(
+            [
+                policy_yaml(
+                    "by-id",
+                    validations=[
+                        {"expression": "image.id.endsWith('7')", "messageExpression": "image.id + ' does not end in 7'"}
+                    ],
+                ),
+                policy_yaml(
+                    "by-kind",
+                    validations=[{"expression": "image.kind == 'a'", "messageExpression": "'kind is ' + image.kind"}],
+                ),
+            ]
+        )
+    )
     policies = load_policies([path])
     images = [{"id": f"img-{n}", "kind": "ab"[n % 2]} for n in range(3 * celcpp.REVIEW)]
     memoized = celcpp.CelCppEngine(policies, NOW)
@@ -140,15 +213,21 @@ def test_attributes_only_matched_are_keyed_on_the_match_results(tmp_path):
     # x is read through literal patterns (in a validation and in a variable) and type tests only; y also
     # by value, in a message: the verdict's memo keys x and y on match results, the message memo on y's value
     path = tmp_path / "p.yaml"
-    path.write_text(policy_yaml(
-        "patterns", match="!has(image.x) || type(image.x) != list",
-        variables=[{"name": "ends", "expression": 'type(image.x) == string && matches(image.x, "b$")'}],
-        validations=[
-            'type(image.x) == string ? image.x.matches("^a") : type(image.x) == int',
-            "variables.ends || !has(image.x)",
-            {"expression": '!has(image.y) || type(image.y) != string || image.y.matches("[0-9]")',
-             "messageExpression": "'y is ' + image.y"},
-        ]))
+    path.write_text(
+        policy_yaml(
+            "patterns",
+            match="!has(image.x) || type(image.x) != list",
+            variables=[{"name": "ends", "expression": 'type(image.x) == string && matches(image.x, "b$")'}],
+            validations=[
+                'type(image.x) == string ? image.x.matches("^a") : type(image.x) == int',
+                "variables.ends || !has(image.x)",
+                {
+                    "expression": '!has(image.y) || type(image.y) != string || image.y.matches("[0-9]")',
+                    "messageExpression": "'y is ' + image.y",
+                },
+            ],
+        )
+    )
     policies = load_policies([path])
     assert policies[0].matched_only(messages=False) == {"x", "y"}
     assert policies[0].matched_only() == {"x"}
@@ -164,8 +243,9 @@ def test_attributes_only_matched_are_keyed_on_the_match_results(tmp_path):
                 image[attr] = value
         images.append(image)
     memoized = celcpp.CelCppEngine(policies, NOW)
-    assert _run(memoized, images) + _run(memoized, images[::-1]) == \
-        _run(celcpp.CelCppEngine(policies, NOW, memoize=False), images + images[::-1])
+    assert _run(memoized, images) + _run(memoized, images[::-1]) == _run(
+        celcpp.CelCppEngine(policies, NOW, memoize=False), images + images[::-1]
+    )
     # x: 4 outcomes of the two patterns on a string, 5 other shapes (an absent x makes the first validation
     # raise, and errors are not memoized); y: 2 outcomes, 6 other shapes. On values: 19 keys each.
     memo = memoized.memos[0]
@@ -179,10 +259,16 @@ def test_a_value_that_cannot_convert_errs_only_the_policies_that_read_it(tmp_pat
     # policy reads; cel-expr-python converts a map at its first use, so an unconvertible x must not
     # leak into the message of a policy on y.
     path = tmp_path / "p.yaml"
-    path.write_text("\n---\n".join([
-        policy_yaml("on-x", validations=["image.x > 0"]),
-        policy_yaml("on-y", validations=[{"expression": "image.y == 'ok'", "messageExpression": "'y is ' + image.y"}]),
-    ]))
+    path.write_text(
+        "\n---\n".join(
+            [
+                policy_yaml("on-x", validations=["image.x > 0"]),
+                policy_yaml(
+                    "on-y", validations=[{"expression": "image.y == 'ok'", "messageExpression": "'y is ' + image.y"}]
+                ),
+            ]
+        )
+    )
     engine = celcpp.CelCppEngine(load_policies([path]), NOW, memoize=memoize)
     for x in (1, 2**70, 2):  # converts, does not, converts: nothing of one image carries to the next
         codes, details = engine.evaluate({"id": "i", "x": x, "y": "bad"}, plain_strings=True)

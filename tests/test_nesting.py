@@ -26,13 +26,22 @@ def one_line_error(proc, code: int) -> str:
     return proc.stderr
 
 
-@pytest.mark.parametrize("name, text, where", [
-    ("deep.json", '{"images": [{"id": "a", "x": ' + DEEP_JSON + "}]}",
-     "deep.json:1:13: not valid JSON: nested too deeply"),
-    ("deep.json", "\n\n[" + DEEP_JSON + "]", "deep.json:3:2: not valid JSON: nested too deeply"),
-    ("deep.jsonl", '{"id": "a"}\n{"id": "b", "x": ' + DEEP_JSON + "}\n",
-     "deep.jsonl:2: not valid JSON: nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        (
+            "deep.json",
+            '{"images": [{"id": "a", "x": ' + DEEP_JSON + "}]}",
+            "deep.json:1:13: not valid JSON: nested too deeply",
+        ),
+        ("deep.json", "\n\n[" + DEEP_JSON + "]", "deep.json:3:2: not valid JSON: nested too deeply"),
+        (
+            "deep.jsonl",
+            '{"id": "a"}\n{"id": "b", "x": ' + DEEP_JSON + "}\n",
+            "deep.jsonl:2: not valid JSON: nested too deeply",
+        ),
+    ],
+)
 def test_a_snapshot_nested_too_deeply_is_incomplete(tmp_path, cli, name, text, where):
     path = tmp_path / name
     path.write_text(text)
@@ -50,8 +59,10 @@ def test_an_api_response_nested_too_deeply_is_a_source_error():
     response.headers["Content-Type"] = "application/json"
     with pytest.raises(SourceError) as info:
         _json_body(response, "GET https://ims.example.test/v2/images")
-    assert str(info.value) == ("GET https://ims.example.test/v2/images: HTTP 200 but the body is not valid JSON "
-                               f"(Content-Type application/json, {len(response.content)} bytes): nested too deeply")
+    assert str(info.value) == (
+        "GET https://ims.example.test/v2/images: HTTP 200 but the body is not valid JSON "
+        f"(Content-Type application/json, {len(response.content)} bytes): nested too deeply"
+    )
 
 
 def test_a_baseline_nested_too_deeply(tmp_path, cli):
@@ -68,15 +79,17 @@ def test_a_policy_nested_too_deeply(tmp_path, cli, what):
         path.write_text(policy_yaml("deep") + "\n---\n" + "[" * 5000 + "]" * 5000 + "\n")
         line = 18
     elif what == "params":
-        path.write_text(policy_yaml("deep").replace('"spec": {', '"spec": {\n"params": {"p": ' + "[" * 5000
-                                                    + "]" * 5000 + "},", 1))
+        path.write_text(
+            policy_yaml("deep").replace('"spec": {', '"spec": {\n"params": {"p": ' + "[" * 5000 + "]" * 5000 + "},", 1)
+        )
         line = 10
     else:
         path.write_text(policy_yaml("deep", validations=[DEEP_CEL]))
     proc = cli("validate", str(path))
     if what == "expression":  # the position of the expression
-        assert f"{path}:12:24: spec.validations[0].expression: expression nested too deeply to read" in \
-            one_line_error(proc, 2)
+        assert f"{path}:12:24: spec.validations[0].expression: expression nested too deeply to read" in one_line_error(
+            proc, 2
+        )
     else:  # the line where reading stopped (the column depends on the stack already in use)
         assert re.search(rf"{re.escape(str(path))}:{line}:\d+: YAML nested too deeply", one_line_error(proc, 2))
 
@@ -97,10 +110,12 @@ def test_waivers_and_config_nested_too_deeply(tmp_path, cli):
     proc = cli("check", "--sample", "--waivers", str(deep))
     assert re.search(rf"{re.escape(str(deep))}:3:\d+: YAML nested too deeply", one_line_error(proc, 2))
     match = tmp_path / "match.yaml"
-    match.write_text("waivers:\n  - policy: image-has-name\n    match: '" + DEEP_CEL + "'\n    reason: r\n"
-                     "    expires: 2099-01-01\n")
+    match.write_text(
+        "waivers:\n  - policy: image-has-name\n    match: '" + DEEP_CEL + "'\n    reason: r\n    expires: 2099-01-01\n"
+    )
     assert f"{match}:3:13: waivers[0].match: expression nested too deeply to read" in one_line_error(
-        cli("check", "--sample", "--waivers", str(match)), 2)
+        cli("check", "--sample", "--waivers", str(match)), 2
+    )
     config = tmp_path / "imagelint.yaml"
     config.write_text("policies: " + "[" * 5000 + "]" * 5000 + "\n")
     proc = cli("check", "--sample", cwd=tmp_path)

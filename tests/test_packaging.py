@@ -12,8 +12,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_wheel_contains_policies_reports_and_sample_fleet(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     [wheel] = tmp_path.glob("imagelint-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     policies = {p.name for p in (ROOT / "policies").glob("*.yaml") if not p.name.endswith(".test.yaml")}
@@ -27,11 +42,23 @@ def test_wheel_contains_policies_reports_and_sample_fleet(tmp_path):
 
     # installed into a fresh target, the package finds its own data (no source checkout on the path)
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
-    code = ("import imagelint.policy.loader as l, imagelint.formats.templating as t, "
-            "imagelint.sources.snapshot as s; print(l.bundled_policy_dir()); print(t.REPORTS_DIR); "
-            "print(s.sample_fleet_path().is_file())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
-                         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}).stdout.split()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    code = (
+        "import imagelint.policy.loader as l, imagelint.formats.templating as t, "
+        "imagelint.sources.snapshot as s; print(l.bundled_policy_dir()); print(t.REPORTS_DIR); "
+        "print(s.sample_fleet_path().is_file())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+    ).stdout.split()
     assert out == [str(target / "imagelint" / "policies"), str(target / "imagelint" / "reports"), "True"]

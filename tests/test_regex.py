@@ -13,11 +13,46 @@ from imagelint.policy import bundled_policy_dir, load_policies
 from imagelint.policy.celtree import regex_sites
 
 ADVERSARIAL = [
-    r"^abc$", r"^\d+$", r"\w+", r"\s", r"\bword\b", r"^[[:alpha:]]+$", r"^a{,2}$", r"^(a|b)*c$", r"[.]", r"(?i)ABC",
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T", r"^\[.*\]$", r"^\s*\[", r"é", r"^.$",
+    r"^abc$",
+    r"^\d+$",
+    r"\w+",
+    r"\s",
+    r"\bword\b",
+    r"^[[:alpha:]]+$",
+    r"^a{,2}$",
+    r"^(a|b)*c$",
+    r"[.]",
+    r"(?i)ABC",
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T",
+    r"^\[.*\]$",
+    r"^\s*\[",
+    r"é",
+    r"^.$",
 ]
-SUBJECTS = ["abc", "abc\n", "123", "١٢٣", "a b", "a\vb", "word", "a-word-b", "alpha", "a{,2}", "", "aa", "abc\r",
-            "ABC", "2024-01-01T00:00:00Z", "[1, 2]", " [x]", "é", "\u00e9\n", "x" * 300, "{,}", "tab\there"]
+SUBJECTS = [
+    "abc",
+    "abc\n",
+    "123",
+    "١٢٣",
+    "a b",
+    "a\vb",
+    "word",
+    "a-word-b",
+    "alpha",
+    "a{,2}",
+    "",
+    "aa",
+    "abc\r",
+    "ABC",
+    "2024-01-01T00:00:00Z",
+    "[1, 2]",
+    " [x]",
+    "é",
+    "\u00e9\n",
+    "x" * 300,
+    "{,}",
+    "tab\there",
+]
 
 
 def pack_patterns() -> list[str]:
@@ -56,5 +91,5 @@ def test_constructs_read_differently_never_take_the_fast_path():
 def test_bundled_pack_regexes_take_the_fast_path():
     import datetime as dt
 
-    engine = CelCppEngine(load_policies([bundled_policy_dir()]), dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    engine = CelCppEngine(load_policies([bundled_policy_dir()]), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert engine.regexes and all(m.fast is not None for _, _, m in engine.regexes)

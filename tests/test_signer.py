@@ -19,15 +19,29 @@ HOST = "ims.ap-southeast-1.myhuaweicloud.com"
 DATE = "20261127T120000Z"
 
 
-@pytest.mark.parametrize(("pairs", "headers", "wire", "signed", "signature"), [
-    ([("limit", "2"), ("__imagetype", "gold"), ("visibility", "public"), ("protected", "true")],
-     {"X-Project-Id": "0123456789abcdef0123456789abcdef"},
-     "/v2/images?__imagetype=gold&limit=2&protected=true&visibility=public", "host;x-project-id;x-sdk-date",
-     "24543c1ae7237dfd6abf672f5087f7e82295e147a6f44313c5b8e91b2e177e41"),
-    ([("created_at", "gt:2018-10-28T10:00:00Z"), ("limit", "1000"), ("marker", "bc6bed6e-ba3a-4447-afcc-449174a3eb52")],
-     {}, "/v2/images?created_at=gt%3A2018-10-28T10%3A00%3A00Z&limit=1000&marker=bc6bed6e-ba3a-4447-afcc-449174a3eb52",
-     "host;x-sdk-date", "cebe5173907091bb822203cb8e15d3456e0bd823a89eb680281f886d7e96060b"),
-])
+@pytest.mark.parametrize(
+    ("pairs", "headers", "wire", "signed", "signature"),
+    [
+        (
+            [("limit", "2"), ("__imagetype", "gold"), ("visibility", "public"), ("protected", "true")],
+            {"X-Project-Id": "0123456789abcdef0123456789abcdef"},
+            "/v2/images?__imagetype=gold&limit=2&protected=true&visibility=public",
+            "host;x-project-id;x-sdk-date",
+            "24543c1ae7237dfd6abf672f5087f7e82295e147a6f44313c5b8e91b2e177e41",
+        ),
+        (
+            [
+                ("created_at", "gt:2018-10-28T10:00:00Z"),
+                ("limit", "1000"),
+                ("marker", "bc6bed6e-ba3a-4447-afcc-449174a3eb52"),
+            ],
+            {},
+            "/v2/images?created_at=gt%3A2018-10-28T10%3A00%3A00Z&limit=1000&marker=bc6bed6e-ba3a-4447-afcc-449174a3eb52",
+            "host;x-sdk-date",
+            "cebe5173907091bb822203cb8e15d3456e0bd823a89eb680281f886d7e96060b",
+        ),
+    ],
+)
 def test_known_answer_vectors(pairs, headers, wire, signed, signature):
     s = sign("GET", f"https://{HOST}/v2/images", pairs, headers, ak=AK, sk=SK, date=DATE)
     assert s.url == f"https://{HOST}{wire}"
@@ -37,8 +51,15 @@ def test_known_answer_vectors(pairs, headers, wire, signed, signature):
 
 def _official(method: str, host: str, path: str, pairs, headers, body: bytes = b""):
     """Sign with huaweicloudsdkcore's Signer; returns (Authorization, wire URI)."""
-    request = SdkRequest(method=method, schema="https", host=host, resource_path=path, query_params=list(pairs),
-                         header_params={**headers, "X-Sdk-Date": DATE}, body=body)
+    request = SdkRequest(
+        method=method,
+        schema="https",
+        host=host,
+        resource_path=path,
+        query_params=list(pairs),
+        header_params={**headers, "X-Sdk-Date": DATE},
+        body=body,
+    )
     Signer(BasicCredentials(AK, SK)).sign(request)
     return request.header_params["Authorization"], request.uri
 
@@ -51,8 +72,10 @@ def _random_value(rng: random.Random) -> str:
 @pytest.mark.parametrize("seed", range(25))
 def test_agrees_with_official_sdk_signer(seed):
     rng = random.Random(seed)
-    pairs = [(rng.choice(["name", "tag", "limit", "marker", "created_at", "__platform"]), _random_value(rng))
-             for _ in range(rng.randrange(0, 5))]
+    pairs = [
+        (rng.choice(["name", "tag", "limit", "marker", "created_at", "__platform"]), _random_value(rng))
+        for _ in range(rng.randrange(0, 5))
+    ]
     headers = {"X-Project-Id": "0123456789abcdef0123456789abcdef"} if rng.random() < 0.5 else {}
     if rng.random() < 0.5:
         headers["X-Api-Version"] = _random_value(rng).strip() or "v"
@@ -83,14 +106,17 @@ def test_fake_server_verifier_accepts_our_signature(seed):
 
 def test_body_is_hashed():
     body = b'{"a": 1}'
-    s = sign("POST", f"https://{HOST}/v3/x", [], {"Content-Type": "application/json"}, ak=AK, sk=SK, date=DATE,
-             body=body)
+    s = sign(
+        "POST", f"https://{HOST}/v3/x", [], {"Content-Type": "application/json"}, ak=AK, sk=SK, date=DATE, body=body
+    )
     authorization, _ = _official("POST", HOST, "/v3/x", [], {"Content-Type": "application/json"}, body)
     assert s.headers["Authorization"] == authorization
 
 
-@pytest.mark.parametrize(("path", "uri"), [("/v2/images", "/v2/images/"), ("", "/"), ("/", "/"),
-                                           ("/v2/a%20b", "/v2/a%20b/"), ("/v2/~x", "/v2/~x/")])
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [("/v2/images", "/v2/images/"), ("", "/"), ("/", "/"), ("/v2/a%20b", "/v2/a%20b/"), ("/v2/~x", "/v2/~x/")],
+)
 def test_canonical_uri(path, uri):
     assert canonical_uri(path) == uri
 

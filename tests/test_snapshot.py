@@ -47,23 +47,44 @@ def test_snapshot_metadata_incomplete_is_a_source_error(tmp_path):
         read_all(str(path))
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("a.json", '{"images": [{"id": "a"}, ', "{path}:1:26: not valid JSON: Expecting value"),
-    ("a.json", '{"images": [1, ', '{path}: images[0]: expected an image object, got a JSON number'),  # first met
-    ("a.json", '{"items": []}', '{path}: expected a JSON object with an "images" array, a JSON array of images, '
-                                'or JSON Lines; got an object without an "images" array'),
-    ("a.json", '"hello"', '{path}: expected a JSON object with an "images" array, a JSON array of images, or '
-                          'JSON Lines; got a JSON string'),
-    ("a.json", 'null', '{path}: expected a JSON object with an "images" array, a JSON array of images, or '
-                       'JSON Lines; got a JSON null'),
-    ("a.json", '{"images": [{"id": "a"}, [1]]}', "{path}: images[1]: expected an image object, got a JSON array"),
-    ("a.json", '[{"id": 7}]', '{path}: [0]: image has no string "id" ("id" is a JSON number)'),
-    ("a.json", '[{"name": "x"}]', '{path}: [0]: image has no string "id" (no "id")'),
-    ("a.json", '[{"id": "a"}, {"id": ""}]', '{path}: [1]: image has an empty "id"'),
-    ("a.jsonl", '{"id": "a"}\n{"id": "b"\n', "{path}:2:12: not valid JSON: Expecting ',' delimiter"),
-    ("a.jsonl", '{"id": "a"}\n\n{"name": "b"}\n', '{path}:3: image has no string "id" (no "id")'),
-    ("a.json", "", "{path}:1: empty snapshot: expected JSON or JSON Lines"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("a.json", '{"images": [{"id": "a"}, ', "{path}:1:26: not valid JSON: Expecting value"),
+        ("a.json", '{"images": [1, ', "{path}: images[0]: expected an image object, got a JSON number"),  # first met
+        (
+            "a.json",
+            '{"items": []}',
+            (
+                '{path}: expected a JSON object with an "images" array, a JSON array of images, '
+                'or JSON Lines; got an object without an "images" array'
+            ),
+        ),
+        (
+            "a.json",
+            '"hello"',
+            (
+                '{path}: expected a JSON object with an "images" array, a JSON array of images, or '
+                "JSON Lines; got a JSON string"
+            ),
+        ),
+        (
+            "a.json",
+            "null",
+            (
+                '{path}: expected a JSON object with an "images" array, a JSON array of images, or '
+                "JSON Lines; got a JSON null"
+            ),
+        ),
+        ("a.json", '{"images": [{"id": "a"}, [1]]}', "{path}: images[1]: expected an image object, got a JSON array"),
+        ("a.json", '[{"id": 7}]', '{path}: [0]: image has no string "id" ("id" is a JSON number)'),
+        ("a.json", '[{"name": "x"}]', '{path}: [0]: image has no string "id" (no "id")'),
+        ("a.json", '[{"id": "a"}, {"id": ""}]', '{path}: [1]: image has an empty "id"'),
+        ("a.jsonl", '{"id": "a"}\n{"id": "b"\n', "{path}:2:12: not valid JSON: Expecting ',' delimiter"),
+        ("a.jsonl", '{"id": "a"}\n\n{"name": "b"}\n', '{path}:3: image has no string "id" (no "id")'),
+        ("a.json", "", "{path}:1: empty snapshot: expected JSON or JSON Lines"),
+    ],
+)
 def test_bad_snapshots_name_file_and_position(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_text(content)
@@ -135,8 +156,11 @@ def test_corrupted_snapshots_end_in_one_line_and_exit_3(tmp_path, capsys):
     images = generate_fleet(100, seed=4, varied=True)
     for n, image in enumerate(images):
         image["id"] = image["id"] or f"x{n}"
-    fetch = ('{"snapshot": {"complete": true},\n"images": [' + ",\n".join(json.dumps(i, ensure_ascii=False)
-                                                                       for i in images) + "\n]}\n").encode()
+    fetch = (
+        '{"snapshot": {"complete": true},\n"images": ['
+        + ",\n".join(json.dumps(i, ensure_ascii=False) for i in images)
+        + "\n]}\n"
+    ).encode()
     lines = "".join(json.dumps(i) + "\n" for i in images).encode()
     codes = []
     for seed in range(24):
@@ -148,13 +172,24 @@ def test_corrupted_snapshots_end_in_one_line_and_exit_3(tmp_path, capsys):
             if choice < 0.4:
                 data[at] = rng.randrange(256)
             elif choice < 0.7:
-                del data[at:at + rng.randrange(1, 50)]
+                del data[at : at + rng.randrange(1, 50)]
             else:
                 data[at:at] = rng.choice([b"[", b"{", b"\\u0000", b"\\ud800", b"\xff", b",", b'"', b"\n", b"NaN"])
         path = tmp_path / ("s.json" if seed % 3 else "s.jsonl")
         path.write_bytes(bytes(data))
-        code = main(["check", "--input", str(path), "--format", "json", "--output", str(tmp_path / "r.json"),
-                     "--fail-on", "never"])
+        code = main(
+            [
+                "check",
+                "--input",
+                str(path),
+                "--format",
+                "json",
+                "--output",
+                str(tmp_path / "r.json"),
+                "--fail-on",
+                "never",
+            ]
+        )
         err = capsys.readouterr().err
         assert code in (0, 3) and "Traceback" not in err, (seed, err)
         if code == 3:
@@ -164,8 +199,14 @@ def test_corrupted_snapshots_end_in_one_line_and_exit_3(tmp_path, capsys):
     assert 3 in codes and 0 in codes
 
 
-META = {"endpoint": "https://ims.example.test", "query": "", "fetched_at": "2026-11-27T00:00:00Z", "pages": 1,
-        "images": 3, "complete": True}
+META = {
+    "endpoint": "https://ims.example.test",
+    "query": "",
+    "fetched_at": "2026-11-27T00:00:00Z",
+    "pages": 1,
+    "images": 3,
+    "complete": True,
+}
 
 
 def _cli_check(tmp_path, cli, path, stdin=None):
@@ -184,8 +225,10 @@ def test_a_snapshot_cut_short_does_not_pass(tmp_path, cli, jsonl):
         path.write_text(json.dumps({"snapshot": META, "images": IMAGES[:1]}))
     result = _cli_check(tmp_path, cli, str(path))
     assert result.returncode == 3, result.stderr
-    assert (f"imagelint: INCOMPLETE: {path}: the snapshot's metadata says it holds 3 images, but the file has 1 "
-            "(was it cut short or edited?)") in result.stderr
+    assert (
+        f"imagelint: INCOMPLETE: {path}: the snapshot's metadata says it holds 3 images, but the file has 1 "
+        "(was it cut short or edited?)"
+    ) in result.stderr
     report = json.loads(result.stdout)
     assert report["source"]["complete"] is False and report["summary"]["pass"] == 1  # what was read is judged
     whole = tmp_path / ("w.jsonl" if jsonl else "w.json")
@@ -196,19 +239,24 @@ def test_a_snapshot_cut_short_does_not_pass(tmp_path, cli, jsonl):
     assert _cli_check(tmp_path, cli, str(whole)).returncode == 0
 
 
-@pytest.mark.parametrize("meta, message", [
-    ({**META, "complete": "false"}, '"complete": "false", not true'),
-    ({**META, "complete": 0}, '"complete": 0, not true'),
-    ({**META, "complete": None}, '"complete": null, not true'),
-    ({k: v for k, v in META.items() if k != "complete"}, '"complete": null, not true'),
-    ({}, '"complete": null, not true'),
-    ({**META, "images": "3"}, '"images": "3", not the number of images'),
-    ({**META, "images": 3.0}, '"images": 3.0, not the number of images'),
-    ({**META, "images": True}, '"images": true, not the number of images'),
-])
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ({**META, "complete": "false"}, '"complete": "false", not true'),
+        ({**META, "complete": 0}, '"complete": 0, not true'),
+        ({**META, "complete": None}, '"complete": null, not true'),
+        ({k: v for k, v in META.items() if k != "complete"}, '"complete": null, not true'),
+        ({}, '"complete": null, not true'),
+        ({**META, "images": "3"}, '"images": "3", not the number of images'),
+        ({**META, "images": 3.0}, '"images": 3.0, not the number of images'),
+        ({**META, "images": True}, '"images": true, not the number of images'),
+    ],
+)
 def test_snapshot_metadata_must_say_complete_and_count_the_images(tmp_path, meta, message):
-    for name, text in [("s.json", json.dumps({"snapshot": meta, "images": IMAGES[:3]})),
-                       ("s.jsonl", "".join(json.dumps(v) + "\n" for v in [{"snapshot": meta}, *IMAGES[:3]]))]:
+    for name, text in [
+        ("s.json", json.dumps({"snapshot": meta, "images": IMAGES[:3]})),
+        ("s.jsonl", "".join(json.dumps(v) + "\n" for v in [{"snapshot": meta}, *IMAGES[:3]])),
+    ]:
         path = tmp_path / name
         path.write_text(text)
         with pytest.raises(SourceError) as caught:
@@ -216,13 +264,20 @@ def test_snapshot_metadata_must_say_complete_and_count_the_images(tmp_path, meta
         assert str(caught.value).startswith(f"{path}: the snapshot's metadata has {message}")
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"snapshot": {"complete": false}, "images": [{"id": "a"}], "snapshot": {"complete": true, "images": 1}}',
-     'two "snapshot" metadata objects'),
-    ('{"snapshot": "complete", "images": [{"id": "a"}]}', '"snapshot" is a JSON string, not fetch\'s metadata'),
-    ('{"images": [{"id": "a"}], "next": "/v2/images?limit=1&marker=a"}',
-     'this is one page of the API: its "next" link ("/v2/images?limit=1&marker=a") says more images follow'),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '{"snapshot": {"complete": false}, "images": [{"id": "a"}], "snapshot": {"complete": true, "images": 1}}',
+            'two "snapshot" metadata objects',
+        ),
+        ('{"snapshot": "complete", "images": [{"id": "a"}]}', '"snapshot" is a JSON string, not fetch\'s metadata'),
+        (
+            '{"images": [{"id": "a"}], "next": "/v2/images?limit=1&marker=a"}',
+            'this is one page of the API: its "next" link ("/v2/images?limit=1&marker=a") says more images follow',
+        ),
+    ],
+)
 def test_snapshots_that_cannot_show_the_whole_fleet(tmp_path, text, message):
     path = tmp_path / "s.json"
     path.write_text(text)
@@ -231,8 +286,11 @@ def test_snapshots_that_cannot_show_the_whole_fleet(tmp_path, text, message):
 
 
 def test_an_api_page_without_next_is_the_whole_fleet(tmp_path):
-    for text in ['{"images": [{"id": "a"}], "first": "/v2/images", "schema": "/v2/schemas/images"}',
-                 '{"images": [{"id": "a"}], "next": ""}', '{"images": [{"id": "a"}], "next": null}']:
+    for text in [
+        '{"images": [{"id": "a"}], "first": "/v2/images", "schema": "/v2/schemas/images"}',
+        '{"images": [{"id": "a"}], "next": ""}',
+        '{"images": [{"id": "a"}], "next": null}',
+    ]:
         path = tmp_path / "s.json"
         path.write_text(text)
         assert read_all(str(path)) == [{"id": "a"}]
@@ -246,8 +304,9 @@ def test_an_id_met_again_is_warned_about_and_judged_once(tmp_path, cli, name):
     result = _cli_check(tmp_path, cli, str(path))
     assert result.returncode == 0, result.stderr  # the later copy (killed) is not judged: the first one counts
     where = (f"{path}: [2]", f"{path}: [3]") if name.endswith(".json") else (f"{path}:3", f"{path}:4")
-    assert f"imagelint: warning: image img-0 is in the snapshot again at {where[0]}; it is evaluated once" \
-        in result.stderr
+    assert (
+        f"imagelint: warning: image img-0 is in the snapshot again at {where[0]}; it is evaluated once" in result.stderr
+    )
     assert f"imagelint: warning: image img-1 is in the snapshot again at {where[1]}" in result.stderr
     report = json.loads(result.stdout)
     assert report["summary"]["images"] == 2 and report["summary"]["pass"] == 2

@@ -28,8 +28,14 @@ from imagelint.sources.snapshot_writer import SnapshotWriteError
 from imagelint.sources.transport import ConfigError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "check": check.run, "fetch": fetch.run, "validate": validate.run, "test": policytest.run,
-    "list": listing.run_list, "explain": listing.run_explain, "schema": schema.run}
+    "check": check.run,
+    "fetch": fetch.run,
+    "validate": validate.run,
+    "test": policytest.run,
+    "list": listing.run_list,
+    "explain": listing.run_explain,
+    "schema": schema.run,
+}
 
 USAGE_ERRORS = (UsageError, PolicyError, FileProblems, EngineError, ConfigError, SnapshotWriteError)
 """Bad input found before (or instead of) judging: one line each, exit 2."""

@@ -25,16 +25,34 @@ def run(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     # every check of policies, waivers, baselines and report paths happens before the first image is read
     policies = load(args, policy_paths(args), parse_params(args.param))
-    suppression = Suppression(now, waivers=args.waivers, allow_permanent=args.allow_permanent_waivers,
-                              baseline=args.baseline, write_baseline=args.write_baseline,
-                              catalogue=catalogue_of(args), say=err)
+    suppression = Suppression(
+        now,
+        waivers=args.waivers,
+        allow_permanent=args.allow_permanent_waivers,
+        baseline=args.baseline,
+        write_baseline=args.write_baseline,
+        catalogue=catalogue_of(args),
+        say=err,
+    )
     engine = create_engine(args.engine, policies, now)
-    others = {"--input": args.input, "--waivers": args.waivers, "--baseline": args.baseline,
-              "--write-baseline": args.write_baseline, "--config": args.config}
-    reports = plan_reports(format=args.format, output=args.output, reports=args.report, template=args.template,
-                           color=args.color, others=others)
-    result = evaluate(_source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on,
-                      annotate=suppression.annotate)
+    others = {
+        "--input": args.input,
+        "--waivers": args.waivers,
+        "--baseline": args.baseline,
+        "--write-baseline": args.write_baseline,
+        "--config": args.config,
+    }
+    reports = plan_reports(
+        format=args.format,
+        output=args.output,
+        reports=args.report,
+        template=args.template,
+        color=args.color,
+        others=others,
+    )
+    result = evaluate(
+        _source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on, annotate=suppression.annotate
+    )
     result = suppression.finish(result)
     write_reports(reports, result)
     code = exit_code(result, args.fail_on)
@@ -49,9 +67,11 @@ def parse_now(text: str | None) -> dt.datetime:
     try:
         return parse_time(text)
     except TimeError as exc:
-        why = {Unreadable.SYNTAX: "expected an RFC 3339 time, e.g. 2026-01-31T00:00:00Z",
-               Unreadable.NO_ZONE: "needs a time zone, e.g. 2026-01-31T00:00:00Z",
-               Unreadable.RANGE: f"out of range: in UTC it must lie within {UTC_RANGE}"}[exc.why]
+        why = {
+            Unreadable.SYNTAX: "expected an RFC 3339 time, e.g. 2026-01-31T00:00:00Z",
+            Unreadable.NO_ZONE: "needs a time zone, e.g. 2026-01-31T00:00:00Z",
+            Unreadable.RANGE: f"out of range: in UTC it must lie within {UTC_RANGE}",
+        }[exc.why]
         raise UsageError(f"--now {text!r}: {why}") from None
 
 
@@ -66,8 +86,10 @@ def _source(args: argparse.Namespace) -> ImageSource:
 
 def summary_line(result: RunResult, code: int) -> str:
     s = result.summary
-    counts = (f"{s.images} images x {s.policies} policies: {s.passed} pass, {s.failed} fail, "
-              f"{s.skipped} skip, {s.errored} error ({result.engine})")
+    counts = (
+        f"{s.images} images x {s.policies} policies: {s.passed} pass, {s.failed} fail, "
+        f"{s.skipped} skip, {s.errored} error ({result.engine})"
+    )
     if not result.source.complete:
         return f"imagelint: INCOMPLETE: {result.source.error}\nimagelint: {counts}; exit {code}"
     return f"imagelint: {counts}; exit {code}"

@@ -32,8 +32,9 @@ def policy_paths(args: argparse.Namespace) -> list[str | Path]:
     return list(getattr(args, "paths", None) or getattr(args, "policies", None) or [bundled_policy_dir()])
 
 
-def load(args: argparse.Namespace, paths: Sequence[str | Path],
-         overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[Policy]:
+def load(
+    args: argparse.Namespace, paths: Sequence[str | Path], overrides: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Policy]:
     """Policies with the static checks; warnings printed to stderr; ``PolicyError`` on errors."""
     policies, warnings = load_checked(paths, overrides, catalogue(args))
     for w in warnings:

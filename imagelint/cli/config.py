@@ -48,8 +48,20 @@ from imagelint.policy.yamlfile import FileProblems, Reader, compose, kind
 
 FILE_NAMES = ("imagelint.yaml", "imagelint.yml")
 
-KEYS = ("policies", "params", "waivers", "allow-permanent-waivers", "baseline", "fail-on", "engine", "endpoint",
-        "query", "page-size", "reports", "attributes")
+KEYS = (
+    "policies",
+    "params",
+    "waivers",
+    "allow-permanent-waivers",
+    "baseline",
+    "fail-on",
+    "engine",
+    "endpoint",
+    "query",
+    "page-size",
+    "reports",
+    "attributes",
+)
 """The keys of the file; each but ``attributes`` sets the option of the same name (``reports``: ``--report``)."""
 
 WITH_FILE_ENDPOINT = ("query",)
@@ -57,8 +69,11 @@ WITH_FILE_ENDPOINT = ("query",)
 WITH_ANY_ENDPOINT = ("page_size",)
 """From the file, applied with the file's endpoint or one given on the command line (a snapshot has no pages)."""
 
-SECRET_KEY = re.compile(r"pass(word|wd)?$|passw|secret|token|credential|api[-_]?key|access[-_]?key|"
-                        r"private[-_]?key|^(ak|sk)$|^auth", re.IGNORECASE)
+SECRET_KEY = re.compile(
+    r"pass(word|wd)?$|passw|secret|token|credential|api[-_]?key|access[-_]?key|"
+    r"private[-_]?key|^(ak|sk)$|^auth",
+    re.IGNORECASE,
+)
 
 
 class ConfigFileError(FileProblems):
@@ -112,8 +127,10 @@ def load(path: Path, *, explicit: bool = True) -> Config:
     if "policies" in top:
         pnode = top["policies"][1]
         if isinstance(pnode, yaml.SequenceNode) and not pnode.value:
-            reader.problem(pnode, "policies: an empty list; list policy files or directories, or remove the key to "
-                                  "use the bundled pack")
+            reader.problem(
+                pnode,
+                "policies: an empty list; list policy files or directories, or remove the key to use the bundled pack",
+            )
         out["policies"] = [f"--policies={p}" for p in paths("policies")]
     if "params" in top:
         out["param"] = _params(reader, top["params"][1])
@@ -124,8 +141,11 @@ def load(path: Path, *, explicit: bool = True) -> Config:
             else:
                 out[key] = [f"{option}={p}" for p in paths(key)]
     if "query" in top and "endpoint" not in top:
-        reader.problem(top["query"][0], "query: applies only with the file's endpoint, and this file has none: "
-                                        "add endpoint:, or give --query with --endpoint on the command line")
+        reader.problem(
+            top["query"][0],
+            "query: applies only with the file's endpoint, and this file has none: "
+            "add endpoint:, or give --query with --endpoint on the command line",
+        )
     for key, choices in (("fail-on", FAIL_ON_CHOICES), ("engine", tuple(e.value for e in EngineName))):
         if key in top:
             text = reader.string(top[key][1], key)
@@ -142,8 +162,11 @@ def load(path: Path, *, explicit: bool = True) -> Config:
         if url is not None:
             parts = urlsplit(url)
             if parts.username is not None or parts.password is not None:
-                reader.problem(top["endpoint"][1], "endpoint: refusing a URL with credentials; config files get "
-                                                   "committed: put credentials in the environment")
+                reader.problem(
+                    top["endpoint"][1],
+                    "endpoint: refusing a URL with credentials; config files get "
+                    "committed: put credentials in the environment",
+                )
             else:
                 out["endpoint"] = [f"--endpoint={url}"]
     if "query" in top:
@@ -153,8 +176,10 @@ def load(path: Path, *, explicit: bool = True) -> Config:
         if size is not None:
             out["page_size"] = [f"--page-size={size}"]
     if "reports" in top:
-        out["report"] = [f"--report={k}={v if Path(v).is_absolute() else base / v}"
-                         for k, v in _pairs(reader, top["reports"][1], "reports")]
+        out["report"] = [
+            f"--report={k}={v if Path(v).is_absolute() else base / v}"
+            for k, v in _pairs(reader, top["reports"][1], "reports")
+        ]
     attributes = _attributes(reader, top["attributes"][1]) if "attributes" in top else {}
     reader.raise_if_any(ConfigFileError)
     return Config(file, out, attributes)
@@ -170,9 +195,12 @@ def _refuse_secrets(reader: Reader, node: yaml.Node, where: str = "", seen: set[
         for knode, vnode in node.value:
             key = str(knode.value) if isinstance(knode, yaml.ScalarNode) else ""
             if SECRET_KEY.search(key.replace("-", "_")):
-                reader.problem(knode, f"{where}{key}: refusing a key that looks like a secret; config files get "
-                                      "committed: put credentials in the environment (OS_AUTH_TOKEN, "
-                                      "HUAWEICLOUD_SDK_AK/SK, OS_PASSWORD) or use --token-file")
+                reader.problem(
+                    knode,
+                    f"{where}{key}: refusing a key that looks like a secret; config files get "
+                    "committed: put credentials in the environment (OS_AUTH_TOKEN, "
+                    "HUAWEICLOUD_SDK_AK/SK, OS_PASSWORD) or use --token-file",
+                )
             else:
                 _refuse_secrets(reader, vnode, f"{where}{key}.", seen)
     elif isinstance(node, yaml.SequenceNode):
@@ -290,11 +318,11 @@ def apply(parser: argparse.ArgumentParser, argv: Sequence[str], cwd: Path | None
     sub = _subparser(parser, command) if command is not None else None
     if sub is None or not any("--config" in a.option_strings for a in sub._actions):
         return argv, Config(None)  # e.g. `schema`: it needs no config, so a broken one must not stop it
-    path = find(argv[at + 1:], cwd)
+    path = find(argv[at + 1 :], cwd)
     if path is None:
         return argv, Config(None)
     config = load(path)
-    user = argv[at + 1:]
+    user = argv[at + 1 :]
     injected: dict[str, list[str]] = {}
     given: set[str] = set()
     for action in sub._actions:
@@ -305,8 +333,9 @@ def apply(parser: argparse.ArgumentParser, argv: Sequence[str], cwd: Path | None
             # --param merges per key (the user's later --param wins); every other option is all or nothing
             injected[action.dest] = arguments
     if "endpoint" not in injected:  # the command line chose the source
-        user_endpoint = any(a.dest == "endpoint" and a.option_strings and _given(sub, a, user, False)
-                            for a in sub._actions)
+        user_endpoint = any(
+            a.dest == "endpoint" and a.option_strings and _given(sub, a, user, False) for a in sub._actions
+        )
         for dest in WITH_FILE_ENDPOINT + (() if user_endpoint else WITH_ANY_ENDPOINT):
             injected.pop(dest, None)
     return argv[: at + 1] + [a for args in injected.values() for a in args] + user, config

@@ -30,8 +30,10 @@ def run(args: argparse.Namespace) -> int:
     except SourceError as exc:
         kept = "left unchanged" if target.exists() else "not created"
         err(f"imagelint: INCOMPLETE: {exc}")
-        err(f"imagelint: fetch failed after {source.pages_fetched} pages ({source.images_fetched} images); "
-            f"no snapshot written ({args.output} {kept}); exit 3")
+        err(
+            f"imagelint: fetch failed after {source.pages_fetched} pages ({source.images_fetched} images); "
+            f"no snapshot written ({args.output} {kept}); exit 3"
+        )
         return ExitCode.SOURCE
     err(f"imagelint: fetched {count} images in {source.pages_fetched} pages -> {args.output}")
     return ExitCode.OK

@@ -29,8 +29,10 @@ def run_explain(args: argparse.Namespace) -> int:
     found = [p for p in policies if p.name == args.name]
     if not found:
         close = difflib.get_close_matches(args.name, [p.name for p in policies], n=1)
-        err(f"no loaded policy is named {args.name!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                                           " (imagelint list shows them)"))
+        err(
+            f"no loaded policy is named {args.name!r}"
+            + (f"; did you mean {close[0]!r}?" if close else " (imagelint list shows them)")
+        )
         return ExitCode.USAGE
     sys.stdout.write(render_explain(found[0], catalogue(args)))
     return ExitCode.OK
@@ -67,11 +69,16 @@ def render_explain(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> s
         if v.message_expression is not None:
             out += ["  messageExpression:", *_indent(v.message_expression.source.strip(), 4)]
     cases = cases_for(policy, catalogue)
-    out += ["", f"Examples ({len(cases)} test case{'s' if len(cases) != 1 else ''}):" if cases else
-            "Examples: none (no *.test.yaml case expects anything of this policy)"]
+    out += [
+        "",
+        f"Examples ({len(cases)} test case{'s' if len(cases) != 1 else ''}):"
+        if cases
+        else "Examples: none (no *.test.yaml case expects anything of this policy)",
+    ]
     for case in cases:
-        verdicts = ", ".join(e.verdict + (f" ({e.message!r})" if e.message else "") for e in case.expect
-                             if e.policy == policy.name)
+        verdicts = ", ".join(
+            e.verdict + (f" ({e.message!r})" if e.message else "") for e in case.expect if e.policy == policy.name
+        )
         extra = []
         if case.params:
             extra.append(f"params {json.dumps(case.params, sort_keys=True)}")

@@ -24,51 +24,82 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="evaluate policies over images from a snapshot or the API")
     src = check.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", metavar="FILE",
-                     help="snapshot: JSON {\"images\": [...]}, JSON array, or JSON Lines; - for stdin")
+    src.add_argument(
+        "--input", metavar="FILE", help='snapshot: JSON {"images": [...]}, JSON array, or JSON Lines; - for stdin'
+    )
     src.add_argument("--sample", action="store_true", help="check the bundled sample fleet")
     src.add_argument("--endpoint", metavar="URL", help="fetch every page of URL/v2/images (the live API) and check")
     _api_options(check)
     _policy_options(check, params=True)
     check.add_argument("--now", metavar="RFC3339", help="pin the run's `now` (default: the current time)")
-    check.add_argument("--engine", choices=[e.value for e in EngineName], default="auto",
-                       help="CEL engine (default auto: cel-cpp when it imports)")
-    check.add_argument("--format", metavar="FORMAT",
-                       help=f"report format: {', '.join(FORMAT_CHOICES)} (default auto: github under GitHub "
-                            "Actions, else text)")
+    check.add_argument(
+        "--engine",
+        choices=[e.value for e in EngineName],
+        default="auto",
+        help="CEL engine (default auto: cel-cpp when it imports)",
+    )
+    check.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"report format: {', '.join(FORMAT_CHOICES)} (default auto: github under GitHub Actions, else text)",
+    )
     check.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
-    check.add_argument("--report", action="append", default=[], metavar="FORMAT[=PATH]",
-                       help="also write FORMAT to PATH (repeatable); FORMAT alone writes to stdout")
-    check.add_argument("--template", metavar="FILE.j2",
-                       help="render the report with your own Jinja template (context: the JSON result)")
-    check.add_argument("--fail-on", choices=FAIL_ON_CHOICES, default="low",
-                       help="lowest severity that fails the gate; never = audit only (default low)")
-    check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
-                       help="colour text output (auto: on a terminal and without NO_COLOR)")
+    check.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FORMAT[=PATH]",
+        help="also write FORMAT to PATH (repeatable); FORMAT alone writes to stdout",
+    )
+    check.add_argument(
+        "--template",
+        metavar="FILE.j2",
+        help="render the report with your own Jinja template (context: the JSON result)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        default="low",
+        help="lowest severity that fails the gate; never = audit only (default low)",
+    )
+    check.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour text output (auto: on a terminal and without NO_COLOR)",
+    )
     g = check.add_argument_group("waivers and baselines")
     g.add_argument("--waivers", metavar="FILE", help="YAML waivers: accepted, expiring exceptions (see the docs)")
-    g.add_argument("--allow-permanent-waivers", action="store_true",
-                   help="accept waivers without an expires date")
+    g.add_argument("--allow-permanent-waivers", action="store_true", help="accept waivers without an expires date")
     g.add_argument("--baseline", metavar="FILE", help="findings recorded in FILE do not fail the gate; new ones do")
-    g.add_argument("--write-baseline", metavar="FILE",
-                   help="record this run's fail/error findings in FILE (they then count as baselined)")
+    g.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record this run's fail/error findings in FILE (they then count as baselined)",
+    )
 
     fetch = sub.add_parser("fetch", help="save every image of the live API as a snapshot file")
-    fetch.add_argument("--endpoint", metavar="URL", required=True,
-                       help="service root, e.g. https://ims.ap-southeast-1.myhuaweicloud.com (calls URL/v2/images)")
+    fetch.add_argument(
+        "--endpoint",
+        metavar="URL",
+        required=True,
+        help="service root, e.g. https://ims.ap-southeast-1.myhuaweicloud.com (calls URL/v2/images)",
+    )
     _api_options(fetch)
     fetch.add_argument("--output", "-o", required=True, metavar="FILE", help="snapshot file to write (atomically)")
     fetch.add_argument("--jsonl", action="store_true", help="write JSON Lines (metadata line first) instead of JSON")
 
-    validate = sub.add_parser("validate",
-                              help="check policy files only (syntax, schema, CEL, the image attribute catalogue)")
+    validate = sub.add_parser(
+        "validate", help="check policy files only (syntax, schema, CEL, the image attribute catalogue)"
+    )
     validate.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories (default: bundled)")
     _policy_options(validate)
     validate.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
 
     test = sub.add_parser("test", help="run the policy unit tests (*.test.yaml) on every available engine")
-    test.add_argument("paths", nargs="*", metavar="PATH",
-                      help="test files, policy files or directories (default: the policy paths)")
+    test.add_argument(
+        "paths", nargs="*", metavar="PATH", help="test files, policy files or directories (default: the policy paths)"
+    )
     _policy_options(test)
 
     listing = sub.add_parser("list", help="list the loaded policies: name, severity, title")
@@ -79,41 +110,83 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_options(explain)
 
     schema = sub.add_parser("schema", help="print a JSON Schema for editors (YAML language server)")
-    schema.add_argument("kind", nargs="?", default="policy", choices=list(SCHEMAS),
-                        help="which file format (default: policy)")
+    schema.add_argument(
+        "kind", nargs="?", default="policy", choices=list(SCHEMAS), help="which file format (default: policy)"
+    )
 
     for name, command in sub.choices.items():
         if name != "schema":  # schema needs no config, so a broken one must not stop it
-            command.add_argument("--config", metavar="FILE",
-                                 help="read defaults from FILE (default: ./imagelint.yaml if present)")
+            command.add_argument(
+                "--config", metavar="FILE", help="read defaults from FILE (default: ./imagelint.yaml if present)"
+            )
     return parser
 
 
 def _policy_options(p: argparse.ArgumentParser, *, params: bool = False) -> None:
-    p.add_argument("--policies", action="append", metavar="PATH",
-                   help="policy file or directory (repeatable; default: the bundled pack)")
+    p.add_argument(
+        "--policies",
+        action="append",
+        metavar="PATH",
+        help="policy file or directory (repeatable; default: the bundled pack)",
+    )
     if params:
-        p.add_argument("--param", action="append", default=[], metavar="NAME.KEY=VALUE",
-                       help="override a policy param; VALUE is a YAML scalar (repeatable)")
+        p.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME.KEY=VALUE",
+            help="override a policy param; VALUE is a YAML scalar (repeatable)",
+        )
 
 
 def _api_options(p: argparse.ArgumentParser) -> None:
     """The live-API options; their defaults are ``ApiSettings``'s (``cli.live`` relies on that)."""
     g = p.add_argument_group("live API (with --endpoint)")
-    g.add_argument("--query", action="append", default=[], metavar="KEY=VALUE",
-                   help="a query parameter of GET /v2/images, checked locally (repeatable)")
-    g.add_argument("--header", action="append", default=[], dest="headers", metavar="NAME=VALUE",
-                   help="extra request header, e.g. X-Api-Version=... (repeatable)")
-    g.add_argument("--page-size", type=int, default=None, metavar="N",
-                   help=f"images per request (default {DEFAULT_PAGE_SIZE}; the server may clamp it)")
-    g.add_argument("--token-file", metavar="FILE", help="read the X-Auth-Token from FILE (else OS_AUTH_TOKEN, "
-                   "HUAWEICLOUD_SDK_AK/SK, or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/...)")
+    g.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a query parameter of GET /v2/images, checked locally (repeatable)",
+    )
+    g.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        dest="headers",
+        metavar="NAME=VALUE",
+        help="extra request header, e.g. X-Api-Version=... (repeatable)",
+    )
+    g.add_argument(
+        "--page-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"images per request (default {DEFAULT_PAGE_SIZE}; the server may clamp it)",
+    )
+    g.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the X-Auth-Token from FILE (else OS_AUTH_TOKEN, "
+        "HUAWEICLOUD_SDK_AK/SK, or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/...)",
+    )
     g.add_argument("--token", metavar="TOKEN", help="the token itself (discouraged: command lines leak)")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"connect/read timeout per request (default {DEFAULT_TIMEOUT:g})")
-    g.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
-                   help=f"retries of a failed request: 429, 5xx, resets, timeouts (default {DEFAULT_RETRIES})")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"connect/read timeout per request (default {DEFAULT_TIMEOUT:g})",
+    )
+    g.add_argument(
+        "--retries",
+        type=int,
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help=f"retries of a failed request: 429, 5xx, resets, timeouts (default {DEFAULT_RETRIES})",
+    )
     g.add_argument("--ca-bundle", metavar="FILE", help="verify TLS with these CA certificates")
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (dangerous)")
-    g.add_argument("--progress", action="store_true",
-                   help="show the progress line on stderr even when it is not a terminal")
+    g.add_argument(
+        "--progress", action="store_true", help="show the progress line on stderr even when it is not a terminal"
+    )

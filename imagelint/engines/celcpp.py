@@ -79,8 +79,7 @@ def available() -> bool:
 
 def _checker_env() -> Any:
     dyn_map = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
-    return cel.NewEnv(variables={"image": dyn_map, "params": dyn_map, "variables": dyn_map,
-                                 "now": cel.Type.TIMESTAMP})
+    return cel.NewEnv(variables={"image": dyn_map, "params": dyn_map, "variables": dyn_map, "now": cel.Type.TIMESTAMP})
 
 
 def type_check(policies: list[Policy]) -> list[Problem]:
@@ -182,12 +181,15 @@ def _shape(value: Any) -> Any:
 _matches = Matcher.__call__
 
 
-def _key_parts(attributes: frozenset[str] | None, shape_only: frozenset[str],
-               matched: dict[str, tuple[str, ...]]) -> list[Any]:
+def _key_parts(
+    attributes: frozenset[str] | None, shape_only: frozenset[str], matched: dict[str, tuple[str, ...]]
+) -> list[Any]:
     """A key's parts: an attribute's name (keyed on its value), ``(_SHAPE, name)`` (on its shape), or
     ``(_MATCHED, name, rx keys)`` (on its shape and, for a string, the results of those patterns)."""
-    return [(_SHAPE, a) if a in shape_only else (_MATCHED, a, matched[a]) if a in matched else a
-            for a in sorted(attributes or ())]
+    return [
+        (_SHAPE, a) if a in shape_only else (_MATCHED, a, matched[a]) if a in matched else a
+        for a in sorted(attributes or ())
+    ]
 
 
 class _Keys:
@@ -239,9 +241,13 @@ class CelCppEngine(Engine):
     def __init__(self, policies: list[Policy], now: dt.datetime, *, memoize: bool = True) -> None:
         if cel is None:
             raise EngineError("the cel-cpp engine needs the cel-expr-python package (pip install cel-expr-python)")
-        self.env = cel.NewEnv(variables={"image": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
-                                         "now": cel.Type.TIMESTAMP,
-                                         "rx": cel.Type.Map(cel.Type.STRING, cel.Type.BOOL)})
+        self.env = cel.NewEnv(
+            variables={
+                "image": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
+                "now": cel.Type.TIMESTAMP,
+                "rx": cel.Type.Map(cel.Type.STRING, cel.Type.BOOL),
+            }
+        )
         self.inlined: dict[int, str] = {}
         self.reference: Engine | None = None
         self.regexes: list[tuple[str, str, Any]] = []  # (rx key, attribute, compiled pattern)
@@ -264,37 +270,49 @@ class CelCppEngine(Engine):
         # fast path: list positions must match the policies'
         self.fast = bool(self.codes) and all(self.codes)
         self.memos: list[dict[Any, int] | None] = [
-            {} if memoize and self.fast and attrs is not None else None for attrs in self.decisive]
+            {} if memoize and self.fast and attrs is not None else None for attrs in self.decisive
+        ]
         # messages too are a function of what the policy reads; a message that names the image (its id,
         # its name) misses every time and loses its memo at the next review
         self.message_memos: list[dict[Any, tuple[Outcome, ...]] | None] = [
-            {} if memoize and self.fast and scope is not None else None for scope in self.scopes]
+            {} if memoize and self.fast and scope is not None else None for scope in self.scopes
+        ]
         # what each memo's key is made of; message keys are read from the image only when it fails
-        self.key_parts = [_key_parts(a, p.shape_only(messages=False), self._matched(p, messages=False))
-                          for a, p in zip(self.decisive, policies, strict=True)]
-        self.message_keys = [_Keys(_key_parts(a, p.shape_only(), self._matched(p)), self.matchers)
-                             for a, p in zip(attributes, policies, strict=True)]
+        self.key_parts = [
+            _key_parts(a, p.shape_only(messages=False), self._matched(p, messages=False))
+            for a, p in zip(self.decisive, policies, strict=True)
+        ]
+        self.message_keys = [
+            _Keys(_key_parts(a, p.shape_only(), self._matched(p)), self.matchers)
+            for a, p in zip(attributes, policies, strict=True)
+        ]
         self._plan()
         self._start_window()
 
     def _plan(self) -> None:
         """Split the pack into memoized policies and the list expression of the rest."""
         memoized = [i for i, memo in enumerate(self.memos) if memo is not None]
-        self.memo_keys = _Keys(list(dict.fromkeys(p for i in memoized for p in self.key_parts[i])),  # each read once
-                               self.matchers)
+        self.memo_keys = _Keys(
+            list(dict.fromkeys(p for i in memoized for p in self.key_parts[i])),  # each read once
+            self.matchers,
+        )
         self.memo_plan = [(i, self.memo_keys.getter(self.key_parts[i]), self.memos[i]) for i in memoized]
         self.rest = [i for i, memo in enumerate(self.memos) if memo is None]
         self.rest_scope = _union([self.decisive[i] for i in self.rest])
         # a policy whose attributes the list expression's activation holds can use it (for its messages)
         # rather than build its own: the extra attributes cost less to convert than an activation
-        self.covered = [self.rest_scope is None or (scope is not None and set(scope) <= set(self.rest_scope))
-                        for scope in self.scopes]
+        self.covered = [
+            self.rest_scope is None or (scope is not None and set(scope) <= set(self.rest_scope))
+            for scope in self.scopes
+        ]
         self.rest_program = None
         if self.fast and self.rest:
             # size(image) first: cel-expr-python converts the whole map at the first access, so once this
             # list is a value, every attribute of its activation is known to convert (see bind())
             self.rest_program = self.env.compile(
-                "[size(image), " + ", ".join(self.codes[i] for i in self.rest) + "]", True)  # type: ignore[misc]
+                "[size(image), " + ", ".join(self.codes[i] for i in self.rest) + "]",  # type: ignore[misc]
+                True,
+            )
 
     def _matched(self, policy: Policy, *, messages: bool = True) -> dict[str, tuple[str, ...]]:
         """The attributes a memo may key on pattern results: each one to the rx keys of its patterns.
@@ -321,13 +339,13 @@ class CelCppEngine(Engine):
         params = celtree.cel_literal(dict(policy.params))
         variables: dict[str, str] = {}
         for var in policy.variables:
-            text = celtree.inline(var.expression.source, var.expression.tree, variables, params,
-                                  self._regex_edits(var.expression))
+            text = celtree.inline(
+                var.expression.source, var.expression.tree, variables, params, self._regex_edits(var.expression)
+            )
             variables[var.name] = text
             self.inlined[id(var.expression)] = text
         for expr in policy.expressions():
-            self.inlined[id(expr)] = celtree.inline(expr.source, expr.tree, variables, params,
-                                                    self._regex_edits(expr))
+            self.inlined[id(expr)] = celtree.inline(expr.source, expr.tree, variables, params, self._regex_edits(expr))
 
     def _regex_edits(self, expr: Expr) -> dict[tuple[int, int], str]:
         edits = {}
@@ -419,8 +437,9 @@ class CelCppEngine(Engine):
 
     # --- the fast path ----------------------------------------------------------------------------
 
-    def evaluate(self, image: dict[str, Any], *, plain_strings: bool = False
-                 ) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def evaluate(
+        self, image: dict[str, Any], *, plain_strings: bool = False
+    ) -> tuple[list[int], dict[int, list[Outcome]]]:
         if not plain_strings and _has_odd_string(image if self.keys is None else {k: image.get(k) for k in self.keys}):
             # cel-expr-python cuts strings at NUL ("a\x00b" has size 1 there): a name like
             # "ok-approved\x00..." would pass for what it is not. A lone surrogate (JSON "\ud800") cannot be
@@ -482,8 +501,11 @@ class CelCppEngine(Engine):
     def _review(self) -> None:
         """Drop the memos that missed too often (or grew too big); their policies join the list expression."""
         limit = REVIEW * MAX_MISS_RATE
-        worse = [i for i, memo in enumerate(self.memos)
-                 if memo is not None and (self._misses[i] > limit or len(memo) >= MEMO_MAX)]
+        worse = [
+            i
+            for i, memo in enumerate(self.memos)
+            if memo is not None and (self._misses[i] > limit or len(memo) >= MEMO_MAX)
+        ]
         for index in worse:
             self.memos[index] = None
         if worse:
@@ -501,8 +523,9 @@ class CelCppEngine(Engine):
             self.reference = CelPythonEngine(self.policies, self.now)
         return self.reference
 
-    def _decode(self, raw: list[int], image: dict[str, Any],
-                cache: dict[Any, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def _decode(
+        self, raw: list[int], image: dict[str, Any], cache: dict[Any, Any]
+    ) -> tuple[list[int], dict[int, list[Outcome]]]:
         details = {}
         for index, bits in enumerate(raw):
             if bits <= 0:
@@ -532,8 +555,7 @@ class CelCppEngine(Engine):
         activation = self.bind(image, index, cache)
         return [(FAIL, n, self.message(index, n, activation)) for n in failed]
 
-    def _per_policy(self, image: dict[str, Any],
-                    cache: dict[Any, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def _per_policy(self, image: dict[str, Any], cache: dict[Any, Any]) -> tuple[list[int], dict[int, list[Outcome]]]:
         codes: list[int] = []
         details: dict[int, list[Outcome]] = {}
         for index, program in enumerate(self.code_programs):

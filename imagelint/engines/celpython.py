@@ -81,9 +81,17 @@ def _describe(exc: Exception) -> str:
 
 
 def _cel_type_name(value: Any) -> str:
-    names = {celtypes.IntType: "int", celtypes.UintType: "uint", celtypes.DoubleType: "double",
-             celtypes.StringType: "string", celtypes.BytesType: "bytes", celtypes.ListType: "list",
-             celtypes.MapType: "map", celtypes.TimestampType: "timestamp", celtypes.DurationType: "duration"}
+    names = {
+        celtypes.IntType: "int",
+        celtypes.UintType: "uint",
+        celtypes.DoubleType: "double",
+        celtypes.StringType: "string",
+        celtypes.BytesType: "bytes",
+        celtypes.ListType: "list",
+        celtypes.MapType: "map",
+        celtypes.TimestampType: "timestamp",
+        celtypes.DurationType: "duration",
+    }
     if value is None:
         return "null"
     for cls, name in names.items():

@@ -71,8 +71,9 @@ class Engine(ABC):
 
     # --- the shared semantics ---------------------------------------------------------------------
 
-    def evaluate(self, image: dict[str, Any], *, plain_strings: bool = False
-                 ) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def evaluate(
+        self, image: dict[str, Any], *, plain_strings: bool = False
+    ) -> tuple[list[int], dict[int, list[Outcome]]]:
         """Judge ``image`` under every policy: verdict codes, and findings for the failing ones.
 
         ``plain_strings``: the source vouches that no string in the image holds a NUL or a lone surrogate.

@@ -18,9 +18,24 @@ from imagelint.formats.escape import csv_cell
 from imagelint.formats.interface import BATCH, Reporter
 from imagelint.judgement.result import RunResult, finding_dict
 
-COLUMNS = ("policy", "severity", "status", "validation", "image_id", "image_name", "visibility", "owner",
-           "message", "attributes", "waived", "waiver_reason", "waiver_expires", "baselined", "policy_file",
-           "policy_line")
+COLUMNS = (
+    "policy",
+    "severity",
+    "status",
+    "validation",
+    "image_id",
+    "image_name",
+    "visibility",
+    "owner",
+    "message",
+    "attributes",
+    "waived",
+    "waiver_reason",
+    "waiver_expires",
+    "baselined",
+    "policy_file",
+    "policy_line",
+)
 
 
 class CsvReporter(Reporter):
@@ -35,9 +50,24 @@ class CsvReporter(Reporter):
             d = finding_dict(finding)
             waiver = d["waiver"] or {}
             file, line = where.get(finding.policy, ("", 0))
-            row = (d["policy"], d["severity"], d["status"], d["validation"], d["image"]["id"], d["image"]["name"],
-                   d["image"]["visibility"], d["image"]["owner"], d["message"], _attributes(d["attributes"]),
-                   d["waived"], waiver.get("reason"), waiver.get("expires"), d["baselined"], file, line)
+            row = (
+                d["policy"],
+                d["severity"],
+                d["status"],
+                d["validation"],
+                d["image"]["id"],
+                d["image"]["name"],
+                d["image"]["visibility"],
+                d["image"]["owner"],
+                d["message"],
+                _attributes(d["attributes"]),
+                d["waived"],
+                waiver.get("reason"),
+                waiver.get("expires"),
+                d["baselined"],
+                file,
+                line,
+            )
             writer.writerow(csv_cell(v) for v in row)
             if number % BATCH == 0:  # written piece by piece: a large fleet's report is never whole in memory
                 yield out.getvalue()

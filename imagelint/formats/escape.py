@@ -44,9 +44,17 @@ def unicode_safe(text: str) -> str:
 
 # XML 1.0 cannot carry these at all, not even as character references: they are shown as visible escapes.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_XML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;",
-                # character references keep newlines and tabs through attribute-value normalisation
-                "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+_XML_SPECIAL = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&apos;",
+    # character references keep newlines and tabs through attribute-value normalisation
+    "\n": "&#10;",
+    "\r": "&#13;",
+    "\t": "&#9;",
+}
 _XML_SPECIAL_RE = re.compile("[&<>\"'\n\r\t]")
 
 

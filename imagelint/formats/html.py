@@ -41,31 +41,39 @@ class HtmlReporter(BuiltinTemplateReporter):
     def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
         css, js = _asset("html-report.css.j2"), _asset("html-report.js.j2")
-        context.update({
-            "css": Markup(css),
-            "js": Markup(js),
-            "csp": (f"default-src 'none'; script-src {_hash(js)}; style-src {_hash(css)}; img-src 'none'; "
-                    "base-uri 'none'; form-action 'none'"),
-            "caps": {"rows": ROWS_PER_POLICY},
-            "ranks": {label: len(SEVERITIES) - i for i, label in enumerate(SEVERITIES)},
-            # anchors by position: a policy name never ends up inside an id or a URL fragment
-            "anchors": {p["name"]: i for i, p in enumerate(context["policies"], 1)},
-            "charts": _charts(context),
-        })
+        context.update(
+            {
+                "css": Markup(css),
+                "js": Markup(js),
+                "csp": (
+                    f"default-src 'none'; script-src {_hash(js)}; style-src {_hash(css)}; img-src 'none'; "
+                    "base-uri 'none'; form-action 'none'"
+                ),
+                "caps": {"rows": ROWS_PER_POLICY},
+                "ranks": {label: len(SEVERITIES) - i for i, label in enumerate(SEVERITIES)},
+                # anchors by position: a policy name never ends up inside an id or a URL fragment
+                "anchors": {p["name"]: i for i, p in enumerate(context["policies"], 1)},
+                "charts": _charts(context),
+            }
+        )
         return context
 
 
 def _charts(context: dict[str, Any]) -> dict[str, Any]:
     by_severity = context["summary"]["by_severity"]
     groups = context["view"]["groups"]
-    totals = sorted(((sum(len(v) for v in groups[p["name"]].values()), p) for p in context["policies"]),
-                    key=lambda t: (-t[0], t[1]["name"]))
+    totals = sorted(
+        ((sum(len(v) for v in groups[p["name"]].values()), p) for p in context["policies"]),
+        key=lambda t: (-t[0], t[1]["name"]),
+    )
     totals = [t for t in totals if t[0]]
 
     def bars(items: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
         top = max([count for _, count, _ in items] + [1])
-        return [{"label": label, "count": count, "severity": severity,
-                 "width": round(count / top * CHART_WIDTH)} for label, count, severity in items]
+        return [
+            {"label": label, "count": count, "severity": severity, "width": round(count / top * CHART_WIDTH)}
+            for label, count, severity in items
+        ]
 
     return {
         "severity": bars([(s, by_severity.get(s, 0), s) for s in SEVERITIES]),

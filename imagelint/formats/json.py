@@ -23,8 +23,9 @@ def json_lines(rows: Sequence[T], to_json: Callable[[T], Any], indent: str) -> I
     """The items of a JSON array, one compact line each after ``indent``, comma-separated, ``BATCH`` at a
     time: what goes between ``[`` and the closing line of an array in an indented document."""
     for start in range(0, len(rows), BATCH):
-        yield ("," if start else "") + ",".join(indent + _COMPACT.encode(to_json(r))
-                                                for r in rows[start:start + BATCH])
+        yield ("," if start else "") + ",".join(
+            indent + _COMPACT.encode(to_json(r)) for r in rows[start : start + BATCH]
+        )
 
 
 class JsonReporter(Reporter):

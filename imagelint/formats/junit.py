@@ -23,9 +23,11 @@ class JunitReporter(BuiltinTemplateReporter):
     def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
         s = context["summary"]
-        context["summary_line"] = (f"{s['images']} images, {s['policies']} policies: {s['pass']} pass, "
-                                   f"{s['fail']} fail, {s['skip']} skip, {s['error']} error; "
-                                   f"verdict {context['view']['verdict_text']}")
+        context["summary_line"] = (
+            f"{s['images']} images, {s['policies']} policies: {s['pass']} pass, "
+            f"{s['fail']} fail, {s['skip']} skip, {s['error']} error; "
+            f"verdict {context['view']['verdict_text']}"
+        )
         # the schema wants a local time without zone: ``now`` is UTC, its first 19 characters fit
         context["timestamp"] = result.now[:19]
         context["hostname"] = _hostname(result)
@@ -68,25 +70,41 @@ def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, 
         by_image.setdefault(finding.image.id, []).append(finding)
     for findings in by_image.values():
         errored = any(f.status is Status.ERROR for f in findings)
-        cases.append({"name": _case_name(findings[0]), "kind": "error" if errored else "failure",
-                      "type": "error" if errored else "fail", "message": findings[0].message,
-                      "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings)})
+        cases.append(
+            {
+                "name": _case_name(findings[0]),
+                "kind": "error" if errored else "failure",
+                "type": "error" if errored else "fail",
+                "message": findings[0].message,
+                "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings),
+            }
+        )
     for finding in [*group["waived"].findings, *group["baselined"].findings]:
         if finding.image.id in by_image:
             continue  # the image already fails this policy; its suppressed findings add nothing to the tab
-        reason = (f"waived: {finding.waiver.reason}" if finding.waiver is not None
-                  else "baselined: recorded in the baseline")
+        reason = (
+            f"waived: {finding.waiver.reason}" if finding.waiver is not None else "baselined: recorded in the baseline"
+        )
         cases.append({"name": _case_name(finding), "kind": "skipped", "message": reason, "text": finding.message})
         by_image[finding.image.id] = [finding]
     if policy["pass"] or not cases:
         cases.append({"name": _count(policy["pass"], "image passes", "images pass"), "kind": "pass"})
     if policy["skip"]:
-        cases.append({"name": _count(policy["skip"], "image not matched", "images not matched"), "kind": "skipped",
-                      "message": "spec.match is false for these images", "text": ""})
-    return {"cases": cases, "tests": len(cases),
-            "failures": sum(c["kind"] == "failure" for c in cases),
-            "errors": sum(c["kind"] == "error" for c in cases),
-            "skipped": sum(c["kind"] == "skipped" for c in cases)}
+        cases.append(
+            {
+                "name": _count(policy["skip"], "image not matched", "images not matched"),
+                "kind": "skipped",
+                "message": "spec.match is false for these images",
+                "text": "",
+            }
+        )
+    return {
+        "cases": cases,
+        "tests": len(cases),
+        "failures": sum(c["kind"] == "failure" for c in cases),
+        "errors": sum(c["kind"] == "error" for c in cases),
+        "skipped": sum(c["kind"] == "skipped" for c in cases),
+    }
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -63,9 +63,17 @@ def parse_report(spec: str) -> tuple[str, str | None]:
     return name, None if not sep or path == "-" else path
 
 
-def plan(*, format: str | None, output: str | None, reports: Sequence[str], template: str | None,
-         color: str = "auto", environ: Mapping[str, str] | None = None,
-         stdout: TextIO | None = None, others: Mapping[str, str | None] | None = None) -> list[ReportTarget]:
+def plan(
+    *,
+    format: str | None,
+    output: str | None,
+    reports: Sequence[str],
+    template: str | None,
+    color: str = "auto",
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    others: Mapping[str, str | None] | None = None,
+) -> list[ReportTarget]:
     """The reports of one run, checked; ``color`` is ``--color`` (auto, always, never); ``others`` maps the
     options of the run's other files (``--input``...) to their paths, which no report may replace."""
     environ = os.environ if environ is None else environ
@@ -73,12 +81,14 @@ def plan(*, format: str | None, output: str | None, reports: Sequence[str], temp
     if format is not None:
         parse_format(format, "--format")
     if template is not None and format is not None:
-        raise ReportError("--template replaces --format for the main report; "
-                          "add other formats with --report FORMAT=PATH")
+        raise ReportError(
+            "--template replaces --format for the main report; add other formats with --report FORMAT=PATH"
+        )
     wanted = [parse_report(spec) for spec in reports]
     if not wanted or format is not None or output is not None or template is not None:
-        wanted.insert(0, ("template" if template is not None else format or "auto",
-                          None if output in (None, "-") else output))
+        wanted.insert(
+            0, ("template" if template is not None else format or "auto", None if output in (None, "-") else output)
+        )
     _check_destinations(wanted, others or {})
     targets = []
     for name, path in wanted:
@@ -87,8 +97,9 @@ def plan(*, format: str | None, output: str | None, reports: Sequence[str], temp
             targets.append(ReportTarget("template", path, TemplateReporter(template)))
             continue
         fmt = resolve_auto(environ) if name == "auto" else OutputFormat(name)
-        use_color = color == "always" or (color == "auto" and path is None and not environ.get("NO_COLOR")
-                                          and stdout.isatty())
+        use_color = color == "always" or (
+            color == "auto" and path is None and not environ.get("NO_COLOR") and stdout.isatty()
+        )
         targets.append(ReportTarget(fmt.value, path, fmt.reporter(color=use_color and fmt is OutputFormat.TEXT)))
     return targets
 
@@ -96,8 +107,10 @@ def plan(*, format: str | None, output: str | None, reports: Sequence[str], temp
 def _check_destinations(wanted: Sequence[tuple[str, str | None]], others: Mapping[str, str | None]) -> None:
     on_stdout = [name for name, path in wanted if path is None]
     if len(on_stdout) > 1:
-        raise ReportError(f"more than one report on stdout ({', '.join(on_stdout)}): "
-                          "give all but one a PATH, e.g. --report sarif=imagelint.sarif")
+        raise ReportError(
+            f"more than one report on stdout ({', '.join(on_stdout)}): "
+            "give all but one a PATH, e.g. --report sarif=imagelint.sarif"
+        )
     kept = {_where(path): option for option, path in others.items() if path and path != "-"}
     seen: dict[Path, str] = {}
     for name, path in wanted:

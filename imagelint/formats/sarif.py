@@ -33,18 +33,29 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 
 # GitHub buckets security-severity as critical > 9.0, high 7.0-8.9, medium 4.0-6.9, low 0.1-3.9; the
 # values sit inside those ranges so the alert shows the policy's own severity (info: 0.0, below "low").
-SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5",
-                     Severity.LOW: "2.0", Severity.INFO: "0.0"}
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "2.0",
+    Severity.INFO: "0.0",
+}
 # Same split as the github format: critical to medium are errors, low a warning, info a note.
-LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "error",
-         Severity.LOW: "warning", Severity.INFO: "note"}
+LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "error",
+    Severity.LOW: "warning",
+    Severity.INFO: "note",
+}
 
 
 def fingerprint(finding: Finding) -> str:
     """Stable identity of a finding across runs: policy, image id and validation, never its message
     (which may carry an age or a timestamp that changes every run) nor the policy file's line."""
-    key = "\0".join((finding.policy, finding.image.id, "match" if finding.validation is None
-                     else str(finding.validation)))
+    key = "\0".join(
+        (finding.policy, finding.image.id, "match" if finding.validation is None else str(finding.validation))
+    )
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -67,16 +78,26 @@ def sarif_log(result: RunResult, *, results: bool = True) -> dict[str, Any]:
     """The whole SARIF log of one run, as data (``results=False``: with an empty ``results``)."""
     invocation: dict[str, Any] = {"executionSuccessful": result.source.complete, "endTimeUtc": result.now}
     if not result.source.complete:
-        invocation["toolExecutionNotifications"] = [{
-            "level": "error",
-            "message": {"text": sarif_text(f"INCOMPLETE: the fleet was not read completely, so this run cannot "
-                                           f"pass: {result.source.error}")},
-        }]
+        invocation["toolExecutionNotifications"] = [
+            {
+                "level": "error",
+                "message": {
+                    "text": sarif_text(
+                        f"INCOMPLETE: the fleet was not read completely, so this run cannot pass: {result.source.error}"
+                    )
+                },
+            }
+        ]
     model = as_dict(result, findings=False)
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": "imagelint", "version": result.tool_version,
-                            "semanticVersion": result.tool_version,
-                            "rules": [_rule(p) for p in result.policies]}},
+        "tool": {
+            "driver": {
+                "name": "imagelint",
+                "version": result.tool_version,
+                "semanticVersion": result.tool_version,
+                "rules": [_rule(p) for p in result.policies],
+            }
+        },
         "invocations": [invocation],
         "results": list(map(_results(result), result.findings)) if results else [],
         "columnKind": "unicodeCodePoints",
@@ -136,14 +157,16 @@ def _rule(policy: PolicyInfo) -> dict[str, Any]:
             "security-severity": SECURITY_SEVERITY[policy.severity],
             "precision": "very-high",
             "problem.severity": {"error": "error", "warning": "warning", "note": "recommendation"}[
-                LEVEL[policy.severity]],
+                LEVEL[policy.severity]
+            ],
             "severity": policy.severity.label,
         },
     }
 
 
-def _result(finding: Finding, index: dict[str, int], location: Callable[[str, int | None], dict[str, Any]],
-            root: Path) -> dict[str, Any]:
+def _result(
+    finding: Finding, index: dict[str, int], location: Callable[[str, int | None], dict[str, Any]], root: Path
+) -> dict[str, Any]:
     image = finding.image
     name = image.name if image.name is not None else "(no name)"
     stable = fingerprint(finding)
@@ -152,17 +175,21 @@ def _result(finding: Finding, index: dict[str, int], location: Callable[[str, in
         "ruleIndex": index[finding.policy],
         "level": LEVEL[finding.severity],
         "message": {"text": sarif_text(f"{finding.message} (image {name!r}, id {image.id})")},
-        "locations": [{
-            "physicalLocation": location(finding.policy, finding.validation),
-            "logicalLocations": [{"name": name, "fullyQualifiedName": f"image/{image.id}", "kind": "resource"}],
-        }],
+        "locations": [
+            {
+                "physicalLocation": location(finding.policy, finding.validation),
+                "logicalLocations": [{"name": name, "fullyQualifiedName": f"image/{image.id}", "kind": "resource"}],
+            }
+        ],
         # our own key, and GitHub's primaryLocationLineHash set to the same value: otherwise the upload
         # action computes a line hash from the policy file, identical for every image of a policy
         "partialFingerprints": {"imagelint/v1": stable, "primaryLocationLineHash": stable},
-        "properties": {"status": finding.status.value, "validation": finding.validation,
-                       "image": {"id": image.id, "name": image.name, "visibility": image.visibility,
-                                 "owner": image.owner},
-                       "attributes": dict(finding.attributes)},
+        "properties": {
+            "status": finding.status.value,
+            "validation": finding.validation,
+            "image": {"id": image.id, "name": image.name, "visibility": image.visibility, "owner": image.owner},
+            "attributes": dict(finding.attributes),
+        },
     }
     if finding.waiver is not None:
         waiver = finding.waiver

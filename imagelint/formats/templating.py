@@ -31,11 +31,27 @@ REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
 if not REPORTS_DIR.is_dir():  # running from a source checkout: reports/ sits at the top of the repo
     REPORTS_DIR = Path(__file__).resolve().parent.parent.parent / "reports"
 
-_ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36",
-         "bold": "1", "dim": "2"}
+_ANSI = {
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+    "bold": "1",
+    "dim": "2",
+}
 
-__all__ = ["REPORTS_DIR", "BuiltinTemplateReporter", "compact", "environment", "generate", "render", "render_file",
-           "terminal_safe"]
+__all__ = [
+    "REPORTS_DIR",
+    "BuiltinTemplateReporter",
+    "compact",
+    "environment",
+    "generate",
+    "render",
+    "render_file",
+    "terminal_safe",
+]
 
 
 def _autoescape(name: str | None) -> bool:
@@ -67,17 +83,19 @@ def environment(*, color: bool = False, search: Path | None = None) -> jinja2.En
         codes = ";".join(_ANSI[s] for s in style.split("+"))
         return f"\x1b[{codes}m{text}\x1b[0m"
 
-    env.filters.update({
-        "paint": paint,
-        "tsafe": terminal_safe,
-        "xml": escape.xml_escape,
-        "md": escape.md_text,
-        "mdcode": escape.md_code,
-        "mdcell": escape.md_cell,
-        "ghdata": escape.gh_data,
-        "ghprop": escape.gh_property,
-        "compact": compact,
-    })
+    env.filters.update(
+        {
+            "paint": paint,
+            "tsafe": terminal_safe,
+            "xml": escape.xml_escape,
+            "md": escape.md_text,
+            "mdcode": escape.md_code,
+            "mdcell": escape.md_cell,
+            "ghdata": escape.gh_data,
+            "ghprop": escape.gh_property,
+            "compact": compact,
+        }
+    )
     return env
 
 
@@ -85,8 +103,9 @@ PIECE = 1 << 16
 """Characters per piece of a report that ``generate`` streams (Jinja yields a few characters at a time)."""
 
 
-def generate(template: str, context: dict[str, Any], *, color: bool = False,
-             search: Path | None = None) -> Iterator[str]:
+def generate(
+    template: str, context: dict[str, Any], *, color: bool = False, search: Path | None = None
+) -> Iterator[str]:
     """Render ``template`` (a name under ``reports/`` or ``search``) with ``context``, in pieces of about
     ``PIECE`` characters; a failure raises ``ReportError`` naming the template line."""
     env = environment(color=color, search=search)

@@ -72,7 +72,8 @@ def build_view(result: RunResult, context: dict[str, Any]) -> dict[str, Any]:
     most frequent first; ``gating`` counts the open findings at or above ``--fail-on``.
     """
     kinds: dict[str, dict[str, list[Finding]]] = {
-        p["name"]: {"open": [], "waived": [], "baselined": []} for p in context["policies"]}
+        p["name"]: {"open": [], "waived": [], "baselined": []} for p in context["policies"]
+    }
     waived: list[Finding] = []
     baselined: list[Finding] = []
     threshold = None if result.fail_on == "never" else Severity.parse(result.fail_on)
@@ -91,8 +92,10 @@ def build_view(result: RunResult, context: dict[str, Any]) -> dict[str, Any]:
                 gating += 1
     groups = {name: {kind: FindingDicts(items) for kind, items in group.items()} for name, group in kinds.items()}
     rank = {label: i for i, label in enumerate(SEVERITIES)}
-    failing = sorted((p for p in context["policies"] if groups[p["name"]]["open"]),
-                     key=lambda p: (rank[p["severity"]], -len(groups[p["name"]]["open"]), p["name"]))
+    failing = sorted(
+        (p for p in context["policies"] if groups[p["name"]]["open"]),
+        key=lambda p: (rank[p["severity"]], -len(groups[p["name"]]["open"]), p["name"]),
+    )
     state = verdict(result)
     return {
         "verdict": state,

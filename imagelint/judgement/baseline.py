@@ -57,10 +57,16 @@ def render(result: RunResult) -> str:
     for f in result.findings:
         if f.waiver is None:
             names.setdefault(key_of(f), f.image.name)
-    entries = [{"policy": k.policy, "image_id": k.image_id, "validation": k.validation, "image_name": names[k]}
-               for k in sorted(names, key=_order)]
-    return json_bytes({"imagelint_baseline": FORMAT_VERSION, "findings": entries}, indent=2,
-                      sort_keys=True).decode("utf-8") + "\n"
+    entries = [
+        {"policy": k.policy, "image_id": k.image_id, "validation": k.validation, "image_name": names[k]}
+        for k in sorted(names, key=_order)
+    ]
+    return (
+        json_bytes({"imagelint_baseline": FORMAT_VERSION, "findings": entries}, indent=2, sort_keys=True).decode(
+            "utf-8"
+        )
+        + "\n"
+    )
 
 
 def write_baseline(path: str | Path, result: RunResult) -> None:
@@ -95,8 +101,12 @@ def load_baseline(path: str | Path) -> Baseline:
     reader.raise_if_any(BaselineError)
     version = top["imagelint_baseline"][1]
     if not (isinstance(version, yaml.ScalarNode) and version.value == str(FORMAT_VERSION)):
-        reader.problem(version, f"imagelint_baseline: unsupported version {version.value!r} (expected {FORMAT_VERSION})"
-                       if isinstance(version, yaml.ScalarNode) else "imagelint_baseline: expected a number")
+        reader.problem(
+            version,
+            f"imagelint_baseline: unsupported version {version.value!r} (expected {FORMAT_VERSION})"
+            if isinstance(version, yaml.ScalarNode)
+            else "imagelint_baseline: expected a number",
+        )
     entries = top["findings"][1]
     keys: set[BaselineKey] = set()
     if not isinstance(entries, yaml.SequenceNode):

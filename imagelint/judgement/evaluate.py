@@ -25,8 +25,16 @@ _STATUS = {FAIL: Status.FAIL, ERROR: Status.ERROR}
 Annotate = Callable[[dict[str, Any], Finding], Finding]
 
 
-def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now: str, fail_on: str = "low",
-             on_page: Callable[[int], None] | None = None, annotate: Annotate | None = None) -> RunResult:
+def evaluate(
+    source: ImageSource,
+    policies: list[Policy],
+    engine: Engine,
+    *,
+    now: str,
+    fail_on: str = "low",
+    on_page: Callable[[int], None] | None = None,
+    annotate: Annotate | None = None,
+) -> RunResult:
     """Judge every image of ``source`` under every policy of ``engine``.
 
     ``annotate(image, finding)`` may return a changed finding (waivers mark it while the whole image is
@@ -73,14 +81,29 @@ def evaluate(source: ImageSource, policies: list[Policy], engine: Engine, *, now
     by_severity = {s.label: 0 for s in reversed(Severity)}
     for f in findings:
         by_severity[f.severity.label] += 1
-    infos = tuple(replace(p.info(), passed=c[PASS], failed=c[FAIL], errored=c[ERROR], skipped=c[SKIP])
-                  for p, c in zip(policies, counts, strict=True))
-    summary = RunSummary(images=images, policies=len(policies), passed=sum(c[PASS] for c in counts),
-                         failed=sum(c[FAIL] for c in counts), skipped=sum(c[SKIP] for c in counts),
-                         errored=sum(c[ERROR] for c in counts), by_severity=by_severity)
-    return RunResult(tool_version=__version__, engine=engine.name, now=now,
-                     source=source.info(images, complete=error is None, error=error), summary=summary,
-                     policies=infos, findings=tuple(findings), fail_on=fail_on)
+    infos = tuple(
+        replace(p.info(), passed=c[PASS], failed=c[FAIL], errored=c[ERROR], skipped=c[SKIP])
+        for p, c in zip(policies, counts, strict=True)
+    )
+    summary = RunSummary(
+        images=images,
+        policies=len(policies),
+        passed=sum(c[PASS] for c in counts),
+        failed=sum(c[FAIL] for c in counts),
+        skipped=sum(c[SKIP] for c in counts),
+        errored=sum(c[ERROR] for c in counts),
+        by_severity=by_severity,
+    )
+    return RunResult(
+        tool_version=__version__,
+        engine=engine.name,
+        now=now,
+        source=source.info(images, complete=error is None, error=error),
+        summary=summary,
+        policies=infos,
+        findings=tuple(findings),
+        fail_on=fail_on,
+    )
 
 
 def _evidence_keys(policy: Policy) -> tuple[str, ...]:
@@ -88,8 +111,12 @@ def _evidence_keys(policy: Policy) -> tuple[str, ...]:
     return tuple(sorted(attrs)) if attrs is not None else ()
 
 
-def _findings(policies: list[Policy], evidence: list[tuple[str, ...]], image: dict[str, Any],
-              details: dict[int, list[tuple[int, int | None, str]]]) -> list[Finding]:
+def _findings(
+    policies: list[Policy],
+    evidence: list[tuple[str, ...]],
+    image: dict[str, Any],
+    details: dict[int, list[tuple[int, int | None, str]]],
+) -> list[Finding]:
     ref = ImageRef.of(image)
     out = []
     for index, outcomes in details.items():
@@ -97,6 +124,15 @@ def _findings(policies: list[Policy], evidence: list[tuple[str, ...]], image: di
         keys = evidence[index] or tuple(image)
         attributes = {k: image[k] for k in keys if k in image}
         for code, validation, message in outcomes:
-            out.append(Finding(policy=policy.name, severity=policy.severity, status=_STATUS[code],
-                               validation=validation, message=message, image=ref, attributes=attributes))
+            out.append(
+                Finding(
+                    policy=policy.name,
+                    severity=policy.severity,
+                    status=_STATUS[code],
+                    validation=validation,
+                    message=message,
+                    image=ref,
+                    attributes=attributes,
+                )
+            )
     return out

@@ -213,8 +213,16 @@ class RunResult:
 
 
 def waiver_dict(w: Waiver) -> dict[str, Any]:
-    return {"policy": w.policy, "selector": w.selector, "reason": w.reason, "expires": w.expires, "owner": w.owner,
-            "ticket": w.ticket, "file": w.file, "line": w.line}
+    return {
+        "policy": w.policy,
+        "selector": w.selector,
+        "reason": w.reason,
+        "expires": w.expires,
+        "owner": w.owner,
+        "ticket": w.ticket,
+        "file": w.file,
+        "line": w.line,
+    }
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
@@ -284,9 +292,12 @@ def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
             for p in result.policies
         ],
         "findings": [finding_dict(f) for f in result.findings] if findings else [],
-        "waivers": {"expired": [waiver_dict(w) for w in result.expired_waivers],
-                    "stale": [waiver_dict(w) for w in result.stale_waivers]},
-        "baseline": {"file": result.baseline_file,
-                     "fixed": [{"policy": k.policy, "image_id": k.image_id, "validation": k.validation}
-                               for k in result.fixed]},
+        "waivers": {
+            "expired": [waiver_dict(w) for w in result.expired_waivers],
+            "stale": [waiver_dict(w) for w in result.stale_waivers],
+        },
+        "baseline": {
+            "file": result.baseline_file,
+            "fixed": [{"policy": k.policy, "image_id": k.image_id, "validation": k.validation} for k in result.fixed],
+        },
     }

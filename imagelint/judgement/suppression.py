@@ -22,14 +22,23 @@ from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 class Suppression:
     """Waivers (``WaiverError``) and baselines (``BaselineError``) of one run; ``say`` prints a note line."""
 
-    def __init__(self, now: dt.datetime, *, waivers: str | None = None, allow_permanent: bool = False,
-                 baseline: str | None = None, write_baseline: str | None = None,
-                 catalogue: Catalogue = IMAGE_ATTRIBUTES, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        now: dt.datetime,
+        *,
+        waivers: str | None = None,
+        allow_permanent: bool = False,
+        baseline: str | None = None,
+        write_baseline: str | None = None,
+        catalogue: Catalogue = IMAGE_ATTRIBUTES,
+        say: Callable[[str], None] = print,
+    ) -> None:
         self.now = now
         self.say = say
         self.write_to = write_baseline
-        self.waivers = (_waivers.load_waivers(waivers, allow_permanent=allow_permanent, catalogue=catalogue)
-                        if waivers else None)
+        self.waivers = (
+            _waivers.load_waivers(waivers, allow_permanent=allow_permanent, catalogue=catalogue) if waivers else None
+        )
         self.baseline = _baseline.load_baseline(baseline) if baseline else None
 
     @property
@@ -47,8 +56,9 @@ class Suppression:
                 self.say(f"imagelint: not writing baseline {self.write_to}: the run did not see the whole fleet")
             else:
                 _baseline.write_baseline(self.write_to, result)
-                written = _baseline.Baseline(self.write_to, frozenset(_baseline.key_of(f) for f in result.findings
-                                                                      if f.waiver is None))
+                written = _baseline.Baseline(
+                    self.write_to, frozenset(_baseline.key_of(f) for f in result.findings if f.waiver is None)
+                )
                 # every recorded finding is now accepted; "fixed" still compares with --baseline, if given
                 result = replace(_baseline.apply_baseline(result, written), fixed=result.fixed)
                 self.say(f"imagelint: wrote baseline {self.write_to} ({len(written.keys)} findings)")

@@ -40,8 +40,16 @@ from imagelint.policy.static import check_expression
 from imagelint.policy.yamlfile import FileProblems, Reader, compose
 from imagelint.times import UTC_RANGE, TimeError, Unreadable, parse_time
 
-ENTRY_KEYS = {"policy": True, "id": False, "name": False, "match": False, "reason": True, "expires": False,
-              "owner": False, "ticket": False}
+ENTRY_KEYS = {
+    "policy": True,
+    "id": False,
+    "name": False,
+    "match": False,
+    "reason": True,
+    "expires": False,
+    "owner": False,
+    "ticket": False,
+}
 SELECTORS = ("id", "name", "match")
 
 
@@ -114,11 +122,15 @@ def notes(result: RunResult) -> list[str]:
     """The warning lines about waivers for stderr."""
     out = []
     for w in result.expired_waivers:
-        out.append(f"{w.file}:{w.line}: warning: waiver for {w.policy} ({w.selector}) expired on {w.expires}; "
-                   "it no longer applies: renew it with a new date or fix the finding")
+        out.append(
+            f"{w.file}:{w.line}: warning: waiver for {w.policy} ({w.selector}) expired on {w.expires}; "
+            "it no longer applies: renew it with a new date or fix the finding"
+        )
     for w in result.stale_waivers:
-        out.append(f"{w.file}:{w.line}: warning: waiver for {w.policy} ({w.selector}) matched no finding "
-                   "(stale): remove it, or check its policy and selector")
+        out.append(
+            f"{w.file}:{w.line}: warning: waiver for {w.policy} ({w.selector}) matched no finding "
+            "(stale): remove it, or check its policy and selector"
+        )
     return out
 
 
@@ -135,8 +147,9 @@ def parse_expiry(text: str) -> dt.datetime | None:
         return None
 
 
-def load_waivers(path: str | Path, *, allow_permanent: bool = False,
-                 catalogue: Catalogue = IMAGE_ATTRIBUTES) -> WaiverSet:
+def load_waivers(
+    path: str | Path, *, allow_permanent: bool = False, catalogue: Catalogue = IMAGE_ATTRIBUTES
+) -> WaiverSet:
     """Read and check a waivers file; ``WaiverError`` lists every problem with ``FILE:LINE:COL``."""
     node, file, text = compose(Path(path), "waivers file", WaiverError)
     reader = Reader(file)
@@ -159,8 +172,9 @@ def load_waivers(path: str | Path, *, allow_permanent: bool = False,
     return WaiverSet(file, rules)
 
 
-def _rule(reader: Reader, file: str, text: str, item: Any, where: str, allow_permanent: bool,
-          catalogue: Catalogue) -> Rule | None:
+def _rule(
+    reader: Reader, file: str, text: str, item: Any, where: str, allow_permanent: bool, catalogue: Catalogue
+) -> Rule | None:
     before = len(reader.problems)
     entry = reader.mapping(item, where, ENTRY_KEYS)
     if not entry:
@@ -168,37 +182,61 @@ def _rule(reader: Reader, file: str, text: str, item: Any, where: str, allow_per
     values = {k: reader.string(v, f"{where}.{k}") for k, (_, v) in entry.items()}
     chosen = [k for k in SELECTORS if k in entry]
     if len(chosen) != 1:
-        reader.problem(item, f"{where}: needs exactly one image selector: id, name (a glob) or match (CEL over "
-                             f"image); got {', '.join(chosen) or 'none'}")
+        reader.problem(
+            item,
+            f"{where}: needs exactly one image selector: id, name (a glob) or match (CEL over "
+            f"image); got {', '.join(chosen) or 'none'}",
+        )
     expires_at = None
     if "expires" in entry and values["expires"] is not None:
         try:
             expires_at = parse_expiry(values["expires"])
         except OverflowError:
-            reader.problem(entry["expires"][1], f"{where}.expires: {values['expires']!r} is out of range: in UTC "
-                                                f"it must lie within {UTC_RANGE}")
+            reader.problem(
+                entry["expires"][1],
+                f"{where}.expires: {values['expires']!r} is out of range: in UTC it must lie within {UTC_RANGE}",
+            )
         else:
             if expires_at is None:
-                reader.problem(entry["expires"][1], f"{where}.expires: {values['expires']!r} is not a date "
-                                                    "(YYYY-MM-DD) or an RFC 3339 time with a zone")
+                reader.problem(
+                    entry["expires"][1],
+                    f"{where}.expires: {values['expires']!r} is not a date "
+                    "(YYYY-MM-DD) or an RFC 3339 time with a zone",
+                )
     elif "expires" not in entry and not allow_permanent:
-        reader.problem(item, f"{where}: missing 'expires' (a date, e.g. 2026-12-31); a waiver without one needs "
-                             "--allow-permanent-waivers")
+        reader.problem(
+            item,
+            f"{where}: missing 'expires' (a date, e.g. 2026-12-31); a waiver without one needs "
+            "--allow-permanent-waivers",
+        )
     program = None
     if "match" in entry and values["match"] is not None:
         program = _compile_match(reader, file, text, entry["match"][1], values["match"], f"{where}.match", catalogue)
     if len(reader.problems) > before or len(chosen) != 1:
         return None
     selector = chosen[0]
-    waiver = Waiver(policy=str(values["policy"]), reason=str(values["reason"]), expires=values.get("expires"),
-                    owner=values.get("owner"), ticket=values.get("ticket"),
-                    selector=f"{selector}={values[selector]}", file=file, line=item.start_mark.line + 1)
-    return Rule(waiver, expires_at, image_id=values.get("id") if selector == "id" else None,
-                name_glob=values.get("name") if selector == "name" else None, program=program)
+    waiver = Waiver(
+        policy=str(values["policy"]),
+        reason=str(values["reason"]),
+        expires=values.get("expires"),
+        owner=values.get("owner"),
+        ticket=values.get("ticket"),
+        selector=f"{selector}={values[selector]}",
+        file=file,
+        line=item.start_mark.line + 1,
+    )
+    return Rule(
+        waiver,
+        expires_at,
+        image_id=values.get("id") if selector == "id" else None,
+        name_glob=values.get("name") if selector == "name" else None,
+        program=program,
+    )
 
 
-def _compile_match(reader: Reader, file: str, text: str, node: Any, source: str, where: str,
-                   catalogue: Catalogue) -> Any:
+def _compile_match(
+    reader: Reader, file: str, text: str, node: Any, source: str, where: str, catalogue: Catalogue
+) -> Any:
     mapper = _offset_mapper(file, text, node, source)
     try:
         analysis = celtree.analyse(source)
@@ -210,12 +248,20 @@ def _compile_match(reader: Reader, file: str, text: str, node: Any, source: str,
         for tree in analysis.tree.iter_subtrees():
             if tree.data == "ident" and str(tree.children[0]) in ("params", "variables"):
                 pos = mapper(tree.meta.start_pos)
-                problems.append(Problem(file, pos.line, pos.column,
-                                        f"{where}: a waiver's match sees only image and now"))
+                problems.append(
+                    Problem(file, pos.line, pos.column, f"{where}: a waiver's match sees only image and now")
+                )
         if not problems:
-            expr = Expr(source=source, where=where, position=mapper(0), tree=analysis.tree,
-                        attributes=frozenset(analysis.attributes), whole_image=analysis.whole_image,
-                        variables=frozenset(), offset_to_position=mapper)
+            expr = Expr(
+                source=source,
+                where=where,
+                position=mapper(0),
+                tree=analysis.tree,
+                attributes=frozenset(analysis.attributes),
+                whole_image=analysis.whole_image,
+                variables=frozenset(),
+                offset_to_position=mapper,
+            )
             problems += [p for p in check_expression(expr, catalogue) if p.level == "error"]
     reader.problems += problems
     if problems:

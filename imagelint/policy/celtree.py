@@ -25,13 +25,48 @@ import lark
 from celpy.celparser import CELParseError, CELParser
 
 ROOTS = frozenset({"image", "params", "variables", "now"})
-TYPE_NAMES = frozenset({"int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type",
-                        "type", "dyn"})
-GLOBAL_FUNCTIONS = frozenset({"has", "size", "int", "uint", "double", "string", "bytes", "bool", "duration",
-                              "timestamp", "dyn", "type", "matches"})
-METHODS = frozenset({"size", "contains", "startsWith", "endsWith", "matches", "all", "exists", "exists_one",
-                     "map", "filter", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear",
-                     "getFullYear", "getHours", "getMilliseconds", "getMinutes", "getMonth", "getSeconds"})
+TYPE_NAMES = frozenset({"int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"})
+GLOBAL_FUNCTIONS = frozenset(
+    {
+        "has",
+        "size",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "bool",
+        "duration",
+        "timestamp",
+        "dyn",
+        "type",
+        "matches",
+    }
+)
+METHODS = frozenset(
+    {
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "all",
+        "exists",
+        "exists_one",
+        "map",
+        "filter",
+        "getDate",
+        "getDayOfMonth",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getFullYear",
+        "getHours",
+        "getMilliseconds",
+        "getMinutes",
+        "getMonth",
+        "getSeconds",
+    }
+)
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 
 _parser: CELParser | None = None
@@ -152,9 +187,14 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
     kind = tree.data
     start = tree.meta.start_pos if not tree.meta.empty else 0
 
-    if kind == "relation" and len(tree.children) == 2 and isinstance(tree.children[0], lark.Tree) \
-            and tree.children[0].data == "relation_in" and _ident_name(tree.children[1]) == "image" \
-            and "image" not in bound:
+    if (
+        kind == "relation"
+        and len(tree.children) == 2
+        and isinstance(tree.children[0], lark.Tree)
+        and tree.children[0].data == "relation_in"
+        and _ident_name(tree.children[1]) == "image"
+        and "image" not in bound
+    ):
         # `"key" in image` / `k in image` (k over a list of literal keys) reads known attributes only
         left = tree.children[0].children[0]
         keys = _literal_keys(left, bound)  # type: ignore[arg-type]
@@ -172,8 +212,9 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         elif name == "variables":
             out.issues.append(CelIssue(start, "use variables.NAME to read a variable"))
         elif name not in ROOTS:
-            out.issues.append(CelIssue(start, f"undeclared reference to {name!r} "
-                                              "(expressions see image, params, variables and now)"))
+            out.issues.append(
+                CelIssue(start, f"undeclared reference to {name!r} (expressions see image, params, variables and now)")
+            )
         return
 
     if kind in ("member_dot", "member_index"):
@@ -196,8 +237,9 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
                     out.issues.append(CelIssue(start, "variables must be read by a literal name"))
                 elif key not in defined:
                     known = ", ".join(sorted(defined)) or "none"
-                    out.issues.append(CelIssue(start, f"variables.{key} is not defined earlier in spec.variables "
-                                                      f"(defined: {known})"))
+                    out.issues.append(
+                        CelIssue(start, f"variables.{key} is not defined earlier in spec.variables (defined: {known})")
+                    )
                 else:
                     out.variables.add(key)
                 return
@@ -215,8 +257,13 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         name = str(_token(tree))
         args = [e for c in _children(tree) for e in _children(c)]
         if name not in GLOBAL_FUNCTIONS:
-            out.issues.append(CelIssue(start, f"unknown function {name}() (only the standard CEL library is "
-                                              "available, so that both engines mean the same thing)"))
+            out.issues.append(
+                CelIssue(
+                    start,
+                    f"unknown function {name}() (only the standard CEL library is "
+                    "available, so that both engines mean the same thing)",
+                )
+            )
         if name == "has" and (len(args) != 1 or not _is_select(args[0])):
             out.issues.append(CelIssue(start, "has() takes one field selection, e.g. has(image.name)"))
         shape = _image_select(args[0], bound) if name in ("has", "type") and len(args) == 1 else None
@@ -232,16 +279,16 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         name = str(_token(tree))
         args = [e for c in rest for e in _children(c)]
         if name not in METHODS:
-            out.issues.append(CelIssue(start, f"unknown method .{name}() (only the standard CEL library is "
-                                              "available)"))
+            out.issues.append(CelIssue(start, f"unknown method .{name}() (only the standard CEL library is available)"))
         _walk(target, bound, out, defined)
         if name in MACROS and args:
             var = _ident_name(args[0])
             if var is None:
                 out.issues.append(CelIssue(start, f".{name}() needs a variable name as its first argument"))
             elif var in ROOTS:
-                out.issues.append(CelIssue(start, f".{name}({var}, ...) would hide the variable {var!r}; "
-                                                  "pick another name"))
+                out.issues.append(
+                    CelIssue(start, f".{name}({var}, ...) would hide the variable {var!r}; pick another name")
+                )
             inner = {**bound, var: _literal_keys(target, bound, list_of=True)} if var else bound
             for arg in args[1:]:
                 _walk(arg, inner, out, defined)
@@ -373,8 +420,13 @@ def _literal_token(tree: lark.Tree) -> lark.Token | None:
     return None
 
 
-def inline(source: str, tree: lark.Tree, variables: Mapping[str, str], params_literal: str,
-           regexes: Mapping[tuple[int, int], str] | None = None) -> str:
+def inline(
+    source: str,
+    tree: lark.Tree,
+    variables: Mapping[str, str],
+    params_literal: str,
+    regexes: Mapping[tuple[int, int], str] | None = None,
+) -> str:
     """Return ``source`` with ``variables.NAME`` replaced by ``(variables[NAME])`` and ``params`` by a literal.
 
     ``regexes`` maps (start, end) spans of ``regex_sites`` to replacement text. ``tree`` must be
@@ -388,8 +440,9 @@ def inline(source: str, tree: lark.Tree, variables: Mapping[str, str], params_li
     return out
 
 
-def _collect_edits(tree: lark.Tree, bound: frozenset[str], variables: Mapping[str, str], params: str,
-                   edits: list[tuple[int, int, str]]) -> None:
+def _collect_edits(
+    tree: lark.Tree, bound: frozenset[str], variables: Mapping[str, str], params: str, edits: list[tuple[int, int, str]]
+) -> None:
     kind = tree.data
     if kind == "ident":
         if str(_token(tree)) == "params" and "params" not in bound:

@@ -27,8 +27,14 @@ VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 TOP_KEYS = {"apiVersion": True, "kind": True, "metadata": True, "spec": True}
-METADATA_KEYS = {"name": True, "title": False, "severity": True, "description": False, "references": False,
-                 "labels": False}
+METADATA_KEYS = {
+    "name": True,
+    "title": False,
+    "severity": True,
+    "description": False,
+    "references": False,
+    "labels": False,
+}
 SPEC_KEYS = {"params": False, "match": False, "variables": False, "validations": True}
 VARIABLE_KEYS = {"name": True, "expression": True}
 VALIDATION_KEYS = {"expression": True, "message": False, "messageExpression": False}
@@ -69,11 +75,12 @@ class _Loader(yaml.SafeLoader):
     lone surrogates of it, and a policy written as JSON (``json.dumps`` escapes so) would then compare a
     param or literal that matches no image's text."""
 
-    def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:
+    def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:  # the stubs' anchor type is wrong
         node = super().compose_scalar_node(anchor)
         if node.style == '"' and not node.value.isascii():
             node.value = _SURROGATE_PAIR.sub(
-                lambda m: chr(0x10000 + ((ord(m[0][0]) - 0xD800) << 10) + ord(m[0][1]) - 0xDC00), node.value)
+                lambda m: chr(0x10000 + ((ord(m[0][0]) - 0xD800) << 10) + ord(m[0][1]) - 0xDC00), node.value
+            )
         return node
 
 
@@ -86,7 +93,12 @@ _Loader.yaml_implicit_resolvers = {
 INT64 = (-(2**63), 2**63 - 1)
 
 RECURSIVE = "the value contains itself (a recursive alias); CEL values are finite"
-_NOT_CEL = {bytes: "binary data (!!binary)", set: "a set (!!set)", frozenset: "a set", tuple: "a pair list (!!pairs)"}
+_NOT_CEL: dict[type, str] = {
+    bytes: "binary data (!!binary)",
+    set: "a set (!!set)",
+    frozenset: "a set",
+    tuple: "a pair list (!!pairs)",
+}
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -173,8 +185,11 @@ def policy_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                           and not p.name.endswith(TEST_SUFFIXES))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.endswith(TEST_SUFFIXES)
+            )
             if not found:
                 problems.append(Problem(str(path), 1, 1, "no policy files (*.yaml, *.yml) in this directory"))
             files += found
@@ -186,8 +201,9 @@ def policy_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]
     return files, problems
 
 
-def load_policies(paths: Iterable[str | Path], overrides: Mapping[str, Mapping[str, Any]] | None = None
-                  ) -> list[Policy]:
+def load_policies(
+    paths: Iterable[str | Path], overrides: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Policy]:
     """Load every policy under ``paths``; raise ``PolicyError`` listing all problems if there are any.
 
     ``overrides`` maps policy name -> {param: value} (from ``--param``); unknown policies or params are
@@ -201,8 +217,14 @@ def load_policies(paths: Iterable[str | Path], overrides: Mapping[str, Mapping[s
         for policy in _load_file(path, problems):
             if policy.name in seen:
                 first = seen[policy.name]
-                problems.append(Problem(policy.position.file, policy.position.line, policy.position.column,
-                                        f"duplicate policy name {policy.name!r} (first defined at {first})"))
+                problems.append(
+                    Problem(
+                        policy.position.file,
+                        policy.position.line,
+                        policy.position.column,
+                        f"duplicate policy name {policy.name!r} (first defined at {first})",
+                    )
+                )
                 continue
             seen[policy.name] = policy.position
             policies.append(policy)
@@ -225,8 +247,9 @@ def _nothing_loaded(path: Path) -> Problem:
     return Problem(str(path), 1, 1, f"no policies loaded: {why}")
 
 
-def _apply_overrides(policies: list[Policy], overrides: Mapping[str, Mapping[str, Any]],
-                     problems: list[Problem]) -> list[Policy]:
+def _apply_overrides(
+    policies: list[Policy], overrides: Mapping[str, Mapping[str, Any]], problems: list[Problem]
+) -> list[Policy]:
     from dataclasses import replace
 
     by_name = {p.name: p for p in policies}
@@ -238,8 +261,9 @@ def _apply_overrides(policies: list[Policy], overrides: Mapping[str, Mapping[str
         unknown = sorted(set(values) - policy.declared_params)
         if unknown:
             declared = ", ".join(sorted(policy.declared_params)) or "none"
-            problems.append(Problem("--param", 1, 1, f"policy {name!r} declares no param {unknown[0]!r} "
-                                                     f"(declared: {declared})"))
+            problems.append(
+                Problem("--param", 1, 1, f"policy {name!r} declares no param {unknown[0]!r} (declared: {declared})")
+            )
             continue
         by_name[name] = replace(policy, params={**policy.params, **values})
     return [by_name[p.name] for p in policies]
@@ -345,15 +369,18 @@ class _Doc:
         if not top:
             return None
         if "apiVersion" in top and self.string(top["apiVersion"][1], "apiVersion") not in (None, API_VERSION):
-            self.problem(top["apiVersion"][1], f"apiVersion: expected {API_VERSION!r}, got "
-                                               f"{top['apiVersion'][1].value!r}")
+            self.problem(
+                top["apiVersion"][1], f"apiVersion: expected {API_VERSION!r}, got {top['apiVersion'][1].value!r}"
+            )
         if "kind" in top and self.string(top["kind"][1], "kind") not in (None, "Policy"):
             self.problem(top["kind"][1], f"kind: expected 'Policy', got {top['kind'][1].value!r}")
         meta = self.mapping(top["metadata"][1], "metadata", METADATA_KEYS) if "metadata" in top else {}
         name = self.string(meta["name"][1], "metadata.name") if "name" in meta else None
         if name is not None and not NAME_RE.match(name):
-            self.problem(meta["name"][1], f"metadata.name: {name!r} must match [a-z0-9][a-z0-9-]* "
-                                          "(lower-case letters, digits and dashes)")
+            self.problem(
+                meta["name"][1],
+                f"metadata.name: {name!r} must match [a-z0-9][a-z0-9-]* (lower-case letters, digits and dashes)",
+            )
             name = None
         severity = None
         if "severity" in meta:
@@ -366,8 +393,11 @@ class _Doc:
                 except ValueError as exc:
                     self.problem(meta["severity"][1], f"metadata.severity: {exc}")
         title = self.string(meta["title"][1], "metadata.title") if "title" in meta else None
-        description = (self.string(meta["description"][1], "metadata.description", allow_empty=True)
-                       if "description" in meta else "")
+        description = (
+            self.string(meta["description"][1], "metadata.description", allow_empty=True)
+            if "description" in meta
+            else ""
+        )
         references = self.string_list(meta["references"][1], "metadata.references") if "references" in meta else ()
         labels = self.labels(meta["labels"][1]) if "labels" in meta else {}
 
@@ -392,17 +422,28 @@ class _Doc:
         variables = self.variables(spec["variables"][1]) if "variables" in spec else ()
         defined = frozenset(v.name for v in variables)
         validations = self.validations(spec["validations"][1], defined) if "validations" in spec else ()
-        for expr in ([match] if match else []) + [e for v in validations for e in
-                                                   (v.expression, v.message_expression) if e]:
+        for expr in ([match] if match else []) + [
+            e for v in validations for e in (v.expression, v.message_expression) if e
+        ]:
             self.check_params(expr, params)
         for var in variables:
             self.check_params(var.expression, params)
         if not self.ok or name is None or severity is None:
             return None
-        return Policy(name=name, title=title or name, severity=severity, description=description or "",
-                      references=references, labels=labels, params=params, match=match, variables=variables,
-                      validations=validations, position=_pos(self.file, node),
-                      declared_params=frozenset(params))
+        return Policy(
+            name=name,
+            title=title or name,
+            severity=severity,
+            description=description or "",
+            references=references,
+            labels=labels,
+            params=params,
+            match=match,
+            variables=variables,
+            validations=validations,
+            position=_pos(self.file, node),
+            declared_params=frozenset(params),
+        )
 
     def labels(self, node: yaml.Node) -> dict[str, str]:
         entries = self.mapping(node, "metadata.labels", _AnyKeys())
@@ -449,8 +490,11 @@ class _Doc:
                 continue
             expr = self.expr(entry["expression"][1], f"{where}.expression", defined)
             message = self.string(entry["message"][1], f"{where}.message") if "message" in entry else None
-            mexpr = (self.expr(entry["messageExpression"][1], f"{where}.messageExpression", defined)
-                     if "messageExpression" in entry else None)
+            mexpr = (
+                self.expr(entry["messageExpression"][1], f"{where}.messageExpression", defined)
+                if "messageExpression" in entry
+                else None
+            )
             if expr is not None:
                 out.append(Validation(expr, message, mexpr))
         return tuple(out)
@@ -469,18 +513,26 @@ class _Doc:
             self.problem(mapper(issue.offset), f"{where}: {issue.message}")
         if analysis.issues or analysis.tree is None:
             return None
-        return Expr(source=source, where=where, position=mapper(0), tree=analysis.tree,
-                    attributes=frozenset(analysis.attributes), whole_image=analysis.whole_image,
-                    variables=frozenset(analysis.variables),
-                    shape_only=frozenset(analysis.attributes - analysis.values - analysis.matched),
-                    matched=frozenset(analysis.matched - analysis.values), offset_to_position=mapper)
+        return Expr(
+            source=source,
+            where=where,
+            position=mapper(0),
+            tree=analysis.tree,
+            attributes=frozenset(analysis.attributes),
+            whole_image=analysis.whole_image,
+            variables=frozenset(analysis.variables),
+            shape_only=frozenset(analysis.attributes - analysis.values - analysis.matched),
+            matched=frozenset(analysis.matched - analysis.values),
+            offset_to_position=mapper,
+        )
 
     def check_params(self, expr: Expr, params: Mapping[str, Any]) -> None:
         for offset, key in _param_keys(expr):
             if key not in params:
                 declared = ", ".join(sorted(params)) or "none"
-                self.problem(expr.at(offset), f"{expr.where}: params.{key} is not declared in spec.params "
-                                              f"(declared: {declared})")
+                self.problem(
+                    expr.at(offset), f"{expr.where}: params.{key} is not declared in spec.params (declared: {declared})"
+                )
 
 
 class _AnyKeys(dict):  # type: ignore[type-arg]
@@ -516,9 +568,14 @@ def reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Proble
     line = text.count("\n", 0, index) + 1
     column = index - text.rfind("\n", 0, index)
     code = ord(exc.character) if isinstance(exc.character, str) else exc.character
-    return Problem(file, line, column, f"YAML syntax error: character U+{code:04X} is not allowed in YAML, not even "
-                                       f"in a comment; remove it, or write it as \\u{code:04X} in a double-quoted "
-                                       "string")
+    return Problem(
+        file,
+        line,
+        column,
+        f"YAML syntax error: character U+{code:04X} is not allowed in YAML, not even "
+        f"in a comment; remove it, or write it as \\u{code:04X} in a double-quoted "
+        "string",
+    )
 
 
 def describe_node(node: yaml.Node) -> str:
@@ -543,10 +600,11 @@ def _offset_mapper(file: str, text: str, node: yaml.Node, value: str) -> Callabl
     """
     start, end = node.start_mark.index, node.end_mark.index
     raw_start = start
-    if node.style in ("|", ">"):
+    style = getattr(node, "style", None)  # self.string() made sure it is a scalar
+    if style in ("|", ">"):
         newline = text.find("\n", start)
         raw_start = newline + 1 if newline != -1 else start
-    elif node.style in ("'", '"'):
+    elif style in ("'", '"'):
         raw_start = start + 1
     line_starts = [0]
     for i, ch in enumerate(text):

@@ -120,8 +120,15 @@ class Policy:
         return frozenset().union(*(e.matched for e in exprs)) - valued
 
     def info(self) -> PolicyInfo:
-        return PolicyInfo(name=self.name, title=self.title, severity=self.severity, description=self.description,
-                          references=self.references, labels=dict(self.labels), file=self.position.file,
-                          line=self.position.line,
-                          match_line=self.match.position.line if self.match else None,
-                          validation_lines=tuple(v.expression.position.line for v in self.validations))
+        return PolicyInfo(
+            name=self.name,
+            title=self.title,
+            severity=self.severity,
+            description=self.description,
+            references=self.references,
+            labels=dict(self.labels),
+            file=self.position.file,
+            line=self.position.line,
+            match_line=self.match.position.line if self.match else None,
+            validation_lines=tuple(v.expression.position.line for v in self.validations),
+        )

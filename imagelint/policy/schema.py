@@ -3,8 +3,9 @@
 With the YAML language server (VS Code's YAML extension, and others) a first line
 ``# yaml-language-server: $schema=imagelint-policy.schema.json`` gives completion, hover text and
 checking while typing. The schemas mirror the loaders (``policy.loader``, ``policy.testing``,
-``judgement.waivers``, ``cli.config``); ``tests/test_commands.py`` holds them to the loaders by validating the
-bundled files. The loaders stay the authority: CEL, names across files and dates are checked only by ``imagelint validate``.
+``judgement.waivers``, ``cli.config``); ``tests/test_commands.py`` holds them to the loaders by validating
+the bundled files. The loaders stay the authority: CEL, names across files and dates are checked only by
+``imagelint validate``.
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ def policy_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "required": ["name", "severity"],
                 "properties": {
-                    "name": {"type": "string", "pattern": NAME_RE.pattern,
-                             "description": "Unique policy name: lower-case letters, digits and dashes."},
+                    "name": {
+                        "type": "string",
+                        "pattern": NAME_RE.pattern,
+                        "description": "Unique policy name: lower-case letters, digits and dashes.",
+                    },
                     "title": {"type": "string", "minLength": 1},
                     "severity": {"enum": [s.label for s in Severity]},
                     "description": {"type": "string"},
@@ -52,22 +56,34 @@ def policy_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "required": ["validations"],
                 "properties": {
-                    "params": {"type": "object", "propertyNames": {"pattern": VAR_RE.pattern},
-                               "description": "Declared params and their defaults (override: --param NAME.KEY=V)."},
+                    "params": {
+                        "type": "object",
+                        "propertyNames": {"pattern": VAR_RE.pattern},
+                        "description": "Declared params and their defaults (override: --param NAME.KEY=V).",
+                    },
                     "match": {**_CEL, "description": "CEL: the policy applies to images where this is true."},
                     "variables": {
                         "type": "array",
-                        "items": {"type": "object", "additionalProperties": False, "required": ["name", "expression"],
-                                  "properties": {"name": {"type": "string", "pattern": VAR_RE.pattern},
-                                                 "expression": _CEL}},
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["name", "expression"],
+                            "properties": {"name": {"type": "string", "pattern": VAR_RE.pattern}, "expression": _CEL},
+                        },
                     },
                     "validations": {
                         "type": "array",
                         "minItems": 1,
-                        "items": {"type": "object", "additionalProperties": False, "required": ["expression"],
-                                  "properties": {"expression": {**_CEL, "description": "CEL: true means pass."},
-                                                 "message": {"type": "string", "minLength": 1},
-                                                 "messageExpression": {**_CEL, "description": "CEL string."}}},
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["expression"],
+                            "properties": {
+                                "expression": {**_CEL, "description": "CEL: true means pass."},
+                                "message": {"type": "string", "minLength": 1},
+                                "messageExpression": {**_CEL, "description": "CEL string."},
+                            },
+                        },
                     },
                 },
             },
@@ -76,8 +92,17 @@ def policy_schema() -> dict[str, Any]:
 
 
 def policy_test_schema() -> dict[str, Any]:
-    expectation = {"oneOf": [_VERDICT, {"type": "object", "additionalProperties": False, "required": ["verdict"],
-                                        "properties": {"verdict": _VERDICT, "message": {"type": "string"}}}]}
+    expectation = {
+        "oneOf": [
+            _VERDICT,
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["verdict"],
+                "properties": {"verdict": _VERDICT, "message": {"type": "string"}},
+            },
+        ]
+    }
     return {
         "$schema": DRAFT,
         "$id": "https://imagelint.invalid/schemas/policy-test.json",
@@ -120,38 +145,67 @@ def waivers_schema() -> dict[str, Any]:
         "oneOf": [{"required": ["id"]}, {"required": ["name"]}, {"required": ["match"]}],
         "properties": {
             "policy": {"type": "string", "description": "Policy name or glob."},
-            "id": {"type": "string"}, "name": {"type": "string", "description": "Image name glob."},
+            "id": {"type": "string"},
+            "name": {"type": "string", "description": "Image name glob."},
             "match": {**_CEL, "description": "CEL over image (and now)."},
             "reason": {"type": "string", "minLength": 1},
             "expires": {"type": "string", "description": "YYYY-MM-DD (midnight UTC) or RFC 3339."},
-            "owner": {"type": "string"}, "ticket": {"type": "string"},
+            "owner": {"type": "string"},
+            "ticket": {"type": "string"},
         },
     }
-    return {"$schema": DRAFT, "$id": "https://imagelint.invalid/schemas/waivers.json", "title": "imagelint waivers",
-            "oneOf": [{"type": "array", "items": entry},
-                      {"type": "object", "additionalProperties": False, "required": ["waivers"],
-                       "properties": {"waivers": {"type": "array", "items": entry}}}]}
+    return {
+        "$schema": DRAFT,
+        "$id": "https://imagelint.invalid/schemas/waivers.json",
+        "title": "imagelint waivers",
+        "oneOf": [
+            {"type": "array", "items": entry},
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["waivers"],
+                "properties": {"waivers": {"type": "array", "items": entry}},
+            },
+        ],
+    }
 
 
 def config_schema() -> dict[str, Any]:
     strings = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     pairs = {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "string", "pattern": "="}}]}
-    attribute = {"oneOf": [{"enum": list(TYPES)},
-                           {"type": "object", "additionalProperties": False, "required": ["type"],
-                            "properties": {"type": {"enum": list(TYPES)},
-                                           "values": {"type": "array", "items": {"type": "string"}},
-                                           "always": {"type": "boolean"}, "nullable": {"type": "boolean"}}}]}
+    attribute = {
+        "oneOf": [
+            {"enum": list(TYPES)},
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["type"],
+                "properties": {
+                    "type": {"enum": list(TYPES)},
+                    "values": {"type": "array", "items": {"type": "string"}},
+                    "always": {"type": "boolean"},
+                    "nullable": {"type": "boolean"},
+                },
+            },
+        ]
+    }
     return {
-        "$schema": DRAFT, "$id": "https://imagelint.invalid/schemas/config.json", "title": "imagelint.yaml",
-        "type": "object", "additionalProperties": False,
+        "$schema": DRAFT,
+        "$id": "https://imagelint.invalid/schemas/config.json",
+        "title": "imagelint.yaml",
+        "type": "object",
+        "additionalProperties": False,
         "properties": {
             "policies": strings,
             "params": {"type": "object", "additionalProperties": {"type": "object"}},
-            "waivers": {"type": "string"}, "allow-permanent-waivers": {"type": "boolean"},
+            "waivers": {"type": "string"},
+            "allow-permanent-waivers": {"type": "boolean"},
             "baseline": {"type": "string"},
             "fail-on": {"enum": ["never", *(s.label for s in Severity)]},
             "engine": {"enum": ["auto", "cel-python", "cel-cpp"]},
-            "endpoint": {"type": "string"}, "query": pairs, "page-size": {"type": "integer", "minimum": 1},
+            "endpoint": {"type": "string"},
+            "query": pairs,
+            "page-size": {"type": "integer", "minimum": 1},
             "reports": pairs,
             "attributes": {"type": "object", "additionalProperties": attribute},
         },

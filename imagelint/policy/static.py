@@ -58,12 +58,31 @@ class Node:
     kids: tuple[Node, ...] = ()
 
 
-_REL = {"relation_eq": "==", "relation_ne": "!=", "relation_lt": "<", "relation_le": "<=", "relation_gt": ">",
-        "relation_ge": ">=", "relation_in": "in"}
-_ARITH = {"addition_add": "+", "addition_sub": "-", "multiplication_mul": "*", "multiplication_div": "/",
-          "multiplication_mod": "%"}
-_LIT_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
-              "BYTES_LIT": "bytes", "BOOL_LIT": "bool", "NULL_LIT": "null"}
+_REL = {
+    "relation_eq": "==",
+    "relation_ne": "!=",
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "relation_in": "in",
+}
+_ARITH = {
+    "addition_add": "+",
+    "addition_sub": "-",
+    "multiplication_mul": "*",
+    "multiplication_div": "/",
+    "multiplication_mod": "%",
+}
+_LIT_TYPES = {
+    "INT_LIT": "int",
+    "UINT_LIT": "uint",
+    "FLOAT_LIT": "double",
+    "STRING_LIT": "string",
+    "BYTES_LIT": "bytes",
+    "BOOL_LIT": "bool",
+    "NULL_LIT": "null",
+}
 
 
 def view(tree: lark.Tree, source: str) -> Node:
@@ -106,8 +125,22 @@ class _Viewer:
         kind, kids = tree.data, tree.children
         trees = [c for c in kids if isinstance(c, lark.Tree)]
         tokens = [c for c in kids if isinstance(c, lark.Token)]
-        if kind in ("expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary",
-                    "member", "primary", "paren_expr") and len(kids) == 1:
+        if (
+            kind
+            in (
+                "expr",
+                "conditionalor",
+                "conditionaland",
+                "relation",
+                "addition",
+                "multiplication",
+                "unary",
+                "member",
+                "primary",
+                "paren_expr",
+            )
+            and len(kids) == 1
+        ):
             return view(kids[0])  # type: ignore[arg-type]
         start = self.start(tree)
         if kind == "expr":
@@ -134,8 +167,12 @@ class _Viewer:
         if kind == "member_dot":
             return Node("select", start, op=str(tokens[0]), kids=(view(trees[0]),))
         if kind == "member_dot_arg":
-            return Node("method", start, op=str(tokens[0]),
-                        kids=(view(trees[0]), *self.exprs(trees[1] if len(trees) > 1 else None)))
+            return Node(
+                "method",
+                start,
+                op=str(tokens[0]),
+                kids=(view(trees[0]), *self.exprs(trees[1] if len(trees) > 1 else None)),
+            )
         if kind == "member_index":
             return Node("index", start, kids=(view(trees[0]), view(trees[1])))
         if kind == "ident":
@@ -160,7 +197,7 @@ def _literal_value(token: lark.Token) -> Any:
             raw = text[0] in "rR"
             body = text[1:] if raw else text
             quote = body[:3] if body[:3] in ('"""', "'''") else body[0]
-            inner = body[len(quote):-len(quote)]
+            inner = body[len(quote) : -len(quote)]
             return inner if raw or "\\" not in inner else ast.literal_eval(quote + inner + quote)
         if token.type == "INT_LIT":
             return int(text, 0)
@@ -180,8 +217,17 @@ def _literal_value(token: lark.Token) -> Any:
 Fact = tuple[str, ...]
 """``("has", X)``: attribute X is present; ``("type", X, T)``: ``type(image.X) == T``."""
 Facts = frozenset[Fact]
-_TYPE_IDENTS = {"int": "int", "uint": "uint", "double": "double", "string": "string", "bool": "bool",
-                "bytes": "bytes", "list": "list", "map": "map", "null_type": "null"}
+_TYPE_IDENTS = {
+    "int": "int",
+    "uint": "uint",
+    "double": "double",
+    "string": "string",
+    "bool": "bool",
+    "bytes": "bytes",
+    "list": "list",
+    "map": "map",
+    "null_type": "null",
+}
 
 
 def _attr_name(node: Node) -> str | None:
@@ -304,9 +350,20 @@ class Checker:
         if k == "ident":
             return "timestamp" if node.op == "now" else None
         if k == "call":
-            return {"size": "int", "int": "int", "uint": "uint", "double": "double", "string": "string",
-                    "bool": "bool", "has": "bool", "matches": "bool", "bytes": "bytes", "timestamp": "timestamp",
-                    "duration": "duration", "type": "type"}.get(node.op)
+            return {
+                "size": "int",
+                "int": "int",
+                "uint": "uint",
+                "double": "double",
+                "string": "string",
+                "bool": "bool",
+                "has": "bool",
+                "matches": "bool",
+                "bytes": "bytes",
+                "timestamp": "timestamp",
+                "duration": "duration",
+                "type": "type",
+            }.get(node.op)
         if k == "method":
             if node.op in ("contains", "startsWith", "endsWith", "matches", "all", "exists", "exists_one"):
                 return "bool"
@@ -321,8 +378,11 @@ class Checker:
             return a if a == b else None
         if k == "arith":
             a, b = self.type_of(node.kids[0], facts), self.type_of(node.kids[1], facts)
-            if a == b and a in ("int", "uint", "double") or (a == b and node.op == "+" and a in ("string", "list",
-                                                                                                "bytes", "duration")):
+            if (
+                a == b
+                and a in ("int", "uint", "double")
+                or (a == b and node.op == "+" and a in ("string", "list", "bytes", "duration"))
+            ):
                 return a
             if (a, b) == ("timestamp", "timestamp") and node.op == "-":
                 return "duration"
@@ -386,8 +446,11 @@ class Checker:
         if name in self.catalogue:
             return True
         hint = self.catalogue.suggest(name)
-        tail = (f"did you mean '{hint}'?" if hint else
-                "declare attributes your cloud adds under 'attributes:' in imagelint.yaml")
+        tail = (
+            f"did you mean '{hint}'?"
+            if hint
+            else "declare attributes your cloud adds under 'attributes:' in imagelint.yaml"
+        )
         self.error(ctx, offset, f"unknown image attribute '{name}' ({tail})")
         return False
 
@@ -399,9 +462,13 @@ class Checker:
         if key in self.warned:
             return
         self.warned.add(key)
-        self.report(ctx.expr.at(offset), f"{ctx.expr.where}: image.{name} is not always present: guard the read "
-                                         f"with has(image.{name}), or images without it make this policy error "
-                                         "(no such key)", "warning")
+        self.report(
+            ctx.expr.at(offset),
+            f"{ctx.expr.where}: image.{name} is not always present: guard the read "
+            f"with has(image.{name}), or images without it make this policy error "
+            "(no such key)",
+            "warning",
+        )
 
     def relation(self, ctx: _Context, node: Node, facts: Facts) -> None:
         left, right = node.kids
@@ -418,8 +485,15 @@ class Checker:
                 self.compare(ctx, name, other, facts, node.op)
                 return
 
-    def compare(self, ctx: _Context, name: str, other: Node, facts: Facts, op: str,
-                listed: set[str] | frozenset[str] = frozenset()) -> None:
+    def compare(
+        self,
+        ctx: _Context,
+        name: str,
+        other: Node,
+        facts: Facts,
+        op: str,
+        listed: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         """Check ``image.NAME OP other``; ``listed``: the strings of the list when ``op`` is ``in``."""
         mine, theirs = self.attr_type(name, facts), self.type_of(other, facts)
         if mine is None or theirs is None or theirs == "null":
@@ -433,19 +507,31 @@ class Checker:
                 what = "this comparison is never true"
             else:
                 what = f"'{op}' on them fails at run time (no such overload)"
-            self.error(ctx, other.start, f"image.{name} is {_a(mine)}, not {_a(theirs)}: {what}"
-                                         + (f" (compare with {fix})" if fix else ""))
+            self.error(
+                ctx,
+                other.start,
+                f"image.{name} is {_a(mine)}, not {_a(theirs)}: {what}" + (f" (compare with {fix})" if fix else ""),
+            )
             return
         attr = self.catalogue[name]
-        if op in ("==", "!=", "in") and mine == "string" and attr.values and other.kind == "lit" \
-                and isinstance(other.value, str) and other.value not in attr.values:
+        if (
+            op in ("==", "!=", "in")
+            and mine == "string"
+            and attr.values
+            and other.kind == "lit"
+            and isinstance(other.value, str)
+            and other.value not in attr.values
+        ):
             close = [v for v in attr.values if v.lower() == other.value.lower()]
             if close and close[0] in listed:
                 return  # ["true", "True"]: a deliberate tolerance of letter case, not a dead comparison
             expected = ", ".join(f'"{v}"' for v in attr.values)
             hint = f'; did you mean "{close[0]}"?' if close else ""
-            self.error(ctx, other.start, f'"{other.value}" is not a documented value of image.{name} '
-                                         f"(expected one of {expected}{hint})")
+            self.error(
+                ctx,
+                other.start,
+                f'"{other.value}" is not a documented value of image.{name} (expected one of {expected}{hint})',
+            )
 
     def arithmetic(self, ctx: _Context, node: Node, facts: Facts) -> None:
         for attr, other in (node.kids, node.kids[::-1]):
@@ -454,8 +540,12 @@ class Checker:
                 continue
             mine, theirs = self.attr_type(name, facts), self.type_of(other, facts)
             if mine and theirs and theirs != "null" and not _compatible(mine, theirs):
-                self.error(ctx, other.start, f"image.{name} is {_a(mine)}, not {_a(theirs)}: '{node.op}' on them "
-                                             "fails at run time (no such overload)")
+                self.error(
+                    ctx,
+                    other.start,
+                    f"image.{name} is {_a(mine)}, not {_a(theirs)}: '{node.op}' on them "
+                    "fails at run time (no such overload)",
+                )
                 return
 
     def string_method(self, ctx: _Context, node: Node, facts: Facts) -> None:
@@ -506,8 +596,9 @@ def check_policy(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> lis
     found: dict[tuple[str, int, int, str], Problem] = {}
 
     def report(pos: Position, message: str, level: str) -> None:
-        found.setdefault((pos.file, pos.line, pos.column, message),
-                         Problem(pos.file, pos.line, pos.column, message, level))
+        found.setdefault(
+            (pos.file, pos.line, pos.column, message), Problem(pos.file, pos.line, pos.column, message, level)
+        )
 
     checker = Checker(catalogue, report)
     for var in policy.variables:
@@ -548,8 +639,9 @@ def _variables_used(expr: Expr, checker: Checker) -> set[str]:
 def _must_be(checker: Checker, expr: Expr, node: Node, facts: Facts, wanted: str) -> None:
     got = checker.type_of(node, facts)
     if got is not None and got != wanted:
-        checker.report(expr.at(node.start), f"{expr.where}: must be {_a(wanted)}, but this expression is always "
-                                            f"{_a(got)}", "error")
+        checker.report(
+            expr.at(node.start), f"{expr.where}: must be {_a(wanted)}, but this expression is always {_a(got)}", "error"
+        )
 
 
 def check_policies(policies: Iterable[Policy], catalogue: Catalogue = IMAGE_ATTRIBUTES) -> list[Problem]:
@@ -573,8 +665,11 @@ def check_expression(expr: Expr, catalogue: Catalogue = IMAGE_ATTRIBUTES, *, wan
     return found
 
 
-def load_checked(paths: Iterable[str | Path], overrides: Mapping[str, Mapping[str, Any]] | None = None,
-                 catalogue: Catalogue = IMAGE_ATTRIBUTES) -> tuple[list[Policy], list[Problem]]:
+def load_checked(
+    paths: Iterable[str | Path],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    catalogue: Catalogue = IMAGE_ATTRIBUTES,
+) -> tuple[list[Policy], list[Problem]]:
     """Load policies and run the static checks: (policies, warnings); ``PolicyError`` if any error.
 
     The error carries the warnings too, so a user fixing errors sees everything at once.

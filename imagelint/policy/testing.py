@@ -51,8 +51,16 @@ DEFAULT_NOW = "2026-01-01T00:00:00Z"
 VERDICTS = {"pass": PASS, "fail": FAIL, "skip": SKIP, "error": ERROR}
 NAMES = {code: name for name, code in VERDICTS.items()}
 FILE_KEYS = {"policy": False, "now": False, "images": False, "cases": True}
-CASE_KEYS = {"name": True, "base": False, "image": False, "unset": False, "params": False, "now": False,
-             "expect": True, "message": False}
+CASE_KEYS = {
+    "name": True,
+    "base": False,
+    "image": False,
+    "unset": False,
+    "params": False,
+    "now": False,
+    "expect": True,
+    "message": False,
+}
 
 
 class TestFileError(FileProblems):
@@ -162,14 +170,24 @@ def _now(reader: Reader, node: yaml.Node, where: str) -> dt.datetime | None:
     text = reader.string(node, where)
     parsed = parse_now(text) if text is not None else None
     if text is not None and parsed is None:
-        reader.problem(node, f"{where}: {text!r} is not an RFC 3339 time with a zone within years 1..9999 in UTC, "
-                             "e.g. 2026-01-31T00:00:00Z")
+        reader.problem(
+            node,
+            f"{where}: {text!r} is not an RFC 3339 time with a zone within years 1..9999 in UTC, "
+            "e.g. 2026-01-31T00:00:00Z",
+        )
     return parsed
 
 
-def _case(reader: Reader, file: str, item: yaml.Node, where: str, known: dict[str, Policy],
-          default_policy: str | None, default_now: dt.datetime | None,
-          images: dict[str, dict[str, Any]]) -> Case | None:
+def _case(
+    reader: Reader,
+    file: str,
+    item: yaml.Node,
+    where: str,
+    known: dict[str, Policy],
+    default_policy: str | None,
+    default_now: dt.datetime | None,
+    images: dict[str, dict[str, Any]],
+) -> Case | None:
     entry = reader.mapping(item, where, CASE_KEYS)
     if "name" not in entry or "expect" not in entry:
         return None
@@ -179,8 +197,10 @@ def _case(reader: Reader, file: str, item: yaml.Node, where: str, known: dict[st
     if "base" in entry:
         base = reader.string(entry["base"][1], f"{where}.base")
         if base is not None and base not in images:
-            reader.problem(entry["base"][1], f"{where}.base: no image named {base!r} under images: "
-                                             f"(named: {', '.join(images) or 'none'})")
+            reader.problem(
+                entry["base"][1],
+                f"{where}.base: no image named {base!r} under images: (named: {', '.join(images) or 'none'})",
+            )
         elif base is not None:
             image = json.loads(json.dumps(images[base]))  # a deep copy, so cases cannot leak into each other
     if "image" in entry:
@@ -210,8 +230,14 @@ def _case(reader: Reader, file: str, item: yaml.Node, where: str, known: dict[st
     return Case(file, item.start_mark.line + 1, name, image, now, params, tuple(expect))
 
 
-def _expectations(reader: Reader, node: yaml.Node, where: str, known: dict[str, Policy],
-                  default_policy: str | None, message: str | None) -> list[Expectation]:
+def _expectations(
+    reader: Reader,
+    node: yaml.Node,
+    where: str,
+    known: dict[str, Policy],
+    default_policy: str | None,
+    message: str | None,
+) -> list[Expectation]:
     def verdict(vnode: yaml.Node, at: str) -> str | None:
         text = reader.string(vnode, at)
         if text is not None and text not in VERDICTS:
@@ -222,16 +248,20 @@ def _expectations(reader: Reader, node: yaml.Node, where: str, known: dict[str, 
     out: list[Expectation] = []
     if isinstance(node, yaml.ScalarNode):
         if default_policy is None:
-            reader.problem(node, f"{where}: a bare verdict needs a file-level 'policy:'; else write "
-                                 "{POLICY: VERDICT}")
+            reader.problem(
+                node, f"{where}: a bare verdict needs a file-level 'policy:'; else write {{POLICY: VERDICT}}"
+            )
             return []
         v = verdict(node, where)
         if v is not None:
             out.append(Expectation(default_policy, v, message))
     else:
         if message is not None:
-            reader.problem(node, f"{where}: with a mapping of policies, give message per policy: "
-                                 "{POLICY: {verdict: fail, message: ...}}")
+            reader.problem(
+                node,
+                f"{where}: with a mapping of policies, give message per policy: "
+                "{POLICY: {verdict: fail, message: ...}}",
+            )
         for policy, (knode, vnode) in reader.mapping(node, where).items():
             if policy not in known:
                 reader.problem(knode, f"{where}: no policy named {policy!r} next to this file")
@@ -258,8 +288,12 @@ class _Runner:
         self.cache: dict[tuple[Any, ...], Engine] = {}
 
     def engine(self, name: str, policies: list[Policy], now: dt.datetime) -> Engine:
-        key = (name, tuple(id(p) for p in policies), json.dumps([dict(p.params) for p in policies], sort_keys=True,
-                                                                 default=str), now)
+        key = (
+            name,
+            tuple(id(p) for p in policies),
+            json.dumps([dict(p.params) for p in policies], sort_keys=True, default=str),
+            now,
+        )
         if key not in self.cache:
             cls = CelCppEngine if name == EngineName.CEL_CPP.value else CelPythonEngine
             self.cache[key] = cls(policies, now)
@@ -289,14 +323,18 @@ class _Runner:
                 continue
             actual = got[0][1]
             if actual != e.verdict:
-                out.append(f"{head}{e.policy}: expected {e.verdict}, got {actual}{_first(got[0][2])} "
-                           f"({', '.join(n for n, _, _ in got)})")
+                out.append(
+                    f"{head}{e.policy}: expected {e.verdict}, got {actual}{_first(got[0][2])} "
+                    f"({', '.join(n for n, _, _ in got)})"
+                )
                 continue
             if e.message is not None:
                 for n, _, messages in got:
                     if not any(e.message in m for m in messages):
-                        out.append(f"{head}{e.policy}: no {e.verdict} message contains {e.message!r} ({n}: "
-                                   f"{' | '.join(messages) or 'no message'})")
+                        out.append(
+                            f"{head}{e.policy}: no {e.verdict} message contains {e.message!r} ({n}: "
+                            f"{' | '.join(messages) or 'no message'})"
+                        )
                         break
         return out
 
@@ -305,8 +343,9 @@ def _first(messages: list[str]) -> str:
     return f" ({messages[0]})" if messages else ""
 
 
-def run(paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES,
-        engine_names: Sequence[str] | None = None) -> Outcome:
+def run(
+    paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES, engine_names: Sequence[str] | None = None
+) -> Outcome:
     """Run every case of the test files under ``paths``; ``PolicyError``/``TestFileError`` when invalid."""
     files, problems = test_files(paths)
     if problems:
@@ -350,8 +389,10 @@ def run(paths: Sequence[str | Path], *, catalogue: Catalogue = IMAGE_ATTRIBUTES,
         wanted = ["pass", "fail"] + (["skip"] if policy.match is not None else [])
         missing = [v for v in wanted if v not in covered.get(name, set())]
         if missing:
-            outcome.warnings.append(f"{policy.position.file}:{policy.position.line}: warning: policy {name} has no "
-                                    f"test case expecting {' or '.join(missing)}")
+            outcome.warnings.append(
+                f"{policy.position.file}:{policy.position.line}: warning: policy {name} has no "
+                f"test case expecting {' or '.join(missing)}"
+            )
     return outcome
 
 

@@ -71,7 +71,7 @@ def compose_json(text: str, file: str) -> yaml.Node:
 
     def mark(index: int) -> yaml.Mark:
         line = bisect.bisect_right(line_starts, index) - 1
-        return yaml.Mark(file, index, line, index - line_starts[line], None, None)
+        return yaml.Mark(file, index, line, index - line_starts[line], None, None)  # type: ignore[arg-type]
 
     def skip(i: int) -> int:
         return _JSON_SPACE.match(text, i).end()  # type: ignore[union-attr]  # matches the empty string too
@@ -87,7 +87,7 @@ def compose_json(text: str, file: str) -> yaml.Node:
                 item, i = node(i)
                 if char == "{":
                     value_node, i = node(skip(i) + 1)  # past the ':'
-                    item = (item, value_node)
+                    item = (item, value_node)  # type: ignore[assignment]  # a mapping's items are pairs
                 items.append(item)
                 i = skip(i)
                 i = skip(i + 1) if text[i] == "," else i
@@ -127,8 +127,9 @@ class Reader:
     def problem(self, node: yaml.Node, message: str) -> None:
         self.problems.append(Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, message))
 
-    def mapping(self, node: yaml.Node, where: str, keys: Mapping[str, bool] | None = None
-                ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    def mapping(
+        self, node: yaml.Node, where: str, keys: Mapping[str, bool] | None = None
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Key -> (key node, value node). ``keys``: allowed key -> required (``None``: any string key)."""
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, f"{where}: expected a mapping, got {kind(node)}")

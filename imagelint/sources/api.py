@@ -78,8 +78,14 @@ class ApiSource(ImageSource):
 
     kind = "api"
 
-    def __init__(self, options: ApiOptions, transport: Transport, credentials: _auth.Credentials, *,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self,
+        options: ApiOptions,
+        transport: Transport,
+        credentials: _auth.Credentials,
+        *,
+        console: Console | None = None,
+    ) -> None:
         self.options = options
         self.transport = transport
         self.credentials = credentials
@@ -104,9 +110,16 @@ class ApiSource(ImageSource):
         return canonical_query(self.options.query)
 
     def details(self) -> dict[str, Any]:
-        return {"endpoint": self.options.endpoint, "query": self.query_string(), "page_size": self.options.page_size,
-                "auth": self.credentials.method, "fetched_at": self.fetched_at, "pages": self.pages_fetched,
-                "duplicates": self.duplicates, "retries": self.transport.retried}
+        return {
+            "endpoint": self.options.endpoint,
+            "query": self.query_string(),
+            "page_size": self.options.page_size,
+            "auth": self.credentials.method,
+            "fetched_at": self.fetched_at,
+            "pages": self.pages_fetched,
+            "duplicates": self.duplicates,
+            "retries": self.transport.retried,
+        }
 
     # -- the consumer side ------------------------------------------------------------------------------
 
@@ -170,7 +183,7 @@ class ApiSource(ImageSource):
             doc = _json_body(response, shown)
             listed = doc.get("images")
             if not isinstance(listed, list):
-                raise SourceError(f"{shown}: HTTP {response.status_code} body has no \"images\" array")
+                raise SourceError(f'{shown}: HTTP {response.status_code} body has no "images" array')
             images = self._unique([check_image(img, f"{shown}: images[{i}]") for i, img in enumerate(listed)])
             # In JSON text a NUL or a lone surrogate can only be written as an escape; without one the page
             # vouches for its strings, which spares the fast engine a walk over them (interface.plain_json).
@@ -182,12 +195,14 @@ class ApiSource(ImageSource):
             if link is None or link == "":
                 return
             if not isinstance(link, str):
-                raise SourceError(f"{shown}: \"next\" is not a string")
+                raise SourceError(f'{shown}: "next" is not a string')
             url, pairs = self._follow(link, shown)
             marker = _marker(pairs)
             if marker in used:
-                raise SourceError(f"{shown}: pagination loop: \"next\" ({link}) asks for marker {marker} again, "
-                                  f"after {self.pages_fetched} pages; stopped")
+                raise SourceError(
+                    f'{shown}: pagination loop: "next" ({link}) asks for marker {marker} again, '
+                    f"after {self.pages_fetched} pages; stopped"
+                )
             used.add(marker)
 
     def _follow(self, link: str, shown: str) -> tuple[str, list[tuple[str, str]]]:
@@ -206,8 +221,10 @@ class ApiSource(ImageSource):
         else:
             absolute = urljoin(endpoint + LIST_PATH, link)
         if origin(absolute) != origin(endpoint):
-            raise SourceError(f"{shown}: refusing to follow \"next\" to another origin ({_without_query(absolute)}; "
-                              f"the endpoint is {endpoint}): no request was sent there")
+            raise SourceError(
+                f'{shown}: refusing to follow "next" to another origin ({_without_query(absolute)}; '
+                f"the endpoint is {endpoint}): no request was sent there"
+            )
         target = urlsplit(absolute)
         # parse_qsl reads "+" as a space, as Glance (urlencode) means it; we re-encode canonically.
         pairs = parse_qsl(target.query, keep_blank_values=True)
@@ -235,12 +252,19 @@ def _json_body(response: Any, shown: str) -> dict[str, Any]:
         ctype = response.headers.get("Content-Type", "")
         _, what = parse_error_body(response.content or b"", ctype)
         if not (what and what.startswith("HTML")):
-            what = (str(exc) if isinstance(exc, json.JSONDecodeError) else
-                    NESTED if isinstance(exc, RecursionError) else "not UTF-8 text")
-        raise SourceError(f"{shown}: HTTP {response.status_code} but the body is not valid JSON (Content-Type "
-                          f"{ctype or 'none'}, {len(response.content)} bytes): {what}") from None
+            what = (
+                str(exc)
+                if isinstance(exc, json.JSONDecodeError)
+                else NESTED
+                if isinstance(exc, RecursionError)
+                else "not UTF-8 text"
+            )
+        raise SourceError(
+            f"{shown}: HTTP {response.status_code} but the body is not valid JSON (Content-Type "
+            f"{ctype or 'none'}, {len(response.content)} bytes): {what}"
+        ) from None
     if not isinstance(doc, dict):
-        raise SourceError(f"{shown}: HTTP {response.status_code} body is not a JSON object with \"images\"")
+        raise SourceError(f'{shown}: HTTP {response.status_code} body is not a JSON object with "images"')
     return doc
 
 
@@ -276,8 +300,10 @@ def normalise_endpoint(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--endpoint {url!r}: expected an http(s) URL of the service root, {example}")
     if parts.username is not None or parts.password is not None:
-        raise ConfigError("--endpoint: credentials in the URL are not accepted (they would be printed and "
-                          "stored with reports); use OS_AUTH_TOKEN, --token-file, or the other variables")
+        raise ConfigError(
+            "--endpoint: credentials in the URL are not accepted (they would be printed and "
+            "stored with reports); use OS_AUTH_TOKEN, --token-file, or the other variables"
+        )
     if parts.query or parts.fragment:
         raise ConfigError(f"--endpoint {url!r}: no query or fragment, please (use --query KEY=VALUE)")
     try:
@@ -286,8 +312,10 @@ def normalise_endpoint(url: str) -> str:
         raise ConfigError(f"--endpoint {url!r}: bad port") from None
     path = parts.path.rstrip("/")
     if path.endswith(("/v2/images", "/v2")):
-        raise ConfigError(f"--endpoint {url!r}: give the service root without {path[path.rfind('/v2'):]} "
-                          f"(imagelint calls URL{LIST_PATH}), {example}")
+        raise ConfigError(
+            f"--endpoint {url!r}: give the service root without {path[path.rfind('/v2') :]} "
+            f"(imagelint calls URL{LIST_PATH}), {example}"
+        )
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
@@ -306,8 +334,9 @@ def parse_headers(items: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def open_source(settings: ApiSettings, *, env: Mapping[str, str] | None = None,
-                stderr: TextIO | None = None) -> ApiSource:
+def open_source(
+    settings: ApiSettings, *, env: Mapping[str, str] | None = None, stderr: TextIO | None = None
+) -> ApiSource:
     """Build the ``ApiSource`` for ``settings``: every setting checked, no request sent.
 
     Raises ``ConfigError`` (exit 2) for a bad endpoint, query, header, option or half-set credentials.
@@ -341,8 +370,10 @@ def open_source(settings: ApiSettings, *, env: Mapping[str, str] | None = None,
     if settings.insecure:
         verify = False
     headers = parse_headers(settings.headers)
-    transport = Transport(TransportOptions(timeout=settings.timeout, retries=settings.retries, verify=verify),
-                          on_retry=lambda text: console.warn(text))
+    transport = Transport(
+        TransportOptions(timeout=settings.timeout, retries=settings.retries, verify=verify),
+        on_retry=lambda text: console.warn(text),
+    )
     credentials = _auth.resolve(endpoint, transport, env, token=settings.token, token_file=settings.token_file)
     for name, value in headers:
         if name.lower() in _CREDENTIAL_HEADERS and credentials.method != "none":
@@ -351,13 +382,21 @@ def open_source(settings: ApiSettings, *, env: Mapping[str, str] | None = None,
             transport.secrets.add(value)  # e.g. a gateway key passed as a header: never print it
     # Warnings only after every check passed, so a usage error stays one line.
     if settings.token is not None:
-        console.warn("--token puts the token on the command line, where other users (ps) and shell history "
-                     "can read it; prefer --token-file FILE or OS_AUTH_TOKEN")
+        console.warn(
+            "--token puts the token on the command line, where other users (ps) and shell history "
+            "can read it; prefer --token-file FILE or OS_AUTH_TOKEN"
+        )
     if settings.insecure:
-        console.warn("--insecure: TLS certificates are NOT verified; anyone on the network path can read the "
-                     "credentials and forge the image list this gate judges")
-    return ApiSource(ApiOptions(endpoint=endpoint, query=tuple(pairs), page_size=page_size,
-                                headers=tuple(headers)), transport, credentials, console=console)
+        console.warn(
+            "--insecure: TLS certificates are NOT verified; anyone on the network path can read the "
+            "credentials and forge the image list this gate judges"
+        )
+    return ApiSource(
+        ApiOptions(endpoint=endpoint, query=tuple(pairs), page_size=page_size, headers=tuple(headers)),
+        transport,
+        credentials,
+        console=console,
+    )
 
 
 __all__ = ["ApiOptions", "ApiSettings", "ApiSource", "normalise_endpoint", "open_source", "parse_headers"]

@@ -19,8 +19,10 @@ from imagelint.sources.interface import SourceError
 from imagelint.sources.signer import canonical_query, sign
 from imagelint.sources.transport import ConfigError, Transport, origin
 
-NO_CREDENTIALS_HINT = ("no credentials were given: set OS_AUTH_TOKEN (or --token-file), the OS_* password "
-                       "variables, or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK")
+NO_CREDENTIALS_HINT = (
+    "no credentials were given: set OS_AUTH_TOKEN (or --token-file), the OS_* password "
+    "variables, or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"
+)
 
 
 class _Bound:
@@ -48,8 +50,9 @@ class NoAuth(_Bound):
 
     unauthorized_hint = NO_CREDENTIALS_HINT
 
-    def prepare(self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str],
-                body: bytes) -> tuple[str, dict[str, str]]:
+    def prepare(
+        self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str], body: bytes
+    ) -> tuple[str, dict[str, str]]:
         return self._url(url, pairs), headers
 
 
@@ -64,8 +67,9 @@ class TokenAuth(_Bound):
         self.token = token
         transport.secrets.add(token)
 
-    def prepare(self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str],
-                body: bytes) -> tuple[str, dict[str, str]]:
+    def prepare(
+        self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str], body: bytes
+    ) -> tuple[str, dict[str, str]]:
         return self._url(url, pairs), {**headers, "X-Auth-Token": self.token}
 
 
@@ -108,23 +112,33 @@ class PasswordAuth(_Bound):
         project: dict[str, object] = {"id": c.project_id} if c.project_id else {"name": c.project_name}
         if c.project_domain and not c.project_id:
             project["domain"] = {"name": c.project_domain}
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": c.username, "password": c.password, "domain": {"name": c.domain}}}},
-            "scope": {"project": project}}}
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"name": c.username, "password": c.password, "domain": {"name": c.domain}}},
+                },
+                "scope": {"project": project},
+            }
+        }
         try:
-            response = self.transport.send("POST", self.tokens_url(), headers={"Content-Type": "application/json"},
-                                           body=json.dumps(body).encode())
+            response = self.transport.send(
+                "POST", self.tokens_url(), headers={"Content-Type": "application/json"}, body=json.dumps(body).encode()
+            )
         except SourceError as exc:
             raise SourceError(f"cannot get a token from IAM: {exc}") from None
         token = response.headers.get("X-Subject-Token")
         if not token:
-            raise SourceError(f"cannot get a token from IAM: POST {self.tokens_url()}: HTTP {response.status_code} "
-                              "without an X-Subject-Token header")
+            raise SourceError(
+                f"cannot get a token from IAM: POST {self.tokens_url()}: HTTP {response.status_code} "
+                "without an X-Subject-Token header"
+            )
         self.transport.secrets.add(token)
         return token
 
-    def prepare(self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str],
-                body: bytes) -> tuple[str, dict[str, str]]:
+    def prepare(
+        self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str], body: bytes
+    ) -> tuple[str, dict[str, str]]:
         wire = self._url(url, pairs)
         if self.token is None:
             self.token = self._fetch()
@@ -144,15 +158,24 @@ class AkSkAuth(_Bound):
     method = "aksk"
     unauthorized_hint = "the AK/SK signature was refused (wrong key, or is this machine's clock off?)"
 
-    def __init__(self, endpoint: str, ak: str, sk: str, transport: Transport, *, project_id: str | None = None,
-                 security_token: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        ak: str,
+        sk: str,
+        transport: Transport,
+        *,
+        project_id: str | None = None,
+        security_token: str | None = None,
+    ) -> None:
         super().__init__(endpoint)
         self.ak, self.sk = ak, sk
         self.project_id, self.security_token = project_id, security_token
         transport.secrets.update(s for s in (sk, security_token) if s)
 
-    def prepare(self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str],
-                body: bytes) -> tuple[str, dict[str, str]]:
+    def prepare(
+        self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str], body: bytes
+    ) -> tuple[str, dict[str, str]]:
         self._url(url, pairs)  # the origin fence
         extra = dict(headers)
         if self.project_id:
@@ -183,8 +206,14 @@ def read_token_file(path: str) -> str:
     return token
 
 
-def resolve(endpoint: str, transport: Transport, env: Mapping[str, str], *, token: str | None = None,
-            token_file: str | None = None) -> Credentials:
+def resolve(
+    endpoint: str,
+    transport: Transport,
+    env: Mapping[str, str],
+    *,
+    token: str | None = None,
+    token_file: str | None = None,
+) -> Credentials:
     """Pick the credentials (see the module docstring for the order); ``ConfigError`` if half-configured."""
     if token is not None and token_file is not None:
         raise ConfigError("--token and --token-file: give only one")
@@ -200,10 +229,17 @@ def resolve(endpoint: str, transport: Transport, env: Mapping[str, str], *, toke
     if ak or sk:
         if not (ak and sk):
             absent = "HUAWEICLOUD_SDK_SK" if ak else "HUAWEICLOUD_SDK_AK"
-            raise ConfigError(f"AK/SK authentication: {absent} is not set (both HUAWEICLOUD_SDK_AK and "
-                              "HUAWEICLOUD_SDK_SK are needed)")
-        return AkSkAuth(endpoint, ak, sk, transport, project_id=_env(env, "HUAWEICLOUD_SDK_PROJECT_ID"),
-                        security_token=_env(env, "HUAWEICLOUD_SDK_SECURITY_TOKEN"))
+            raise ConfigError(
+                f"AK/SK authentication: {absent} is not set (both HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are needed)"
+            )
+        return AkSkAuth(
+            endpoint,
+            ak,
+            sk,
+            transport,
+            project_id=_env(env, "HUAWEICLOUD_SDK_PROJECT_ID"),
+            security_token=_env(env, "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+        )
     names = ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD")
     if any(_env(env, n) for n in ("OS_USERNAME", "OS_PASSWORD")):
         domain = _env(env, "OS_USER_DOMAIN_NAME") or _env(env, "OS_DOMAIN_NAME")
@@ -217,14 +253,30 @@ def resolve(endpoint: str, transport: Transport, env: Mapping[str, str], *, toke
             raise ConfigError(f"password authentication: missing {', '.join(missing)}")
         auth_url = env["OS_AUTH_URL"].strip()
         if origin(auth_url)[0] not in ("http", "https"):
-            raise ConfigError(f"OS_AUTH_URL {auth_url!r}: expected an http(s) URL, e.g. "
-                              "https://iam.ap-southeast-1.myhuaweicloud.com/v3")
-        creds = PasswordCredentials(auth_url=auth_url, username=env["OS_USERNAME"].strip(),
-                                    password=env["OS_PASSWORD"], domain=domain or "", project_name=project_name,
-                                    project_id=project_id, project_domain=_env(env, "OS_PROJECT_DOMAIN_NAME"))
+            raise ConfigError(
+                f"OS_AUTH_URL {auth_url!r}: expected an http(s) URL, e.g. "
+                "https://iam.ap-southeast-1.myhuaweicloud.com/v3"
+            )
+        creds = PasswordCredentials(
+            auth_url=auth_url,
+            username=env["OS_USERNAME"].strip(),
+            password=env["OS_PASSWORD"],
+            domain=domain or "",
+            project_name=project_name,
+            project_id=project_id,
+            project_domain=_env(env, "OS_PROJECT_DOMAIN_NAME"),
+        )
         return PasswordAuth(endpoint, creds, transport)
     return NoAuth(endpoint)
 
 
-__all__ = ["AkSkAuth", "Credentials", "NoAuth", "PasswordAuth", "PasswordCredentials", "TokenAuth",
-           "read_token_file", "resolve"]
+__all__ = [
+    "AkSkAuth",
+    "Credentials",
+    "NoAuth",
+    "PasswordAuth",
+    "PasswordCredentials",
+    "TokenAuth",
+    "read_token_file",
+    "resolve",
+]

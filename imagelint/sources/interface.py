@@ -71,8 +71,9 @@ class SeenIds:
     def finish(self) -> None:
         hidden = self.duplicates - self.SHOWN
         if hidden > 0:
-            self._warn(f"{hidden} more duplicate image ids not shown ({self.duplicates} in all); each image was "
-                       "evaluated once")
+            self._warn(
+                f"{hidden} more duplicate image ids not shown ({self.duplicates} in all); each image was evaluated once"
+            )
 
 
 class SourceError(Exception):
@@ -97,5 +98,11 @@ class ImageSource(ABC):
         return {}
 
     def info(self, images: int, complete: bool, error: str | None = None) -> SourceInfo:
-        return SourceInfo(kind=self.kind, location=self.location(), images=images, complete=complete,
-                          error=error, details=self.details())
+        return SourceInfo(
+            kind=self.kind,
+            location=self.location(),
+            images=images,
+            complete=complete,
+            error=error,
+            details=self.details(),
+        )

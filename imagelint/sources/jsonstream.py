@@ -197,7 +197,7 @@ class JsonStream:
             self._column = len(done) - done.rfind("\n") - 1
         else:
             self._column += len(done)
-        self._buf = self._buf[self._pos:]
+        self._buf = self._buf[self._pos :]
         self._pos = 0
 
     def _fail(self, message: str, pos: int) -> NoReturn:

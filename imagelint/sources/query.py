@@ -20,9 +20,16 @@ class QueryError(ConfigError):
     """A ``--query`` item that the API would reject or misread (exit 2)."""
 
 
-TRUE_ONLY = ("__isregistered", "__support_kvm", "__support_xen", "__support_largememory",
-             "__support_diskintensive", "__support_highperformance", "__support_xen_hana",
-             "__support_kvm_infiniband")
+TRUE_ONLY = (
+    "__isregistered",
+    "__support_kvm",
+    "__support_xen",
+    "__support_largememory",
+    "__support_diskintensive",
+    "__support_highperformance",
+    "__support_xen_hana",
+    "__support_kvm_infiniband",
+)
 ENUMS: dict[str, tuple[str, ...]] = {
     "__imagetype": ("gold", "private", "shared", "market"),
     "visibility": ("public", "private", "shared"),
@@ -31,20 +38,49 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "member_status": ("accepted", "rejected", "pending"),
     "__os_type": ("Linux", "Windows", "Other"),
     "__os_bit": ("32", "64"),
-    "__platform": ("Windows", "Ubuntu", "RedHat", "SUSE", "CentOS", "Debian", "OpenSUSE", "Oracle Linux",
-                   "Fedora", "Other", "CoreOS", "EulerOS"),
+    "__platform": (
+        "Windows",
+        "Ubuntu",
+        "RedHat",
+        "SUSE",
+        "CentOS",
+        "Debian",
+        "OpenSUSE",
+        "Oracle Linux",
+        "Fedora",
+        "Other",
+        "CoreOS",
+        "EulerOS",
+    ),
     "sort_dir": ("asc", "desc"),
     # created_at is Glance's spelling; create_at is the IMS page's (a typo the service accepts).
-    "sort_key": ("name", "container_format", "disk_format", "status", "id", "size", "created_at", "create_at",
-                 "updated_at"),
+    "sort_key": (
+        "name",
+        "container_format",
+        "disk_format",
+        "status",
+        "id",
+        "size",
+        "created_at",
+        "create_at",
+        "updated_at",
+    ),
     "protected": ("true", "false"),
 }
 INTEGERS = ("min_ram", "min_disk", "limit")
 TIMES = ("created_at", "updated_at")
 # Free text. The GPU-type flags are listed here and not with the true-only flags because their values
 # are GPU model names (e.g. V100_vGPU), per the facts page's table of enumerations.
-STRINGS = ("owner", "id", "name", "container_format", "marker", "tag", "__support_xen_gpu_type",
-           "__support_kvm_gpu_type")
+STRINGS = (
+    "owner",
+    "id",
+    "name",
+    "container_format",
+    "marker",
+    "tag",
+    "__support_xen_gpu_type",
+    "__support_kvm_gpu_type",
+)
 # Glance's "in:a,b" list operator is accepted for these.
 IN_LISTS = ("name", "id", "status", "container_format", "disk_format")
 # Parameters that may be given more than once (Glance ANDs tags, and takes one sort_dir per sort_key).
@@ -71,8 +107,10 @@ def parse_query(items: Sequence[str], option: str = "--query") -> list[tuple[str
         pairs.append((key, value))
     keys = {k for k, _ in pairs}
     if "member_status" in keys and ("visibility", "shared") not in pairs:
-        raise QueryError(f"{option} member_status=...: only allowed together with {option} visibility=shared "
-                         "(the API rejects it otherwise)")
+        raise QueryError(
+            f"{option} member_status=...: only allowed together with {option} visibility=shared "
+            "(the API rejects it otherwise)"
+        )
     return pairs
 
 
@@ -134,8 +172,10 @@ def _enum(allowed: tuple[str, ...], *, allow_in: bool) -> Callable[[str], str | 
 
 def _time_filter(value: str) -> str | None:
     op, sep, text = value.partition(":")
-    expected = (f"expected OP:TIME with OP one of {', '.join(TIME_OPERATORS)} and TIME as "
-                "yyyy-MM-ddThh:mm:ssZ or 'yyyy-MM-dd hh:mm:ss' (UTC), e.g. lt:2018-10-28T10:00:00Z")
+    expected = (
+        f"expected OP:TIME with OP one of {', '.join(TIME_OPERATORS)} and TIME as "
+        "yyyy-MM-ddThh:mm:ssZ or 'yyyy-MM-dd hh:mm:ss' (UTC), e.g. lt:2018-10-28T10:00:00Z"
+    )
     if not sep or op not in TIME_OPERATORS:
         return expected
     for fmt in TIME_FORMATS:

@@ -61,8 +61,17 @@ class Signed:
     signature: str
 
 
-def sign(method: str, url: str, pairs: Iterable[tuple[str, str]], headers: Mapping[str, str], *, ak: str,
-         sk: str, body: bytes = b"", date: str | None = None) -> Signed:
+def sign(
+    method: str,
+    url: str,
+    pairs: Iterable[tuple[str, str]],
+    headers: Mapping[str, str],
+    *,
+    ak: str,
+    sk: str,
+    body: bytes = b"",
+    date: str | None = None,
+) -> Signed:
     """Sign ``method url?pairs`` with ``headers``; ``url`` must carry no query (pass it as ``pairs``).
 
     Every header given here is signed (the official SDK does the same with the headers it sets itself;
@@ -84,8 +93,16 @@ def sign(method: str, url: str, pairs: Iterable[tuple[str, str]], headers: Mappi
     # which would break the signature); doing the same keeps the two signers interchangeable.
     signed = sorted(name for name in values if "_" not in name and name != "authorization")
     canonical_headers = "".join(f"{name}:{values[name]}\n" for name in signed)
-    canonical = "\n".join([method.upper(), canonical_uri(parts.path), query, canonical_headers, ";".join(signed),
-                           hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256])
+    canonical = "\n".join(
+        [
+            method.upper(),
+            canonical_uri(parts.path),
+            query,
+            canonical_headers,
+            ";".join(signed),
+            hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256,
+        ]
+    )
     to_sign = f"{ALGORITHM}\n{values['x-sdk-date']}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     signature = hmac.new(sk.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
     out["Authorization"] = f"{ALGORITHM} Access={ak}, SignedHeaders={';'.join(signed)}, Signature={signature}"

@@ -31,7 +31,8 @@ _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 def _kind(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number")
+        type(value), "number"
+    )
 
 
 def check_image(value: Any, where: str) -> Image:
@@ -40,10 +41,10 @@ def check_image(value: Any, where: str) -> Image:
         raise SourceError(f"{where}: expected an image object, got a JSON {_kind(value)}")
     ident = value.get("id")
     if ident == "":
-        raise SourceError(f"{where}: image has an empty \"id\"")
+        raise SourceError(f'{where}: image has an empty "id"')
     if not isinstance(ident, str):
-        got = "no \"id\"" if "id" not in value else f"\"id\" is a JSON {_kind(ident)}"
-        raise SourceError(f"{where}: image has no string \"id\" ({got})")
+        got = 'no "id"' if "id" not in value else f'"id" is a JSON {_kind(ident)}'
+        raise SourceError(f'{where}: image has no string "id" ({got})')
     return value
 
 
@@ -113,14 +114,20 @@ class SnapshotSource(ImageSource):
         if complete is False:
             raise SourceError(f"{self.display}: the snapshot says it is incomplete (its fetch did not finish)")
         if complete is not True:
-            raise SourceError(f"{self.display}: the snapshot's metadata has \"complete\": {_shown(complete)}, not "
-                              "true, so it cannot show that the file holds every image")
+            raise SourceError(
+                f'{self.display}: the snapshot\'s metadata has "complete": {_shown(complete)}, not '
+                "true, so it cannot show that the file holds every image"
+            )
         if type(images) is not int:
-            raise SourceError(f"{self.display}: the snapshot's metadata has \"images\": {_shown(images)}, not the "
-                              "number of images, so it cannot show that the file holds every image")
+            raise SourceError(
+                f'{self.display}: the snapshot\'s metadata has "images": {_shown(images)}, not the '
+                "number of images, so it cannot show that the file holds every image"
+            )
         if images != self.read:
-            raise SourceError(f"{self.display}: the snapshot's metadata says it holds {images} images, but the file "
-                              f"has {self.read} (was it cut short or edited?)")
+            raise SourceError(
+                f"{self.display}: the snapshot's metadata says it holds {images} images, but the file "
+                f"has {self.read} (was it cut short or edited?)"
+            )
 
     def _first_time(self, image: Image, where: str) -> bool:
         self.read += 1
@@ -136,20 +143,24 @@ class SnapshotSource(ImageSource):
                     self.odd_images += 1
                 yield image
         if not doc.found:
-            got = "an object without an \"images\" array" if doc.top is None else f"a JSON {_kind(doc.top[0])}"
-            raise SourceError(f"{self.display}: expected a JSON object with an \"images\" array, a JSON array "
-                              f"of images, or JSON Lines; got {got}")
+            got = 'an object without an "images" array' if doc.top is None else f"a JSON {_kind(doc.top[0])}"
+            raise SourceError(
+                f'{self.display}: expected a JSON object with an "images" array, a JSON array '
+                f"of images, or JSON Lines; got {got}"
+            )
         if "snapshot" in doc.repeated:
-            raise SourceError(f"{self.display}: two \"snapshot\" metadata objects; which one describes the file?")
+            raise SourceError(f'{self.display}: two "snapshot" metadata objects; which one describes the file?')
         if "snapshot" in doc.members:
             meta = doc.members["snapshot"]
             if not isinstance(meta, dict):
-                raise SourceError(f"{self.display}: \"snapshot\" is a JSON {_kind(meta)}, not fetch's metadata object")
+                raise SourceError(f'{self.display}: "snapshot" is a JSON {_kind(meta)}, not fetch\'s metadata object')
             self.metadata, self.described = meta, True
         link = doc.members.get("next")
         if isinstance(link, str) and link:
-            raise SourceError(f"{self.display}: this is one page of the API: its \"next\" link ({_shown(link)}) says "
-                              "more images follow; save the whole fleet with imagelint fetch")
+            raise SourceError(
+                f'{self.display}: this is one page of the API: its "next" link ({_shown(link)}) says '
+                "more images follow; save the whole fleet with imagelint fetch"
+            )
 
     def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
         self.odd_images = 0

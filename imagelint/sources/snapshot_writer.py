@@ -45,10 +45,19 @@ def write_snapshot(source: ApiSource, target: Path, *, jsonl: bool) -> int:
                     else:
                         body.write((b",\n" if count else b"\n") + data)
                     count += 1
-        meta = {"snapshot": {"endpoint": source.location(), "query": source.query_string(),
-                             "fetched_at": source.fetched_at, "pages": source.pages_fetched, "images": count,
-                             "complete": True, "page_size": source.options.page_size,
-                             "duplicates": source.duplicates, "tool": f"imagelint {__version__}"}}
+        meta = {
+            "snapshot": {
+                "endpoint": source.location(),
+                "query": source.query_string(),
+                "fetched_at": source.fetched_at,
+                "pages": source.pages_fetched,
+                "images": count,
+                "complete": True,
+                "page_size": source.options.page_size,
+                "duplicates": source.duplicates,
+                "tool": f"imagelint {__version__}",
+            }
+        }
         # durable: the rename must not outrun the data on a crash
         with replacing(target, durable=True) as final, open(body.name, "rb") as images:
             if jsonl:

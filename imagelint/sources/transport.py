@@ -57,8 +57,9 @@ class ConfigError(Exception):
 class Auth(Protocol):
     """How a request is authenticated; see ``imagelint.sources.auth``."""
 
-    def prepare(self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str],
-                body: bytes) -> tuple[str, dict[str, str]]:
+    def prepare(
+        self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str], body: bytes
+    ) -> tuple[str, dict[str, str]]:
         """Return the URL to send (with its canonical query) and the headers, credentials added."""
 
     def refresh(self) -> bool:
@@ -115,7 +116,7 @@ def _str(value: Any) -> str | None:
 
 def _short(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT - 3] + "..."
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
 
 
 def _html_text(text: str) -> str:
@@ -127,7 +128,7 @@ def _html_text(text: str) -> str:
     if title:
         head = " ".join(html.unescape(title.group(1)).split())
         if words.startswith(head):
-            words = words[len(head):].strip()
+            words = words[len(head) :].strip()
         return _short(f"HTML page {head!r}" + (f": {words}" if words else ""))
     return _short(f"HTML page: {words}") if words else "an HTML page"
 
@@ -171,8 +172,14 @@ def origin(url: str) -> tuple[str, str, int]:
 class Transport:
     """Sends requests with retries; ``secrets`` holds every value that must never be printed."""
 
-    def __init__(self, options: TransportOptions, *, cancel: threading.Event | None = None,
-                 on_retry: Callable[[str], None] | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        options: TransportOptions,
+        *,
+        cancel: threading.Event | None = None,
+        on_retry: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.options = options
         self.secrets: set[str] = set()
         self.cancel = cancel or threading.Event()
@@ -190,9 +197,16 @@ class Transport:
     def close(self) -> None:
         self.session.close()
 
-    def send(self, method: str, url: str, pairs: list[tuple[str, str]] | None = None, *,
-             headers: dict[str, str] | None = None, body: bytes = b"", auth: Auth | None = None
-             ) -> requests.Response:
+    def send(
+        self,
+        method: str,
+        url: str,
+        pairs: list[tuple[str, str]] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        auth: Auth | None = None,
+    ) -> requests.Response:
         """Send ``method url?pairs`` and return a 2xx response, retrying what is retryable.
 
         Raises ``SourceError`` (one line, no secrets) when the request cannot succeed.
@@ -212,8 +226,9 @@ class Transport:
             try:
                 response = self._send_once(method, wire, hdrs, body)
             except SSLError as exc:
-                raise SourceError(self.clean(f"{shown}: TLS failed: {_reason(exc)} (for a private CA use "
-                                             "--ca-bundle FILE)")) from None
+                raise SourceError(
+                    self.clean(f"{shown}: TLS failed: {_reason(exc)} (for a private CA use --ca-bundle FILE)")
+                ) from None
             except (ConnectionError, ReadTimeout, ChunkedEncodingError, ContentDecodingError) as exc:
                 problem = _reason(exc, self.options.timeout)
                 if attempt >= attempts:
@@ -233,15 +248,24 @@ class Transport:
             if 300 <= status < 400:
                 location = response.headers.get("Location", "")
                 where = f"; Location: {location}" if location else ""
-                raise SourceError(self.clean(f"{shown}: {problem}; redirects are not followed (credentials "
-                                             f"must not leave the endpoint){where}"))
+                raise SourceError(
+                    self.clean(
+                        f"{shown}: {problem}; redirects are not followed (credentials "
+                        f"must not leave the endpoint){where}"
+                    )
+                )
             if status in RETRY_STATUS and attempt < attempts:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is not None and wait > MAX_RETRY_AFTER:
-                    raise SourceError(self.clean(f"{shown}: {problem}; the server asks to retry after {wait:.0f} s "
-                                                 f"(more than {MAX_RETRY_AFTER:.0f} s): giving up"))
-                self._wait(backoff(attempt, self.rng) if wait is None else wait, f"{shown}: {problem}", attempt,
-                           attempts)
+                    raise SourceError(
+                        self.clean(
+                            f"{shown}: {problem}; the server asks to retry after {wait:.0f} s "
+                            f"(more than {MAX_RETRY_AFTER:.0f} s): giving up"
+                        )
+                    )
+                self._wait(
+                    backoff(attempt, self.rng) if wait is None else wait, f"{shown}: {problem}", attempt, attempts
+                )
                 continue
             hint = _hint(status, auth)
             raise SourceError(self.clean(f"{shown}: {problem}{_after(attempt)}{hint}"))
@@ -251,8 +275,12 @@ class Transport:
         prepared = self.session.prepare_request(request)
         # requests re-quotes the URL; the canonical query must reach the wire byte for byte (AK/SK signs it).
         prepared.url = url
-        response = self.session.send(prepared, timeout=(min(self.options.timeout, 10.0), self.options.timeout),
-                                     allow_redirects=False, stream=True)
+        response = self.session.send(
+            prepared,
+            timeout=(min(self.options.timeout, 10.0), self.options.timeout),
+            allow_redirects=False,
+            stream=True,
+        )
         # One read of the whole body instead of requests' 10 KB chunks: every chunk is a socket read that
         # must win the GIL back from the evaluating thread, and ~130 such hand-offs per 1000-image page
         # made the prefetch thread lag behind. A body cut short still raises (urllib3 enforces
@@ -287,8 +315,11 @@ class Transport:
 def describe_response(response: requests.Response) -> str:
     """``HTTP 503 Service Unavailable: APIG.0308: too many requests (X-Request-Id: ...)``."""
     code, message = parse_error_body(response.content or b"", response.headers.get("Content-Type", ""))
-    request_id = (response.headers.get("X-Request-Id") or response.headers.get("X-Openstack-Request-Id")
-                  or _body_request_id(response.content))
+    request_id = (
+        response.headers.get("X-Request-Id")
+        or response.headers.get("X-Openstack-Request-Id")
+        or _body_request_id(response.content)
+    )
     parts = [f"HTTP {response.status_code}" + (f" {response.reason}" if response.reason else "")]
     detail = ": ".join(p for p in (code, message) if p)
     if detail:
@@ -325,19 +356,31 @@ def _reason(exc: Exception, timeout: float | None = None) -> str:
     if isinstance(exc, ContentDecodingError):
         return "response body could not be decoded"
     text = str(exc)
-    for needle, short in (("Connection refused", "connection refused"),
-                          ("Connection reset", "connection reset by the server"),
-                          ("RemoteDisconnected", "the server closed the connection without a response"),
-                          ("Connection aborted", "connection aborted"),
-                          ("Name or service not known", "cannot resolve the host name"),
-                          ("NameResolutionError", "cannot resolve the host name"),
-                          ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed"),
-                          ("IncompleteRead", "response body truncated")):
+    for needle, short in (
+        ("Connection refused", "connection refused"),
+        ("Connection reset", "connection reset by the server"),
+        ("RemoteDisconnected", "the server closed the connection without a response"),
+        ("Connection aborted", "connection aborted"),
+        ("Name or service not known", "cannot resolve the host name"),
+        ("NameResolutionError", "cannot resolve the host name"),
+        ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed"),
+        ("IncompleteRead", "response body truncated"),
+    ):
         if needle in text:
             return short
     inner = re.findall(r"\(Caused by [A-Za-z]+\((.*)\)\)", text)
     return _short(inner[0] if inner else text)
 
 
-__all__ = ["Auth", "ConfigError", "Transport", "TransportOptions", "backoff", "describe_response", "origin",
-           "parse_error_body", "redact", "retry_after_seconds"]
+__all__ = [
+    "Auth",
+    "ConfigError",
+    "Transport",
+    "TransportOptions",
+    "backoff",
+    "describe_response",
+    "origin",
+    "parse_error_body",
+    "redact",
+    "retry_after_seconds",
+]

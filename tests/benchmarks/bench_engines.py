@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 
 
 def write_fleet(path: Path, n: int, seed: int = 7) -> None:
@@ -67,8 +67,7 @@ def child(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     pairs = 0 if args.mode == "parse" else images * len(policies)
-    print(json.dumps({"seconds": seconds, "images": images, "pairs": pairs,
-                      "findings": findings, "rss_mb": rss_mb}))
+    print(json.dumps({"seconds": seconds, "images": images, "pairs": pairs, "findings": findings, "rss_mb": rss_mb}))
 
 
 # Value filters that say what some of the pack's policies say, in Custodian's own language.
@@ -78,8 +77,12 @@ CUSTODIAN_FILTERS = [
     {"type": "value", "key": "__os_type", "op": "in", "value": ["Linux", "Windows", "Other"]},
     {"type": "value", "key": "status", "op": "in", "value": ["queued", "saving", "deleted", "killed", "active"]},
     {"type": "value", "key": "hw_firmware_type", "op": "in", "value": ["bios", "uefi"]},
-    {"type": "value", "key": "virtual_env_type", "op": "in",
-     "value": ["FusionCompute", "Ironic", "DataImage", "IsoImage"]},
+    {
+        "type": "value",
+        "key": "virtual_env_type",
+        "op": "in",
+        "value": ["FusionCompute", "Ironic", "DataImage", "IsoImage"],
+    },
     {"type": "value", "key": "min_disk", "op": "gte", "value": 1},
     {"type": "value", "key": "min_disk", "op": "lte", "value": 1024},
     {"type": "value", "key": "visibility", "op": "in", "value": ["public", "private", "shared"]},
@@ -108,9 +111,12 @@ SAME_AS_CUSTODIAN = [
 
 def write_same_as_custodian(directory: Path) -> None:
     for number, expression in enumerate(SAME_AS_CUSTODIAN):
-        doc = {"apiVersion": "imagelint/v1", "kind": "Policy",
-               "metadata": {"name": f"c{number}", "severity": "low"},
-               "spec": {"validations": [{"expression": expression}]}}
+        doc = {
+            "apiVersion": "imagelint/v1",
+            "kind": "Policy",
+            "metadata": {"name": f"c{number}", "severity": "low"},
+            "spec": {"validations": [{"expression": expression}]},
+        }
         (directory / f"c{number}.yaml").write_text(json.dumps(doc), encoding="utf-8")
 
 
@@ -136,8 +142,12 @@ def measure(mode: str, path: Path, repeat: int, policies: Path | None = None) ->
     runs = []
     extra = ["--policies", str(policies)] if policies else []
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--input", str(path), *extra],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", mode, "--input", str(path), *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     best["us_per_pair"] = best["seconds"] / best["pairs"] * 1e6 if best["pairs"] else 0.0
@@ -183,11 +193,18 @@ def main() -> None:
         rows.append(("cel-cpp, end to end, the 12 Custodian checks as policies", "cel-cpp+12", big))
         if have_custodian:
             rows.append(("Cloud Custodian ValueFilter, 12 filters", "custodian", big))
-        results = [(label, measure(mode, path, args.repeat if mode != "cel-python" else 1,
-                                   same if mode.endswith("+12") else None)) for label, mode, path in rows]
+        results = [
+            (
+                label,
+                measure(mode, path, args.repeat if mode != "cel-python" else 1, same if mode.endswith("+12") else None),
+            )
+            for label, mode, path in rows
+        ]
     reference = next(r for label, r in results if label.startswith("cel-python"))["us_per_pair"]
-    print(f"fleet: {args.images:,} generated images (~40 keys each), bundled pack; python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} cores; medians of {args.repeat}")
+    print(
+        f"fleet: {args.images:,} generated images (~40 keys each), bundled pack; python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} cores; medians of {args.repeat}"
+    )
     print()
     print("| run | images | µs per image-policy | images/s | peak RSS MB | findings kept | vs cel-python |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -196,13 +213,17 @@ def main() -> None:
         if label.startswith("cel-python"):
             ratio = "1x"
         per_pair = f"{r['us_per_pair']:.2f}" if r["pairs"] else f"({r['seconds'] / r['images'] * 1e6:.2f} per image)"
-        print(f"| {label} | {int(r['images']):,} | {per_pair} | {r['images_per_s']:,.0f} | {r['rss_mb']:.0f} | "
-              f"{int(r['findings']):,} | {ratio} |")
+        print(
+            f"| {label} | {int(r['images']):,} | {per_pair} | {r['images_per_s']:,.0f} | {r['rss_mb']:.0f} | "
+            f"{int(r['findings']):,} | {ratio} |"
+        )
     mine = next((r for label, r in results if "12 Custodian checks" in label), None)
     theirs = next((r for label, r in results if label.startswith("Cloud Custodian")), None)
     if mine and theirs:
-        print(f"\nsame 12 checks: imagelint cel-cpp {mine['us_per_pair']:.2f} µs vs Custodian "
-              f"{theirs['us_per_pair']:.2f} µs per image-check: {theirs['us_per_pair'] / mine['us_per_pair']:.1f}x")
+        print(
+            f"\nsame 12 checks: imagelint cel-cpp {mine['us_per_pair']:.2f} µs vs Custodian "
+            f"{theirs['us_per_pair']:.2f} µs per image-check: {theirs['us_per_pair'] / mine['us_per_pair']:.1f}x"
+        )
 
 
 if __name__ == "__main__":

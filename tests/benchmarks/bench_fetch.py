@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from imagelint.sources.interface import ImageSource
+from imagelint.sources.interface import ImageSource  # noqa: E402 - after the sys.path line above
 
 TOKEN = "bench-token-0123456789"
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -90,13 +90,18 @@ class Server:
 
 # -- measurements, each in a child process ------------------------------------------------------------------
 
+
 def child(args: argparse.Namespace) -> None:
     """One measurement; prints a JSON line {seconds, images, pages, findings}."""
     if args.mode == "sdk":
         import openstack
 
-        conn = openstack.connect(auth_type="admin_token", auth={"endpoint": args.url, "token": TOKEN},
-                                 image_endpoint_override=args.url, region_name="bench")
+        conn = openstack.connect(
+            auth_type="admin_token",
+            auth={"endpoint": args.url, "token": TOKEN},
+            image_endpoint_override=args.url,
+            region_name="bench",
+        )
         start = time.perf_counter()
         images, error = 0, None
         try:
@@ -109,10 +114,30 @@ def child(args: argparse.Namespace) -> None:
         return
     if args.mode == "cli":
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "imagelint", "check", "--endpoint", args.url, "--page-size",
-                               str(args.page_size), "--format", "json", "--output", os.devnull, "--fail-on", "never",
-                               "--now", "2026-11-27T00:00:00Z"], env={**os.environ, "OS_AUTH_TOKEN": TOKEN},
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "imagelint",
+                "check",
+                "--endpoint",
+                args.url,
+                "--page-size",
+                str(args.page_size),
+                "--format",
+                "json",
+                "--output",
+                os.devnull,
+                "--fail-on",
+                "never",
+                "--now",
+                "2026-11-27T00:00:00Z",
+            ],
+            env={**os.environ, "OS_AUTH_TOKEN": TOKEN},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         seconds = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(proc.stderr)
@@ -129,8 +154,9 @@ def child(args: argparse.Namespace) -> None:
     from imagelint.sources.transport import Transport, TransportOptions
 
     transport = Transport(TransportOptions())
-    source = ApiSource(ApiOptions(endpoint=args.url, page_size=args.page_size), transport,
-                       TokenAuth(args.url, TOKEN, transport))
+    source = ApiSource(
+        ApiOptions(endpoint=args.url, page_size=args.page_size), transport, TokenAuth(args.url, TOKEN, transport)
+    )
     if args.mode == "fetch":
         start = time.perf_counter()
         images, findings = 0, 0
@@ -152,8 +178,17 @@ def child(args: argparse.Namespace) -> None:
             raise SystemExit(result.source.error)
         images, findings = result.summary.images, len(result.findings)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "images": images, "pages": source.pages_fetched, "findings": findings,
-                      "retries": transport.retried}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "images": images,
+                "pages": source.pages_fetched,
+                "findings": findings,
+                "retries": transport.retried,
+            }
+        )
+    )
 
 
 class _Pages(ImageSource):
@@ -172,9 +207,13 @@ class _Pages(ImageSource):
 
 
 def measure(mode: str, url: str, page_size: int) -> dict:
-    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, "--url", url, "--page-size", str(page_size)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", mode, "--url", url, "--page-size", str(page_size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
+    )
     out, err = proc.communicate()
     # communicate() reaped the child; RUSAGE_CHILDREN would mix all children, so use a wait4 wrapper instead.
     if proc.returncode != 0:
@@ -236,8 +275,10 @@ def main() -> None:
                 for mode in modes:
                     runs[mode].append(measure(mode, server.url, args.page_size))
                     r = runs[mode][-1]
-                    print(f"  {mode:6} {r['seconds']:8.2f} s  cpu {r['cpu']:7.2f} s  rss {r['rss_mb']:7.1f} MB",
-                          file=sys.stderr)
+                    print(
+                        f"  {mode:6} {r['seconds']:8.2f} s  cpu {r['cpu']:7.2f} s  rss {r['rss_mb']:7.1f} MB",
+                        file=sys.stderr,
+                    )
             if n == sdk_n:
                 modes.append("sdk")
                 runs["sdk"] = [measure("sdk", server.url, args.page_size) for _ in range(args.sdk_repeat)]
@@ -246,10 +287,13 @@ def main() -> None:
                 for r in runs[mode]:
                     if r.get("error") or r["images"] != n:
                         raise SystemExit(f"{mode}: saw {r['images']} images, expected {n}")
-                summary = {"seconds": median([r["seconds"] for r in runs[mode]]),
-                           "cpu": median([r["cpu"] for r in runs[mode]]),
-                           "rss_mb": max(r["rss_mb"] for r in runs[mode]),
-                           "pages": runs[mode][0]["pages"], "findings": runs[mode][0]["findings"]}
+                summary = {
+                    "seconds": median([r["seconds"] for r in runs[mode]]),
+                    "cpu": median([r["cpu"] for r in runs[mode]]),
+                    "rss_mb": max(r["rss_mb"] for r in runs[mode]),
+                    "pages": runs[mode][0]["pages"],
+                    "findings": runs[mode][0]["findings"],
+                }
                 rows.append((n, mode, summary))
         finally:
             server.stop()
@@ -278,23 +322,31 @@ def fault_round(args: argparse.Namespace) -> None:
             print(f"- {label}: all {r['images']:,} images{retried}")
 
 
-LABELS = {"fetch": "imagelint fetch only (ApiSource)", "eval": "evaluation only (same pages, from memory)",
-          "check": "imagelint fetch+check (evaluate)",
-          "cli": "imagelint check --endpoint (whole CLI)", "sdk": "openstacksdk conn.image.images()"}
+LABELS = {
+    "fetch": "imagelint fetch only (ApiSource)",
+    "eval": "evaluation only (same pages, from memory)",
+    "check": "imagelint fetch+check (evaluate)",
+    "cli": "imagelint check --endpoint (whole CLI)",
+    "sdk": "openstacksdk conn.image.images()",
+}
 
 
 def print_table(rows: list[tuple[int, str, dict]], args: argparse.Namespace) -> None:
     by = {(n, mode): s for n, mode, s in rows}
-    print(f"\nlatency {args.latency * 1000:g} ms/request, page size {args.page_size}, medians of {args.repeat} "
-          f"(openstacksdk: {args.sdk_repeat}); Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f} at the end\n")
+    print(
+        f"\nlatency {args.latency * 1000:g} ms/request, page size {args.page_size}, medians of {args.repeat} "
+        f"(openstacksdk: {args.sdk_repeat}); Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end\n"
+    )
     print("| images | measurement | median s | process CPU s | images/s | pages | findings | peak RSS MB |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for n, mode, s in rows:
         pages = "" if s["pages"] is None else str(s["pages"])
         findings = "" if not s["findings"] else f"{s['findings']:,}"
-        print(f"| {n:,} | {LABELS[mode]} | {s['seconds']:.2f} | {s['cpu']:.2f} | {n / s['seconds']:,.0f} | {pages} | "
-              f"{findings} | {s['rss_mb']:.0f} |")
+        print(
+            f"| {n:,} | {LABELS[mode]} | {s['seconds']:.2f} | {s['cpu']:.2f} | {n / s['seconds']:,.0f} | {pages} | "
+            f"{findings} | {s['rss_mb']:.0f} |"
+        )
     print()
     for n in sorted({n for n, _, _ in rows}):
         if (n, "fetch") in by and (n, "check") in by:
@@ -302,8 +354,10 @@ def print_table(rows: list[tuple[int, str, dict]], args: argparse.Namespace) -> 
             print(f"- {n:,} images: fetch+check / fetch only = {ratio:.2f} (target <= 1.15)")
         if (n, "eval") in by and (n, "check") in by and (n, "fetch") in by:
             f, e, c = by[n, "fetch"]["seconds"], by[n, "eval"]["seconds"], by[n, "check"]["seconds"]
-            print(f"- {n:,} images: fetch+check / max(fetch only, evaluation only) = {c / max(f, e):.2f}; "
-                  f"without overlap it would be {(f + e) / max(f, e):.2f}")
+            print(
+                f"- {n:,} images: fetch+check / max(fetch only, evaluation only) = {c / max(f, e):.2f}; "
+                f"without overlap it would be {(f + e) / max(f, e):.2f}"
+            )
         if (n, "sdk") in by and (n, "fetch") in by:
             speedup = by[n, "sdk"]["seconds"] / by[n, "fetch"]["seconds"]
             print(f"- {n:,} images: openstacksdk / imagelint fetch = {speedup:.1f}x (target >= 5x)")
@@ -312,8 +366,10 @@ def print_table(rows: list[tuple[int, str, dict]], args: argparse.Namespace) -> 
         a, b = by[ns[0], "fetch"]["rss_mb"], by[ns[-1], "fetch"]["rss_mb"]
         print(f"- peak RSS of fetch only: {a:.0f} MB at {ns[0]:,} images, {b:.0f} MB at {ns[-1]:,} images")
         a, b = by[ns[0], "check"]["rss_mb"], by[ns[-1], "check"]["rss_mb"]
-        print(f"- peak RSS of fetch+check: {a:.0f} MB at {ns[0]:,} images, {b:.0f} MB at {ns[-1]:,} images "
-              f"({by[ns[0], 'check']['findings']:,} and {by[ns[-1], 'check']['findings']:,} findings)")
+        print(
+            f"- peak RSS of fetch+check: {a:.0f} MB at {ns[0]:,} images, {b:.0f} MB at {ns[-1]:,} images "
+            f"({by[ns[0], 'check']['findings']:,} and {by[ns[-1], 'check']['findings']:,} findings)"
+        )
 
 
 if __name__ == "__main__":

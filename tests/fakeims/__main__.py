@@ -1,8 +1,8 @@
 """Run the fake IMS server standalone (from the repository root)::
 
-    python -m tests.fakeims --port 8080 --images 500 --seed 1 [--auth token --token T]
-                            [--auth aksk --ak AK --sk SK] [--latency 0.02] [--max-limit 1000]
-                            [--iam-user U --iam-password P --iam-domain D --iam-project P]
+python -m tests.fakeims --port 8080 --images 500 --seed 1 [--auth token --token T]
+                        [--auth aksk --ak AK --sk SK] [--latency 0.02] [--max-limit 1000]
+                        [--iam-user U --iam-password P --iam-domain D --iam-project P]
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from .server import FakeIMS, generate_images
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.fakeims", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.fakeims", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--images", type=int, default=100, help="number of generated images")
@@ -35,15 +36,26 @@ def main(argv=None) -> int:
     ap.add_argument("--iam-project")
     ap.add_argument("--error-style", choices=["ims", "glance"], default="ims")
     a = ap.parse_args(argv)
-    srv = FakeIMS(generate_images(a.images, a.seed), max_limit=a.max_limit,
-                  default_limit=a.default_limit, latency=a.latency, auth=a.auth, token=a.token,
-                  ak=a.ak, sk=a.sk, iam_user=a.iam_user, iam_password=a.iam_password,
-                  iam_domain=a.iam_domain, iam_project=a.iam_project, error_style=a.error_style,
-                  host=a.host, port=a.port)
+    srv = FakeIMS(
+        generate_images(a.images, a.seed),
+        max_limit=a.max_limit,
+        default_limit=a.default_limit,
+        latency=a.latency,
+        auth=a.auth,
+        token=a.token,
+        ak=a.ak,
+        sk=a.sk,
+        iam_user=a.iam_user,
+        iam_password=a.iam_password,
+        iam_domain=a.iam_domain,
+        iam_project=a.iam_project,
+        error_style=a.error_style,
+        host=a.host,
+        port=a.port,
+    )
     srv.start()
     srv.warm()
-    print(f"fake IMS serving {a.images} images (seed {a.seed}) at {srv.url}  (Ctrl-C to stop)",
-          flush=True)
+    print(f"fake IMS serving {a.images} images (seed {a.seed}) at {srv.url}  (Ctrl-C to stop)", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:

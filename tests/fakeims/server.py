@@ -138,9 +138,10 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from . import sigv
@@ -153,11 +154,22 @@ __all__ = ["FakeIMS", "Fault", "RecordedRequest", "generate_images", "FAULT_KIND
 SCHEMA_PATH = "/v2/schemas/images"
 LIST_PATH = "/v2/images"
 
-SORT_KEYS = {"name", "status", "container_format", "disk_format", "size", "id", "created_at",
-             "updated_at"}
+SORT_KEYS = {"name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"}
 SORT_ALIASES = {"create_at": "created_at"}
-EQ_FILTERS = {"__isregistered", "__imagetype", "visibility", "owner", "id", "status", "name",
-              "container_format", "disk_format", "__os_bit", "__platform", "__os_type"}
+EQ_FILTERS = {
+    "__isregistered",
+    "__imagetype",
+    "visibility",
+    "owner",
+    "id",
+    "status",
+    "name",
+    "container_format",
+    "disk_format",
+    "__os_bit",
+    "__platform",
+    "__os_type",
+}
 IN_FILTERS = {"name", "id", "status", "container_format", "disk_format"}
 INT_FILTERS = {"min_ram", "min_disk"}
 TIME_FILTERS = {"created_at", "updated_at"}
@@ -165,18 +177,41 @@ PAGING = {"marker", "limit", "sort_key", "sort_dir"}
 TIME_OPS = {"gt", "gte", "lt", "lte", "eq", "neq"}
 IMAGETYPES = {"gold", "private", "shared", "market"}
 VISIBILITIES = {"public", "private", "shared", "community", "all"}
-STATUSES = {"queued", "saving", "deleted", "killed", "active", "pending_delete", "deactivated",
-            "uploading", "importing"}
+STATUSES = {
+    "queued",
+    "saving",
+    "deleted",
+    "killed",
+    "active",
+    "pending_delete",
+    "deactivated",
+    "uploading",
+    "importing",
+}
 MEMBER_STATUSES = {"accepted", "rejected", "pending", "all"}
 
-FAULT_KINDS = {"latency", "status", "reset", "truncate", "html", "no_images", "invalid_json",
-               "next_loop", "foreign_next", "absolute_next", "duplicate", "clamp", "expire_token"}
+FAULT_KINDS = {
+    "latency",
+    "status",
+    "reset",
+    "truncate",
+    "html",
+    "no_images",
+    "invalid_json",
+    "next_loop",
+    "foreign_next",
+    "absolute_next",
+    "duplicate",
+    "clamp",
+    "expire_token",
+}
 
 _GLANCE_VERSIONS = ["2.16"] + [f"2.{i}" for i in range(15, -1, -1)]
 
 
 # --------------------------------------------------------------------------------------------------
 # faults
+
 
 @dataclass(eq=False)
 class Fault:
@@ -243,19 +278,20 @@ def _as_set(v):
 # --------------------------------------------------------------------------------------------------
 # request record / response
 
+
 @dataclass
 class RecordedRequest:
-    number: int             # 1-based, over all requests to this server
+    number: int  # 1-based, over all requests to this server
     method: str
-    path: str               # raw path as on the wire
-    query: str              # raw query string as on the wire ("" if none)
-    target: str             # raw request-target
-    headers: Any            # email.message.Message as received (case-insensitive .get / in)
+    path: str  # raw path as on the wire
+    query: str  # raw query string as on the wire ("" if none)
+    target: str  # raw request-target
+    headers: Any  # email.message.Message as received (case-insensitive .get / in)
     body: bytes
     client: tuple
     time: float
-    status: int | None = None   # status sent (None: connection reset)
-    page: int | None = None     # page index for list requests
+    status: int | None = None  # status sent (None: connection reset)
+    page: int | None = None  # page index for list requests
 
     @property
     def params(self) -> list[tuple[str, str]]:
@@ -268,7 +304,7 @@ class _Response:
     body: bytes = b""
     content_type: str | None = "application/json"
     headers: list = field(default_factory=list)
-    action: str | None = None   # None | "reset" | "truncate"
+    action: str | None = None  # None | "reset" | "truncate"
 
 
 class _BadRequest(Exception):
@@ -281,6 +317,7 @@ class _BadRequest(Exception):
 # --------------------------------------------------------------------------------------------------
 # time parsing
 
+
 def _image_time(v) -> float | None:
     if not isinstance(v, str) or not v:
         return None
@@ -292,14 +329,14 @@ def _image_time(v) -> float | None:
     except ValueError:
         return None
     if d.tzinfo is None:
-        d = d.replace(tzinfo=_dt.timezone.utc)
+        d = d.replace(tzinfo=_dt.UTC)
     return d.timestamp()
 
 
 def _query_time(s: str) -> float:
     for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S"):
         try:
-            return _dt.datetime.strptime(s, fmt).replace(tzinfo=_dt.timezone.utc).timestamp()
+            return _dt.datetime.strptime(s, fmt).replace(tzinfo=_dt.UTC).timestamp()
         except ValueError:
             pass
     raise ValueError(s)
@@ -335,15 +372,16 @@ def _intish(v) -> int | None:
 # --------------------------------------------------------------------------------------------------
 # parsed list query
 
+
 @dataclass
 class _ListQuery:
-    pairs: list                  # decoded query pairs, in order
+    pairs: list  # decoded query pairs, in order
     marker: str | None
-    limit: int                   # requested (before clamping)
-    sort: tuple                  # ((key, dir), ...) including tie-breakers
-    filter_key: tuple            # hashable, normalised filters (cache key)
-    preds: list                  # callables image -> bool
-    member_status: str           # accepted | rejected | pending | all (applies to _member_status)
+    limit: int  # requested (before clamping)
+    sort: tuple  # ((key, dir), ...) including tie-breakers
+    filter_key: tuple  # hashable, normalised filters (cache key)
+    preds: list  # callables image -> bool
+    member_status: str  # accepted | rejected | pending | all (applies to _member_status)
 
 
 def _split_in(value: str) -> list[str]:
@@ -359,8 +397,14 @@ def _parse_list_query(raw: str, default_limit: int) -> _ListQuery:
     last: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for k, v in pairs:
-        known = (k in EQ_FILTERS or k in INT_FILTERS or k in TIME_FILTERS or k in PAGING
-                 or k in ("protected", "tag", "member_status") or k.startswith("__support_"))
+        known = (
+            k in EQ_FILTERS
+            or k in INT_FILTERS
+            or k in TIME_FILTERS
+            or k in PAGING
+            or k in ("protected", "tag", "member_status")
+            or k.startswith("__support_")
+        )
         if not known:
             raise _BadRequest(f"Invalid query parameter: {k}. The request message format is invalid.")
         last[k] = v
@@ -393,7 +437,7 @@ def _parse_list_query(raw: str, default_limit: int) -> _ListQuery:
         raise _BadRequest("The number of sort_dir values must be 1 or equal the number of sort_key values")
     default_dir = dirs[0] if len(dirs) == 1 else "desc"
     dirs = dirs if len(dirs) == len(keys) else [default_dir] * len(keys)
-    sort = list(zip(keys, dirs))
+    sort = list(zip(keys, dirs, strict=False))
     seen = set()
     sort = [s for s in sort if not (s[0] in seen or seen.add(s[0]))]
     for tb in ("created_at", "id"):
@@ -406,8 +450,7 @@ def _parse_list_query(raw: str, default_limit: int) -> _ListQuery:
     fkey = []
 
     for k in sorted(last):
-        if k in PAGING or k in TIME_FILTERS or k in ("tag", "protected", "member_status") \
-                or k in INT_FILTERS:
+        if k in PAGING or k in TIME_FILTERS or k in ("tag", "protected", "member_status") or k in INT_FILTERS:
             continue
         v = last[k]
         if k == "__imagetype" and v not in IMAGETYPES:
@@ -458,13 +501,13 @@ def _parse_list_query(raw: str, default_limit: int) -> _ListQuery:
         for v in multi[k]:
             op, sep, ts = v.partition(":")
             if not sep or op not in TIME_OPS:
-                raise _BadRequest(f"Invalid {k} filter {v!r}: expected OP:TIME with OP one of "
-                                  f"{', '.join(sorted(TIME_OPS))}")
+                raise _BadRequest(
+                    f"Invalid {k} filter {v!r}: expected OP:TIME with OP one of {', '.join(sorted(TIME_OPS))}"
+                )
             try:
                 t = _query_time(ts)
             except ValueError:
-                raise _BadRequest(f"Invalid time {ts!r} in {k}: use yyyy-MM-ddThh:mm:ssZ or "
-                                  f"yyyy-MM-dd hh:mm:ss")
+                raise _BadRequest(f"Invalid time {ts!r} in {k}: use yyyy-MM-ddThh:mm:ssZ or yyyy-MM-dd hh:mm:ss")
             conds.append((op, t))
         conds_t = tuple(sorted(set(conds)))
         preds.append(lambda img, k=k, c=conds_t: _time_match(_image_time(img.get(k)), c))
@@ -483,8 +526,12 @@ def _parse_list_query(raw: str, default_limit: int) -> _ListQuery:
 
 
 _OPS = {
-    "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b, "eq": lambda a, b: a == b, "neq": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
 }
 
 
@@ -496,6 +543,7 @@ def _time_match(t, conds) -> bool:
 
 # --------------------------------------------------------------------------------------------------
 # image index (per server, rebuilt when images change)
+
 
 def _sort_value(img: dict, key: str):
     v = img.get(key)
@@ -533,7 +581,7 @@ class _Index:
         self.json = json_cache if json_cache is not None else {}
         self._orders: dict[tuple, tuple[list, list]] = {}
         self._vals: dict[str, list] = {}
-        self._hidden: dict[tuple, bool] = {}     # key layout -> has hidden keys
+        self._hidden: dict[tuple, bool] = {}  # key layout -> has hidden keys
         self._filtered: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -567,11 +615,11 @@ class _Index:
             if o is not None:
                 return o
             order = list(range(len(self.images)))
-            if len({d for _, d in sort}) == 1:     # one direction: a single sort on composite keys
+            if len({d for _, d in sort}) == 1:  # one direction: a single sort on composite keys
                 cols = [self._values(key) for key, _ in sort]
-                keys = list(zip(*cols))
+                keys = list(zip(*cols, strict=False))
                 order.sort(key=keys.__getitem__, reverse=(sort[0][1] == "desc"))
-            else:                                   # mixed: stable sorts, least significant first
+            else:  # mixed: stable sorts, least significant first
                 for key, d in reversed(sort):
                     order.sort(key=self._values(key).__getitem__, reverse=(d == "desc"))
             pos = [0] * len(order)
@@ -615,14 +663,15 @@ class _Index:
         else:
             start = 0
         if f is None:
-            idx = order[start:start + limit]
+            idx = order[start : start + limit]
         else:
-            idx = [order[p] for p in f[start:start + limit]]
+            idx = [order[p] for p in f[start : start + limit]]
         return start, idx
 
 
 # --------------------------------------------------------------------------------------------------
 # HTTP plumbing
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -669,25 +718,46 @@ def _json_response(status: int, obj, headers=None) -> _Response:
 
 def _html_page(status: int, detail: str = "") -> bytes:
     r = f"{status} {_reason(status)}"
-    return (f"<html>\n <head>\n  <title>{r}</title>\n </head>\n <body>\n  <h1>{r}</h1>\n"
-            f"  {detail}<br /><br />\n\n\n\n </body>\n</html>").encode()
+    return (
+        f"<html>\n <head>\n  <title>{r}</title>\n </head>\n <body>\n  <h1>{r}</h1>\n"
+        f"  {detail}<br /><br />\n\n\n\n </body>\n</html>"
+    ).encode()
 
 
 # --------------------------------------------------------------------------------------------------
 # the server
 
+
 class FakeIMS:
     """Fake IMS / Glance image-list server; see the module docstring."""
 
-    def __init__(self, images: Iterable[dict] = (), *, max_limit: int = 1000, default_limit: int = 25,
-                 auth: str | None = None, token: str | None = None, ak: str | None = None,
-                 sk: str | None = None, security_token: str | None = None,
-                 iam_user: str | None = None, iam_password: str | None = None,
-                 iam_domain: str | None = None, iam_project: str | None = None,
-                 iam_project_id: str | None = None, region: str = "ap-southeast-1",
-                 token_ttl: float = 86400.0, latency: float = 0.0, faults: Iterable[Fault] = (),
-                 error_style: str = "ims", strict_query: bool = False, max_skew: float = 900.0,
-                 host: str = "127.0.0.1", port: int = 0, tls: "ssl.SSLContext | None" = None):
+    def __init__(
+        self,
+        images: Iterable[dict] = (),
+        *,
+        max_limit: int = 1000,
+        default_limit: int = 25,
+        auth: str | None = None,
+        token: str | None = None,
+        ak: str | None = None,
+        sk: str | None = None,
+        security_token: str | None = None,
+        iam_user: str | None = None,
+        iam_password: str | None = None,
+        iam_domain: str | None = None,
+        iam_project: str | None = None,
+        iam_project_id: str | None = None,
+        region: str = "ap-southeast-1",
+        token_ttl: float = 86400.0,
+        latency: float = 0.0,
+        faults: Iterable[Fault] = (),
+        error_style: str = "ims",
+        strict_query: bool = False,
+        max_skew: float = 900.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ):
         if auth not in (None, "token", "aksk"):
             raise ValueError("auth must be None, 'token' or 'aksk'")
         if auth == "aksk" and not (ak and sk):
@@ -714,7 +784,7 @@ class FakeIMS:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._path_counts: dict[str, int] = {}
-        self._tokens: dict[str, float] = {}       # issued token -> expiry (epoch)
+        self._tokens: dict[str, float] = {}  # issued token -> expiry (epoch)
         self._static_token_expired = False
         self._conns: set = set()
         self._index = _Index(self._check_images(images))
@@ -724,7 +794,7 @@ class FakeIMS:
         self.url: str | None = None
 
     # ---- lifecycle
-    def start(self) -> "FakeIMS":
+    def start(self) -> FakeIMS:
         if self._httpd is not None:
             return self
         self._httpd = _HTTPServer((self._host, self._port_req), _Handler)
@@ -733,8 +803,9 @@ class FakeIMS:
             self._httpd.socket = self._tls.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
         self.url = f"{'https' if self._tls is not None else 'http'}://{self._host}:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"FakeIMS:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"FakeIMS:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -754,7 +825,7 @@ class FakeIMS:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeIMS":
+    def __enter__(self) -> FakeIMS:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -861,8 +932,9 @@ class FakeIMS:
         target = h.path
         path, _, query = target.partition("?")
         with self._lock:
-            rec = RecordedRequest(len(self._requests) + 1, h.command, path, query, target, h.headers,
-                                  body, h.client_address, time.time())
+            rec = RecordedRequest(
+                len(self._requests) + 1, h.command, path, query, target, h.headers, body, h.client_address, time.time()
+            )
             self._requests.append(rec)
             self._path_counts[path] = count = self._path_counts.get(path, 0) + 1
         rid = uuid.uuid4().hex
@@ -884,9 +956,11 @@ class FakeIMS:
                 pass
             return
         rec.status = resp.status
-        lines = [f"HTTP/1.1 {resp.status} {_reason(resp.status)}",
-                 f"Date: {email.utils.formatdate(usegmt=True)}",
-                 f"Server: {h.server_version}"]
+        lines = [
+            f"HTTP/1.1 {resp.status} {_reason(resp.status)}",
+            f"Date: {email.utils.formatdate(usegmt=True)}",
+            f"Server: {h.server_version}",
+        ]
         if resp.content_type:
             lines.append(f"Content-Type: {resp.content_type}")
         lines.append(f"Content-Length: {len(resp.body)}")
@@ -916,8 +990,9 @@ class FakeIMS:
         if self.error_style == "glance":
             title = _reason(status)
             if "application/json" in (h.headers.get("Accept") or ""):
-                return _json_response(status, {"message": message + "<br /><br />\n\n\n",
-                                                "code": f"{status} {title}", "title": title})
+                return _json_response(
+                    status, {"message": message + "<br /><br />\n\n\n", "code": f"{status} {title}", "title": title}
+                )
             return _Response(status, _html_page(status, message), "text/html; charset=UTF-8")
         return _json_response(status, {"error": {"code": code, "message": message}})
 
@@ -932,24 +1007,32 @@ class FakeIMS:
             ra = f.retry_after
             if isinstance(ra, _dt.datetime):
                 if ra.tzinfo is None:
-                    ra = ra.replace(tzinfo=_dt.timezone.utc)
-                ra = email.utils.format_datetime(ra.astimezone(_dt.timezone.utc), usegmt=True)
+                    ra = ra.replace(tzinfo=_dt.UTC)
+                ra = email.utils.format_datetime(ra.astimezone(_dt.UTC), usegmt=True)
             elif isinstance(ra, float):
                 ra = f"{ra:g}"
             headers.append(("Retry-After", str(ra)))
         title = _reason(st)
         if f.style == "apigw":
-            code = f.code or {429: "APIG.0308", 502: "APIG.0202", 503: "APIG.0202",
-                              504: "APIG.0203"}.get(st, "APIG.0103")
-            msg = f.message or ("The throttling threshold has been reached" if st == 429
-                                else f"{title} (injected)")
+            code = f.code or {429: "APIG.0308", 502: "APIG.0202", 503: "APIG.0202", 504: "APIG.0203"}.get(
+                st, "APIG.0103"
+            )
+            msg = f.message or ("The throttling threshold has been reached" if st == 429 else f"{title} (injected)")
             return self._apigw_error(st, code, msg, rid, headers)
         if f.style == "ims":
-            return _json_response(st, {"error": {"code": f.code or "IMG.0001",
-                                                  "message": f.message or f"{title} (injected)"}}, headers)
+            return _json_response(
+                st, {"error": {"code": f.code or "IMG.0001", "message": f.message or f"{title} (injected)"}}, headers
+            )
         if f.style == "glance":
-            return _json_response(st, {"message": f.message or f"{title} (injected)<br /><br />\n\n\n",
-                                       "code": f"{st} {title}", "title": title}, headers)
+            return _json_response(
+                st,
+                {
+                    "message": f.message or f"{title} (injected)<br /><br />\n\n\n",
+                    "code": f"{st} {title}",
+                    "title": title,
+                },
+                headers,
+            )
         if f.style == "html":
             return _Response(st, _html_page(st, f.message or ""), "text/html; charset=UTF-8", headers)
         return _Response(st, b"", None, headers)
@@ -961,8 +1044,9 @@ class FakeIMS:
         if self.auth == "token":
             tok = h.headers.get("X-Auth-Token")
             if not tok:
-                return self._apigw_error(401, "APIGW.0301",
-                                         "Incorrect IAM authentication information: x-auth-token not found", rid)
+                return self._apigw_error(
+                    401, "APIGW.0301", "Incorrect IAM authentication information: x-auth-token not found", rid
+                )
             now = time.time()
             with self._lock:
                 if tok == self.token and self.token is not None:
@@ -976,15 +1060,21 @@ class FakeIMS:
             why = "token expired" if known else "verify token fail"
             return self._apigw_error(401, "APIGW.0301", f"Incorrect IAM authentication information: {why}", rid)
         # aksk
-        v = sigv.verify(h.command, rec.target, h.headers, body,
-                        secret_for=lambda a: self.sk if a == self.ak else None,
-                        max_skew=self.max_skew, strict_query=self.strict_query)
+        v = sigv.verify(
+            h.command,
+            rec.target,
+            h.headers,
+            body,
+            secret_for=lambda a: self.sk if a == self.ak else None,
+            max_skew=self.max_skew,
+            strict_query=self.strict_query,
+        )
         if not v.ok:
-            return self._apigw_error(401, "APIGW.0301",
-                                     f"Incorrect IAM authentication information: {v.reason}", rid)
+            return self._apigw_error(401, "APIGW.0301", f"Incorrect IAM authentication information: {v.reason}", rid)
         if self.security_token is not None and h.headers.get("X-Security-Token") != self.security_token:
-            return self._apigw_error(401, "APIGW.0301",
-                                     "Incorrect IAM authentication information: security token invalid", rid)
+            return self._apigw_error(
+                401, "APIGW.0301", "Incorrect IAM authentication information: security token invalid", rid
+            )
         return None
 
     # ---- routing
@@ -1024,8 +1114,12 @@ class FakeIMS:
                 tok = h.headers.get("X-Auth-Token")
                 if tok and f._consume():
                     self.expire_tokens(tok)
-                    return self._finish(self._apigw_error(
-                        401, "APIGW.0301", "Incorrect IAM authentication information: token expired", rid), faults)
+                    return self._finish(
+                        self._apigw_error(
+                            401, "APIGW.0301", "Incorrect IAM authentication information: token expired", rid
+                        ),
+                        faults,
+                    )
 
         if path in ("/", "/versions", "/v2", "/v2/"):
             if h.command not in ("GET", "HEAD"):
@@ -1035,13 +1129,18 @@ class FakeIMS:
             return self._finish(self._keystone_version(), faults)
         if path == "/v3/auth/tokens":
             if h.command != "POST":
-                return self._finish(_json_response(405, {"error": {"code": 405, "title": "Method Not Allowed",
-                                                                   "message": "Use POST"}}), faults)
+                return self._finish(
+                    _json_response(405, {"error": {"code": 405, "title": "Method Not Allowed", "message": "Use POST"}}),
+                    faults,
+                )
             return self._finish(self._iam_issue(body), faults)
         if not path.startswith("/v2/"):
-            return self._finish(self._apigw_error(404, "APIG.0101",
-                                                  "The API does not exist or has not been published in the environment",
-                                                  rid), faults)
+            return self._finish(
+                self._apigw_error(
+                    404, "APIG.0101", "The API does not exist or has not been published in the environment", rid
+                ),
+                faults,
+            )
 
         denied = self._check_auth(h, rec, body, rid)
         if denied is not None:
@@ -1074,7 +1173,7 @@ class FakeIMS:
     def _list(self, h, rec, idx: _Index, q: _ListQuery | None, faults: list[Fault]) -> _Response:
         try:
             if q is None:
-                q = _parse_list_query(rec.query, self.default_limit)   # raises the 400
+                q = _parse_list_query(rec.query, self.default_limit)  # raises the 400
             max_limit = self.max_limit
             for f in faults:
                 if f.kind == "clamp" and f._consume():
@@ -1122,8 +1221,7 @@ class FakeIMS:
                 elif k == "foreign_next" and f._consume():
                     nxt = (f.base or f"http://127.0.0.2:{self.port}") + nxt
 
-        out = ['{"images": [', ", ".join(items), '], "first": ', json.dumps(first),
-               ', "schema": "', SCHEMA_PATH, '"']
+        out = ['{"images": [', ", ".join(items), '], "first": ', json.dumps(first), ', "schema": "', SCHEMA_PATH, '"']
         if nxt is not None:
             out += [', "next": ', json.dumps(nxt)]
         out.append("}")
@@ -1139,16 +1237,29 @@ class FakeIMS:
         hosthdr = h.headers.get("Host")
         if hosthdr:
             base = f"http://{hosthdr}"
-        vers = [{"id": f"v{v}", "status": "CURRENT" if i == 0 else "SUPPORTED",
-                 "links": [{"rel": "self", "href": f"{base}/v2/"}]} for i, v in enumerate(_GLANCE_VERSIONS)]
+        vers = [
+            {
+                "id": f"v{v}",
+                "status": "CURRENT" if i == 0 else "SUPPORTED",
+                "links": [{"rel": "self", "href": f"{base}/v2/"}],
+            }
+            for i, v in enumerate(_GLANCE_VERSIONS)
+        ]
         return _json_response(status, {"versions": vers})
 
     def _keystone_version(self) -> _Response:
-        return _json_response(200, {"version": {
-            "id": "v3.0", "status": "stable", "updated": "2013-03-06T00:00:00Z",
-            "links": [{"rel": "self", "href": f"{self.url}/v3/"}],
-            "media-types": [{"base": "application/json",
-                             "type": "application/vnd.openstack.identity-v3+json"}]}})
+        return _json_response(
+            200,
+            {
+                "version": {
+                    "id": "v3.0",
+                    "status": "stable",
+                    "updated": "2013-03-06T00:00:00Z",
+                    "links": [{"rel": "self", "href": f"{self.url}/v3/"}],
+                    "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+                }
+            },
+        )
 
     # ---- IAM
     def _iam_issue(self, body: bytes) -> _Response:
@@ -1156,8 +1267,9 @@ class FakeIMS:
             return _json_response(401, {"error": {"code": 401, "title": "Unauthorized", "message": msg}})
 
         if self.iam_user is None:
-            return _json_response(404, {"error": {"code": 404, "title": "Not Found",
-                                                  "message": "IAM is not enabled on this fake server"}})
+            return _json_response(
+                404, {"error": {"code": 404, "title": "Not Found", "message": "IAM is not enabled on this fake server"}}
+            )
         try:
             doc = json.loads(body or b"null")
             ident = doc["auth"]["identity"]
@@ -1168,9 +1280,16 @@ class FakeIMS:
             domain = (user.get("domain") or {}).get("name")
             scope = doc["auth"].get("scope") or {}
         except (ValueError, KeyError, TypeError, AttributeError):
-            return _json_response(400, {"error": {"code": 400, "title": "Bad Request",
-                                                  "message": "Expecting to find auth.identity.password.user "
-                                                             "in the request body"}})
+            return _json_response(
+                400,
+                {
+                    "error": {
+                        "code": 400,
+                        "title": "Bad Request",
+                        "message": "Expecting to find auth.identity.password.user in the request body",
+                    }
+                },
+            )
         if name != self.iam_user or password != self.iam_password:
             return unauthorized()
         if self.iam_domain is not None and domain != self.iam_domain:
@@ -1178,9 +1297,11 @@ class FakeIMS:
         proj = scope.get("project") if isinstance(scope, dict) else None
         if not isinstance(proj, dict):
             return unauthorized("This fake IAM issues project-scoped tokens only: give auth.scope.project")
-        ok = ((self.iam_project is not None and proj.get("name") == self.iam_project)
-              or (self.iam_project_id is not None and proj.get("id") == self.iam_project_id)
-              or (self.iam_project is None and self.iam_project_id is None))
+        ok = (
+            (self.iam_project is not None and proj.get("name") == self.iam_project)
+            or (self.iam_project_id is not None and proj.get("id") == self.iam_project_id)
+            or (self.iam_project is None and self.iam_project_id is None)
+        )
         if not ok:
             return unauthorized("The project in auth.scope is unknown to this user")
         token = "MII" + secrets.token_urlsafe(96)
@@ -1190,72 +1311,129 @@ class FakeIMS:
         pid = self.iam_project_id or hashlib.md5((self.iam_project or "p").encode()).hexdigest()
         did = hashlib.md5((self.iam_domain or "d").encode()).hexdigest()
         iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(t))  # noqa: E731
-        tok = {"token": {
-            "methods": ["password"], "issued_at": iso(now), "expires_at": iso(now + self.token_ttl),
-            "user": {"id": hashlib.md5(self.iam_user.encode()).hexdigest(), "name": self.iam_user,
-                     "domain": {"id": did, "name": self.iam_domain or domain or ""},
-                     "password_expires_at": ""},
-            "project": {"id": pid, "name": self.iam_project or proj.get("name") or self.region,
-                        "domain": {"id": did, "name": self.iam_domain or domain or ""}},
-            "roles": [{"id": "0", "name": "te_admin"}],
-            "catalog": [
-                {"type": "image", "id": "ims0", "name": "ims", "endpoints": [
-                    {"id": "ims-public", "interface": "public", "region": self.region,
-                     "region_id": self.region, "url": self.url}]},
-                {"type": "identity", "id": "iam0", "name": "iam", "endpoints": [
-                    {"id": "iam-public", "interface": "public", "region": "*", "region_id": "*",
-                     "url": self.url + "/v3"}]},
-            ]}}
+        tok = {
+            "token": {
+                "methods": ["password"],
+                "issued_at": iso(now),
+                "expires_at": iso(now + self.token_ttl),
+                "user": {
+                    "id": hashlib.md5(self.iam_user.encode()).hexdigest(),
+                    "name": self.iam_user,
+                    "domain": {"id": did, "name": self.iam_domain or domain or ""},
+                    "password_expires_at": "",
+                },
+                "project": {
+                    "id": pid,
+                    "name": self.iam_project or proj.get("name") or self.region,
+                    "domain": {"id": did, "name": self.iam_domain or domain or ""},
+                },
+                "roles": [{"id": "0", "name": "te_admin"}],
+                "catalog": [
+                    {
+                        "type": "image",
+                        "id": "ims0",
+                        "name": "ims",
+                        "endpoints": [
+                            {
+                                "id": "ims-public",
+                                "interface": "public",
+                                "region": self.region,
+                                "region_id": self.region,
+                                "url": self.url,
+                            }
+                        ],
+                    },
+                    {
+                        "type": "identity",
+                        "id": "iam0",
+                        "name": "iam",
+                        "endpoints": [
+                            {
+                                "id": "iam-public",
+                                "interface": "public",
+                                "region": "*",
+                                "region_id": "*",
+                                "url": self.url + "/v3",
+                            }
+                        ],
+                    },
+                ],
+            }
+        }
         r = _json_response(201, tok, [("X-Subject-Token", token)])
         return r
 
 
-_LOGIN_HTML = (b"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign in</title></head>\n"
-               b"<body><form action=\"/login\" method=\"post\"><h1>Please sign in</h1>"
-               b"<input name=\"user\"><input type=\"password\" name=\"password\"></form></body></html>\n")
+_LOGIN_HTML = (
+    b'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Sign in</title></head>\n'
+    b'<body><form action="/login" method="post"><h1>Please sign in</h1>'
+    b'<input name="user"><input type="password" name="password"></form></body></html>\n'
+)
 
 _IMAGE_SCHEMA = {
     "name": "image",
     "additionalProperties": {"type": "string"},
     "properties": {
-        "id": {"type": "string"}, "name": {"type": ["null", "string"]},
+        "id": {"type": "string"},
+        "name": {"type": ["null", "string"]},
         "status": {"type": "string", "enum": sorted(STATUSES)},
         "visibility": {"type": "string", "enum": ["public", "private", "shared", "community"]},
-        "protected": {"type": "boolean"}, "owner": {"type": ["null", "string"]},
-        "container_format": {"type": ["null", "string"]}, "disk_format": {"type": ["null", "string"]},
-        "min_ram": {"type": "integer"}, "min_disk": {"type": "integer"},
-        "size": {"type": ["null", "integer"]}, "virtual_size": {"type": ["null", "integer"]},
+        "protected": {"type": "boolean"},
+        "owner": {"type": ["null", "string"]},
+        "container_format": {"type": ["null", "string"]},
+        "disk_format": {"type": ["null", "string"]},
+        "min_ram": {"type": "integer"},
+        "min_disk": {"type": "integer"},
+        "size": {"type": ["null", "integer"]},
+        "virtual_size": {"type": ["null", "integer"]},
         "tags": {"type": "array", "items": {"type": "string"}},
-        "created_at": {"type": "string"}, "updated_at": {"type": "string"},
-        "self": {"type": "string"}, "file": {"type": "string"}, "schema": {"type": "string"},
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+        "self": {"type": "string"},
+        "file": {"type": "string"},
+        "schema": {"type": "string"},
     },
-    "links": [{"rel": "self", "href": "{self}"}, {"rel": "enclosure", "href": "{file}"},
-              {"rel": "describedby", "href": "{schema}"}],
+    "links": [
+        {"rel": "self", "href": "{self}"},
+        {"rel": "enclosure", "href": "{file}"},
+        {"rel": "describedby", "href": "{schema}"},
+    ],
 }
 _IMAGES_SCHEMA = {
     "name": "images",
     "properties": {
         "images": {"type": "array", "items": _IMAGE_SCHEMA},
-        "schema": {"type": "string"}, "first": {"type": "string"}, "next": {"type": "string"},
+        "schema": {"type": "string"},
+        "first": {"type": "string"},
+        "next": {"type": "string"},
     },
-    "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},
-              {"rel": "describedby", "href": "{schema}"}],
+    "links": [
+        {"rel": "first", "href": "{first}"},
+        {"rel": "next", "href": "{next}"},
+        {"rel": "describedby", "href": "{schema}"},
+    ],
 }
 
 
 # --------------------------------------------------------------------------------------------------
 # synthetic data
 
-_PLATFORMS = [("CentOS", "Linux", ["7.9", "8.2"]), ("Ubuntu", "Linux", ["18.04", "20.04", "22.04"]),
-              ("Debian", "Linux", ["10.0", "11.1"]), ("EulerOS", "Linux", ["2.5", "2.9"]),
-              ("Windows", "Windows", ["Server 2016", "Server 2019"]), ("SUSE", "Linux", ["15 SP3"]),
-              ("Other", "Other", ["Unknown"])]
+_PLATFORMS = [
+    ("CentOS", "Linux", ["7.9", "8.2"]),
+    ("Ubuntu", "Linux", ["18.04", "20.04", "22.04"]),
+    ("Debian", "Linux", ["10.0", "11.1"]),
+    ("EulerOS", "Linux", ["2.5", "2.9"]),
+    ("Windows", "Windows", ["Server 2016", "Server 2019"]),
+    ("SUSE", "Linux", ["15 SP3"]),
+    ("Other", "Other", ["Unknown"]),
+]
 _OWNER_PUBLIC = "1bed856811654c1cb661a6ca845ebc77"
 _OWNER_SELF = "0123456789abcdef0123456789abcdef"
 
 
-def generate_images(n: int, seed: int = 0, *, start: str = "2018-01-01T00:00:00Z",
-                    member_status: bool = False) -> list[dict]:
+def generate_images(
+    n: int, seed: int = 0, *, start: str = "2018-01-01T00:00:00Z", member_status: bool = False
+) -> list[dict]:
     """``n`` realistic IMS image dicts, deterministic for a given ``seed``.
 
     Shaped like the example of the API page; ~30 % gold/public, ~50 % private, ~15 % shared, ~5 %
@@ -1304,23 +1482,21 @@ def generate_images(n: int, seed: int = 0, *, start: str = "2018-01-01T00:00:00Z
             "__imagetype": itype,
             "visibility": vis,
             "virtual_env_type": env,
-            "tags": rng.sample(["env=prod", "env=dev", "team=web", "team=db", "cis=l1", "a=b"],
-                               rng.randrange(0, 3)),
+            "tags": rng.sample(["env=prod", "env=dev", "team=web", "team=db", "cis=l1", "a=b"], rng.randrange(0, 3)),
             "__platform": plat,
             "size": 0,
             "__os_bit": bit,
             "__os_version": f"{plat} {ver} {bit}bit",
             "name": f"{plat} {ver} {bit}bit {rng.choice(['base', 'web', 'db', 'gpu', 'hardened'])}"
-                    f"{'' if rng.random() < 0.1 else ' ' + str(k)}",
+            f"{'' if rng.random() < 0.1 else ' ' + str(k)}",
             "self": f"/v2/images/{iid}",
             "disk_format": rng.choices(["zvhd2", "vhd", "zvhd", "raw", "qcow2"], [70, 10, 10, 5, 5])[0],
             "virtual_size": None,
             "hw_firmware_type": rng.choice(["bios", "bios", "uefi"]),
             "status": rng.choices(["active", "queued", "saving", "killed", "deleted"], [90, 3, 3, 2, 2])[0],
-            "__image_size": str(rng.randrange(1, 50) * 1024 ** 3),
+            "__image_size": str(rng.randrange(1, 50) * 1024**3),
             "__os_feature_list": json.dumps({"onekey_resetpasswd": "true"}),
-            "enterprise_project_id": rng.choice(["0", "0", str(uuid.UUID(int=rng.getrandbits(128),
-                                                                          version=4))]),
+            "enterprise_project_id": rng.choice(["0", "0", str(uuid.UUID(int=rng.getrandbits(128), version=4))]),
             "hw_vif_multiqueue_enabled": rng.choice(["true", "false"]),
         }
         if rng.random() < 0.8:

@@ -24,8 +24,8 @@ import calendar
 import hashlib
 import hmac
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 ALGORITHM = "SDK-HMAC-SHA256"
@@ -81,12 +81,12 @@ def _header_map(headers) -> dict[str, str]:
     return out
 
 
-def canonical_request(method: str, path: str, query: str, headers: Mapping[str, str],
-                      signed_headers: list[str], body_sha256: str) -> str:
+def canonical_request(
+    method: str, path: str, query: str, headers: Mapping[str, str], signed_headers: list[str], body_sha256: str
+) -> str:
     """``path``: decoded path; ``query``: the *canonical* query string; ``headers``: lower-case map."""
     lines = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers)
-    return "\n".join([method.upper(), canonical_uri(path), query, lines,
-                      ";".join(signed_headers), body_sha256])
+    return "\n".join([method.upper(), canonical_uri(path), query, lines, ";".join(signed_headers), body_sha256])
 
 
 def string_to_sign(sdk_date: str, creq: str) -> str:
@@ -107,16 +107,24 @@ def parse_sdk_date(s: str) -> float:
 
 @dataclass
 class SignedRequest:
-    url: str                 # URL with the canonical query string: send it verbatim
-    headers: dict            # Host, X-Sdk-Date, Authorization and the caller's headers
+    url: str  # URL with the canonical query string: send it verbatim
+    headers: dict  # Host, X-Sdk-Date, Authorization and the caller's headers
     canonical_request: str
     string_to_sign: str
     signature: str
 
 
-def sign(method: str, url: str, *, ak: str, sk: str, headers: Mapping[str, str] | None = None,
-         body: bytes = b"", sdk_date: str | None = None,
-         params: Iterable[tuple[str, str]] | Mapping[str, str] | None = None) -> SignedRequest:
+def sign(
+    method: str,
+    url: str,
+    *,
+    ak: str,
+    sk: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    sdk_date: str | None = None,
+    params: Iterable[tuple[str, str]] | Mapping[str, str] | None = None,
+) -> SignedRequest:
     parts = urlsplit(url)
     pairs = split_raw_query(parts.query)
     if params is not None:
@@ -144,7 +152,7 @@ def parse_authorization(value: str) -> dict[str, str] | None:
     if not value or not value.startswith(ALGORITHM + " "):
         return None
     out = {}
-    for part in value[len(ALGORITHM) + 1:].split(","):
+    for part in value[len(ALGORITHM) + 1 :].split(","):
         k, sep, v = part.strip().partition("=")
         if not sep:
             return None
@@ -162,9 +170,17 @@ class Verdict:
     canonical_request: str | None = None
 
 
-def verify(method: str, target: str, headers, body: bytes, *,
-           secret_for: Callable[[str], str | None], now: float | None = None,
-           max_skew: float = 900.0, strict_query: bool = False) -> Verdict:
+def verify(
+    method: str,
+    target: str,
+    headers,
+    body: bytes,
+    *,
+    secret_for: Callable[[str], str | None],
+    now: float | None = None,
+    max_skew: float = 900.0,
+    strict_query: bool = False,
+) -> Verdict:
     """Check an incoming request.  ``target`` is the raw request-target (``/v2/images?a=b``).
 
     With ``strict_query`` the raw query must already be byte-for-byte the canonical one (sorted and
@@ -200,8 +216,7 @@ def verify(method: str, target: str, headers, body: bytes, *,
     query = canonical_query_from_raw(raw_query)
     if strict_query and raw_query != query:
         return Verdict(False, "query string on the wire is not the canonical one", ak)
-    creq = canonical_request(method, unquote(raw_path), query, hmap, signed,
-                             hashlib.sha256(body or b"").hexdigest())
+    creq = canonical_request(method, unquote(raw_path), query, hmap, signed, hashlib.sha256(body or b"").hexdigest())
     expected = signature(sk, string_to_sign(date, creq))
     if not hmac.compare_digest(expected, auth["Signature"].lower()):
         return Verdict(False, "signature mismatch", ak, creq)

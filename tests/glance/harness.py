@@ -130,7 +130,8 @@ def venv_python(venv: Path | None = None) -> Path:
     if not python.exists() or not manage.exists():
         raise GlanceUnavailable(
             f"no Glance virtualenv at {venv} (missing {python if not python.exists() else manage}): "
-            f"run `bash {SETUP}` first (set GLANCE_VENV to use another folder)")
+            f"run `bash {SETUP}` first (set GLANCE_VENV to use another folder)"
+        )
     return python
 
 
@@ -170,8 +171,10 @@ class Glance:
         headers = {"Accept": "application/json", **identity_headers(project, roles), **kw.pop("headers", {})}
         resp = self.http.request(method, self.endpoint + path, headers=headers, timeout=30, **kw)
         if resp.status_code >= 400:
-            raise AssertionError(f"{method} {path} as {project}/{roles}: HTTP {resp.status_code}: "
-                                 f"{resp.text[:500]}\n(server log: {self.log})")
+            raise AssertionError(
+                f"{method} {path} as {project}/{roles}: HTTP {resp.status_code}: "
+                f"{resp.text[:500]}\n(server log: {self.log})"
+            )
         return resp
 
     def create_image(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -182,11 +185,13 @@ class Glance:
         """Add ``member`` to a shared image of ``owner``; the member then sets its own status."""
         self.request("POST", f"/v2/images/{image_id}/members", owner, json={"member": member})
         if status != "pending":  # only the member may accept or reject; a new membership is pending
-            self.request("PUT", f"/v2/images/{image_id}/members/{member}", member, roles="member,reader",
-                         json={"status": status})
+            self.request(
+                "PUT", f"/v2/images/{image_id}/members/{member}", member, roles="member,reader", json={"status": status}
+            )
 
-    def seed(self, project: str, count: int, *, prefix: str = "img", public_every: int = 3,
-             public_limit: int | None = None) -> list[Seeded]:
+    def seed(
+        self, project: str, count: int, *, prefix: str = "img", public_every: int = 3, public_limit: int | None = None
+    ) -> list[Seeded]:
         """Create ``count`` IMS-looking images in ``project``, one request at a time.
 
         Every ``public_every``-th image is public (at most ``public_limit`` of them), the rest alternate
@@ -202,12 +207,18 @@ class Glance:
             else:
                 visibility = "private" if i % 2 else "shared"
             props = ims_properties(i, visibility)
-            body = {"name": f"{prefix}-{i:04d}", "visibility": visibility, "container_format": "bare",
-                    "disk_format": ("zvhd2", "qcow2", "vhd", "raw")[i % 4], "min_disk": 40 if i % 5 else 100,
-                    "min_ram": (0, 1024, 2048)[i % 3], "tags": [f"batch-{i % 7}"], **props}
+            body = {
+                "name": f"{prefix}-{i:04d}",
+                "visibility": visibility,
+                "container_format": "bare",
+                "disk_format": ("zvhd2", "qcow2", "vhd", "raw")[i % 4],
+                "min_disk": 40 if i % 5 else 100,
+                "min_ram": (0, 1024, 2048)[i % 3],
+                "tags": [f"batch-{i % 7}"],
+                **props,
+            }
             image = self.create_image(project, body)
-            made.append(Seeded(id=image["id"], owner=image["owner"], visibility=image["visibility"],
-                               properties=props))
+            made.append(Seeded(id=image["id"], owner=image["owner"], visibility=image["visibility"], properties=props))
         return made
 
 
@@ -241,8 +252,9 @@ def _write_config(work: Path, api_limit_max: int) -> Path:
     for sub in ("images", "staging", "tasks", "locks", "etc"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     etc = work / "etc"
-    (etc / "glance-api.conf").write_text(GLANCE_CONF.format(work=work, disk_formats=DISK_FORMATS,
-                                                                api_limit_max=api_limit_max))
+    (etc / "glance-api.conf").write_text(
+        GLANCE_CONF.format(work=work, disk_formats=DISK_FORMATS, api_limit_max=api_limit_max)
+    )
     (work / "glance-api-paste.ini").write_text(PASTE_INI)
     return etc
 
@@ -250,13 +262,19 @@ def _write_config(work: Path, api_limit_max: int) -> Path:
 def _db_sync(venv: Path, etc: Path, work: Path) -> None:
     manage = venv / "bin" / "glance-manage"
     try:
-        proc = subprocess.run([str(manage), "--config-file", str(etc / "glance-api.conf"), "db", "sync"],
-                              capture_output=True, text=True, timeout=300, cwd=work)
+        proc = subprocess.run(
+            [str(manage), "--config-file", str(etc / "glance-api.conf"), "db", "sync"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=work,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GlanceUnavailable(f"glance-manage db sync failed to run ({exc}); re-run `bash {SETUP}`") from None
     if proc.returncode != 0:
-        raise GlanceUnavailable(f"glance-manage db sync exited {proc.returncode}; re-run `bash {SETUP}`\n"
-                                f"{proc.stderr[-2000:]}")
+        raise GlanceUnavailable(
+            f"glance-manage db sync exited {proc.returncode}; re-run `bash {SETUP}`\n{proc.stderr[-2000:]}"
+        )
     # WAL: readers and the one writer stop locking each other out ("database is locked" -> HTTP 500).
     with contextlib.closing(sqlite3.connect(work / "glance.sqlite")) as db:
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -281,8 +299,9 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 
 @contextlib.contextmanager
-def running_glance(venv: Path | None = None, *, api_limit_max: int = 1000,
-                   start_timeout: float = 120.0) -> Iterator[Glance]:
+def running_glance(
+    venv: Path | None = None, *, api_limit_max: int = 1000, start_timeout: float = 120.0
+) -> Iterator[Glance]:
     """Start Glance on a free loopback port, yield a :class:`Glance`, stop it afterwards.
 
     ``api_limit_max`` is the largest page Glance serves whatever ``limit`` asks for.
@@ -295,14 +314,24 @@ def running_glance(venv: Path | None = None, *, api_limit_max: int = 1000,
         t0 = time.monotonic()
         _db_sync(venv, etc, work)
         server_log = work / "serve.log"
-        env = {**os.environ, "OS_GLANCE_CONFIG_DIR": str(etc), "PYTHONUNBUFFERED": "1",
-               "PYTHONWARNINGS": "ignore"}  # eventlet's deprecation banner is noise in the log
+        env = {
+            **os.environ,
+            "OS_GLANCE_CONFIG_DIR": str(etc),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONWARNINGS": "ignore",
+        }  # eventlet's deprecation banner is noise in the log
         env.pop("VIRTUAL_ENV", None)
         with open(server_log, "wb") as log:
             # stdin is a pipe we never write: it closes when this process dies, and serve.py then stops.
-            proc = subprocess.Popen([str(python), str(HERE / "serve.py"), "--host", "127.0.0.1", "--port", "0",
-                                     "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=log, env=env, cwd=work, text=True)
+            proc = subprocess.Popen(
+                [str(python), str(HERE / "serve.py"), "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                cwd=work,
+                text=True,
+            )
         try:
             endpoint = _wait_ready(proc, server_log, work, t0 + start_timeout)
             print(f"glance: {endpoint} up in {time.monotonic() - t0:.1f}s (logs in {work})", file=sys.stderr)
@@ -333,7 +362,8 @@ def _wait_ready(proc: subprocess.Popen[str], server_log: Path, work: Path, deadl
     def died(what: str) -> GlanceUnavailable:
         return GlanceUnavailable(
             f"Glance {what} (serve.py exit code {proc.poll()}); is the venv complete? re-run `bash {SETUP}`.\n"
-            f"--- serve.log ---\n{_tail(server_log)}\n--- glance-api.log ---\n{_tail(work / 'glance-api.log')}")
+            f"--- serve.log ---\n{_tail(server_log)}\n--- glance-api.log ---\n{_tail(work / 'glance-api.log')}"
+        )
 
     endpoint = None
     last_error = "no answer yet"
@@ -358,5 +388,12 @@ def _wait_ready(proc: subprocess.Popen[str], server_log: Path, work: Path, deadl
     raise died(f"did not answer /versions in time (last: {last_error})")
 
 
-__all__ = ["Glance", "GlanceUnavailable", "Seeded", "identity_headers", "ims_properties", "running_glance",
-           "venv_python"]
+__all__ = [
+    "Glance",
+    "GlanceUnavailable",
+    "Seeded",
+    "identity_headers",
+    "ims_properties",
+    "running_glance",
+    "venv_python",
+]

@@ -47,8 +47,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--exit-on-stdin-eof", action="store_true",
-                        help="stop when stdin closes (the test process died): no orphaned servers")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="stop when stdin closes (the test process died): no orphaned servers",
+    )
     args = parser.parse_args()
     if not os.environ.get("OS_GLANCE_CONFIG_DIR"):
         print("serve.py: OS_GLANCE_CONFIG_DIR is not set", file=sys.stderr)
@@ -60,8 +63,7 @@ def main() -> int:
     def app(environ, start_response):
         return holder["app"](environ, start_response)
 
-    server = make_server(args.host, args.port, app, server_class=ThreadingWSGIServer,
-                         handler_class=QuietHandler)
+    server = make_server(args.host, args.port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
     print(f"LISTENING {args.host}:{server.server_port}", flush=True)
 
     from glance.wsgi.api import application  # imported here: loading it reads the config dir
