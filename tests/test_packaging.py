@@ -8,6 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from imagelint.cli.init import SCAFFOLD
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,7 @@ def test_wheel_contains_policies_reports_and_sample_fleet(tmp_path):
     templates = {p.name for p in (ROOT / "reports").glob("*.j2")}
     assert templates and {f"imagelint/reports/{t}" for t in templates} <= names
     assert "imagelint/data/sample-fleet.json" in names
+    assert {f"imagelint/data/scaffold/{name}" for _, name in SCAFFOLD} <= names  # what `imagelint init` writes
     assert any(n.endswith("entry_points.txt") for n in names)
     # nothing from tests/ or the repository's tooling leaks into the wheel
     assert not any(n.startswith(("tests/", ".ci/")) for n in names)

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from imagelint.cli import check, fetch, listing, policytest, schema, validate
+from imagelint.cli import check, fetch, init, listing, policytest, schema, validate
 from imagelint.cli.common import UsageError, err
 from imagelint.cli.config import apply as apply_config
 from imagelint.cli.parser import build_parser
@@ -35,6 +35,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": listing.run_list,
     "explain": listing.run_explain,
     "schema": schema.run,
+    "init": init.run,
 }
 
 USAGE_ERRORS = (UsageError, PolicyError, FileProblems, EngineError, ConfigError, SnapshotWriteError)

@@ -114,8 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         "kind", nargs="?", default="policy", choices=list(SCHEMAS), help="which file format (default: policy)"
     )
 
+    init = sub.add_parser(
+        "init", help="start a policy repository: imagelint.yaml, an example policy and its tests, CI files"
+    )
+    init.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where (default: the current folder)")
+
     for name, command in sub.choices.items():
-        if name != "schema":  # schema needs no config, so a broken one must not stop it
+        if name not in ("schema", "init"):  # they need no config, so a broken one must not stop them
             command.add_argument(
                 "--config", metavar="FILE", help="read defaults from FILE (default: ./imagelint.yaml if present)"
             )
