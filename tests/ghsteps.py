@@ -2,7 +2,9 @@
 
 For the tests of ``action.yml`` and of the workflow ``imagelint init`` writes: each ``run:`` is written to a
 file and run as the Linux runner does, ``bash --noprofile --norc -eo pipefail FILE`` for ``shell: bash`` and
-``bash -e FILE`` when no shell is named, with the step's ``env:`` on top of the job's, and ``${{ ... }}`` expressions replaced from the contexts given
+``bash -e FILE`` when no shell is named, with the step's ``env:`` on top of the job's and a fresh
+``GITHUB_ENV`` and ``GITHUB_OUTPUT`` file per step (``NAME=value`` lines written to ``GITHUB_ENV`` reach the
+later steps, as on the runner), and ``${{ ... }}`` expressions replaced from the contexts given
 (``inputs``, ``vars``, ``secrets``, ...). ``uses:`` steps (checkout, setup-python, upload actions) are skipped
 and returned, for the test to look at. Only the expressions these files use are understood:
 ``${{ ctx.name }}`` and the step conditions ``always()`` and ``hashFiles('glob') != ''``; anything else
@@ -31,6 +33,8 @@ class Outcome:
     """One per ``run:`` step that ran, in order."""
     skipped_uses: list[str] = field(default_factory=list)
     """The ``uses:`` of the steps not run here."""
+    step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """What each step with an ``id`` wrote to ``GITHUB_OUTPUT``, by id."""
 
     @property
     def stdout(self) -> str:
@@ -86,7 +90,11 @@ def run_steps(
         assert step.get("shell", "bash") == "bash", step
         script = scripts / f"step{number}.sh"
         script.write_text(expand(step["run"], contexts), encoding="utf-8")
+        files = {name: scripts / f"step{number}.{name.lower()}" for name in ("GITHUB_ENV", "GITHUB_OUTPUT")}
+        for path in files.values():
+            path.write_text("", encoding="utf-8")
         step_env = {**base, **{k: expand(v, contexts) for k, v in step.get("env", {}).items()}}
+        step_env.update({name: str(path) for name, path in files.items()})
         proc = subprocess.run(
             [*shell, str(script)],
             cwd=cwd,
@@ -96,6 +104,20 @@ def run_steps(
             timeout=300,
         )
         outcome.outputs.append(proc)
+        base.update(_assignments(files["GITHUB_ENV"]))
+        if "id" in step:
+            outcome.step_outputs[step["id"]] = _assignments(files["GITHUB_OUTPUT"])
         if proc.returncode and not outcome.returncode:
             outcome.returncode = proc.returncode
     return outcome
+
+
+def _assignments(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines of a ``GITHUB_ENV``/``GITHUB_OUTPUT`` file (the multi-line form is not used here)."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        assert "<<" not in line.partition("=")[0], f"multi-line form not understood by tests/ghsteps.py: {line}"
+        name, sep, value = line.partition("=")
+        assert sep, f"not NAME=value: {line!r}"
+        out[name] = value
+    return out
