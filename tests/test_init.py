@@ -183,6 +183,18 @@ def test_pre_commit_config_runs_under_pre_commit(repo, tmp_path):
     bad = subprocess.run([f"{BIN}/pre-commit", "run", "--all-files"], cwd=repo, env=env, capture_output=True, text=True)
     assert bad.returncode == 1
     assert "policies/private-images-have-owner.yaml:8:13: metadata.severity: unknown severity 'urgent'" in bad.stdout
+    # and so does a policy test that fails
+    policy.write_text(policy.read_text(encoding="utf-8").replace("severity: urgent", "severity: medium"))
+    test = repo / "policies/private-images-have-owner.test.yaml"
+    test.write_text(test.read_text(encoding="utf-8").replace("expect: skip", "expect: pass"), encoding="utf-8")
+    subprocess.run([*git, "add", "-A"], cwd=repo, env=env, check=True)
+    failing = subprocess.run(
+        [f"{BIN}/pre-commit", "run", "--all-files"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert failing.returncode == 1
+    assert "imagelint validate" in failing.stdout and "Passed" in failing.stdout
+    assert "case 'public images are skipped': private-images-have-owner: expected pass, got skip" in failing.stdout
+    assert "4 passed, 1 failed" in failing.stdout
 
 
 def test_the_local_hooks_mirror_the_published_ones(repo):
