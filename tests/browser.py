@@ -1,7 +1,7 @@
 """Headless Chromium for the HTML report tests (Debian's ``chromium`` package; ``.ci/run`` installs it).
 
 No driver library: ``--dump-dom`` prints the DOM after the page's scripts ran, ``--screenshot`` writes a
-PNG. The same ``screenshot`` call makes the README's docs/html-report.png (see test_format_html_browser).
+PNG. The same ``screenshot`` call makes the docs' html-report.png (see test_format_html_browser).
 A missing browser is a test failure, never a skip: the browser test is the only proof that the page's
 script runs under its own Content-Security-Policy and that no image name runs as script.
 """

@@ -3,7 +3,7 @@
 cel-python is the reference; cel-cpp (with our inlining, attribute subsetting and combined fast path) must
 agree on every (policy, image) pair: the verdict, which validations failed or errored, and the failure
 messages. Error *texts* differ by engine and are not compared. Deliberate differences are documented in
-the README ("Engines") and pinned by ``test_documented_differences`` so that a change in either engine
+docs/engines.md and pinned by ``test_documented_differences`` so that a change in either engine
 shows up here.
 """
 

@@ -150,7 +150,7 @@ def test_now_is_the_runs_fixed_time(judge):
 
 def test_strings_stay_strings(judge):
     # "true" is a string in the API; comparing it with a bool is an error on both engines? No: == across
-    # types is false on cel-cpp and an error on cel-python -- a documented difference, see README "Engines".
+    # types is false on cel-cpp and an error on cel-python -- a documented difference, see docs/engines.md.
     assert judge(IMG, validations=['image.__support_xen == "true"'])[0] == PASS
 
 

@@ -217,11 +217,10 @@ def test_unwritable_report_path_is_exit_2(setup):
     assert (setup / "ok.csv").exists()  # the other report was still written
 
 
-def test_readme_example_writes_every_format(tmp_path):
-    # the README's example, as written there: one run of the sample fleet feeding every consumer
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section:formats (issue 4) -->", 1)[1]
-    command = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+def test_docs_example_writes_every_format(tmp_path):
+    # the example of docs/reports.md, as written there: one run of the sample fleet feeding every consumer
+    page = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
+    command = page.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
     argv = shlex.split(command)
     assert argv[:3] == ["imagelint", "check", "--sample"]
     result = run_cli(*argv[1:], "--now", NOW, cwd=tmp_path, env=NEUTRAL_ENV)

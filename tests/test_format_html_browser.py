@@ -1,7 +1,7 @@
 """The HTML report in a real headless Chromium: no script from an image name runs, the page's own script
 does (so its CSP hash is right), and the numbers a reader sees equal the JSON result of the same run.
 
-The sample-fleet test also takes the README's screenshot: with ``IMAGELINT_UPDATE_GOLDEN=1`` it copies its
+The sample-fleet test also takes the screenshot in the docs: with ``IMAGELINT_UPDATE_GOLDEN=1`` it copies its
 PNG to docs/html-report.png.
 """
 

@@ -1,4 +1,4 @@
-"""``imagelint.yaml`` as the README documents it: the file's ``query`` goes with the file's ``endpoint`` only
+"""``imagelint.yaml`` as docs/config.md documents it: the file's ``query`` goes with the file's ``endpoint`` only
 (never narrowing a command-line ``--endpoint``), and a value the option cannot take (a list of waivers or
 baselines, an empty policy list, a query without an endpoint) is refused at its line instead of being used
 in part or ignored."""

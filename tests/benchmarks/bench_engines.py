@@ -10,7 +10,7 @@ ratio compares numbers measured in this same run. cel-python (the reference) is 
 not depend on fleet size. If Cloud Custodian (``pip install c7n``) imports, its ``ValueFilter`` is timed
 on the same images with value filters that mirror the pack's simplest policies.
 
-Not collected by pytest (``norecursedirs``); results go in the README's benchmark table.
+Not collected by pytest (``norecursedirs``); results go in docs/benchmarks.md.
 """
 
 from __future__ import annotations
