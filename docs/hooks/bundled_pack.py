@@ -23,7 +23,7 @@ INTRO = """\
 # The bundled pack
 
 imagelint ships with policies: `imagelint check` uses them unless `--policies` (or `policies:` in
-`imagelint.yaml`) names others. Each quotes the text of the API page it enforces in its references, and each has
+`imagelint.yaml`) names others. Each quotes the text of the API page it enforces in `metadata.references`, and each has
 tests beside it (`NAME.test.yaml`) for its pass, fail and skip paths, which `imagelint test` runs. The policies'
 params can be changed without editing them: `--param NAME.KEY=VALUE`, or `params:` in
 [the config file](config.md).
