@@ -70,7 +70,11 @@ def fleet_file(tmp_path: Path):
 
 
 def run_cli(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``python -m imagelint`` in a subprocess: exit code, stdout and stderr as a user sees them."""
     import os
@@ -83,7 +87,7 @@ def run_cli(
         text=True,
         env=full_env,
         cwd=cwd,
-        timeout=300,
+        timeout=timeout,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -11,6 +12,7 @@ from imagelint.engines.celcpp import CelCppEngine
 from imagelint.engines.regex import Matcher
 from imagelint.policy import bundled_policy_dir, load_policies
 from imagelint.policy.celtree import regex_sites
+from tests.conftest import policy_yaml
 
 ADVERSARIAL = [
     r"^abc$",
@@ -82,14 +84,45 @@ def test_matcher_agrees_with_re2(pattern):
     assert wrong == []
 
 
-def test_constructs_read_differently_never_take_the_fast_path():
-    assert Matcher(r"^[[:alpha:]]+$").fast is None
-    assert Matcher(r"^a{,2}$").fast is None
-    assert Matcher(r"^\d+$").fast is not None
+# Patterns that make a backtracking matcher take time exponential in the subject; RE2 is linear.
+BACKTRACKING = [r"^(a+)+$", r"^(a|a)*$", r"^(a|aa)+$", r"(\w+\s?)+$", r"^(([a-z])+.)+[A-Z]([a-z])+$"]
+HOSTILE_NAME = "a" * 64 + "!"
 
 
-def test_bundled_pack_regexes_take_the_fast_path():
+@pytest.mark.parametrize("pattern", BACKTRACKING)
+def test_backtracking_patterns_answer_as_re2_does(pattern):
+    matcher = Matcher(pattern)
+    for subject in (HOSTILE_NAME, "a" * 10, "aaaa bbbb!", ""):
+        assert matcher(subject) == (re2.compile(pattern).search(subject) is not None)
+
+
+@pytest.mark.parametrize("engine", ["cel-cpp", "cel-python"])
+def test_a_hostile_image_name_cannot_stall_matches(tmp_path, cli, fleet_file, engine):
+    """Every matches() on every engine is RE2: a name chosen to make a backtracking matcher run for 2**64
+    steps is judged at once (the 120 s bound is a hang detector, not a speed target)."""
+    validations = [f"image.name.matches({json.dumps(p)}) == false" for p in BACKTRACKING]
+    validations.append("image.name.matches(image.owner) == false")  # a pattern the image itself supplies
+    policy = tmp_path / "p.yaml"
+    policy.write_text(policy_yaml("no-backtracking", validations=validations))
+    fleet = fleet_file([{"id": "i-1", "name": HOSTILE_NAME, "owner": "^(a+)+$"}])
+    result = cli(
+        "check", "--input", str(fleet), "--policies", str(policy), "--engine", engine, "--format", "json", timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)["summary"]
+    assert (summary["images"], summary["pass"], summary["fail"], summary["error"]) == (1, 1, 0, 0)
+
+
+def test_the_matcher_never_backtracks_for_long_subjects():
+    # 2**20 "a"s and a "!": quadratic or worse work here would not end within the suite's time
+    subject = "a" * (1 << 20) + "!"
+    assert Matcher(r"^(a+)+$")(subject) is False
+    assert Matcher(r"a*a*a*a*b")(subject) is False
+    assert Matcher(r"!$")(subject) is True
+
+
+def test_bundled_pack_regexes_all_use_the_matcher():
     import datetime as dt
 
     engine = CelCppEngine(load_policies([bundled_policy_dir()]), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    assert engine.regexes and all(m.fast is not None for _, _, m in engine.regexes)
+    assert engine.regexes and all(isinstance(m, Matcher) for _, _, m in engine.regexes)
