@@ -18,6 +18,7 @@ from imagelint.cli import check, fetch, init, listing, policytest, schema, valid
 from imagelint.cli.common import UsageError, err
 from imagelint.cli.config import apply as apply_config
 from imagelint.cli.parser import build_parser
+from imagelint.deadline import DeadlineError
 from imagelint.engines import EngineError
 from imagelint.formats import ReportError
 from imagelint.formats.escape import terminal_safe
@@ -38,7 +39,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": init.run,
 }
 
-USAGE_ERRORS = (UsageError, PolicyError, FileProblems, EngineError, ConfigError, SnapshotWriteError)
+USAGE_ERRORS = (UsageError, PolicyError, FileProblems, EngineError, ConfigError, SnapshotWriteError, DeadlineError)
 """Bad input found before (or instead of) judging: one line each, exit 2."""
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from imagelint.cli import live
 from imagelint.cli.common import UsageError, err, load, parse_params, policy_paths
 from imagelint.cli.common import catalogue as catalogue_of
+from imagelint.deadline import Deadline
 from imagelint.engines import create_engine
 from imagelint.formats.outputs import plan as plan_reports
 from imagelint.formats.outputs import write_all as write_reports
@@ -22,6 +23,12 @@ from imagelint.times import now as current_time
 
 
 def run(args: argparse.Namespace) -> int:
+    deadline = Deadline(args.deadline)
+    with deadline.backstop():
+        return _run(args, deadline)
+
+
+def _run(args: argparse.Namespace, deadline: Deadline) -> int:
     now = parse_now(args.now)
     # every check of policies, waivers, baselines and report paths happens before the first image is read
     policies = load(args, policy_paths(args), parse_params(args.param))
@@ -51,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
         others=others,
     )
     result = evaluate(
-        _source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on, annotate=suppression.annotate
+        _source(args, deadline),
+        policies,
+        engine,
+        now=rfc3339(now),
+        fail_on=args.fail_on,
+        annotate=suppression.annotate,
+        deadline=deadline,
     )
     result = suppression.finish(result)
     write_reports(reports, result)
@@ -75,9 +88,9 @@ def parse_now(text: str | None) -> dt.datetime:
         raise UsageError(f"--now {text!r}: {why}") from None
 
 
-def _source(args: argparse.Namespace) -> ImageSource:
+def _source(args: argparse.Namespace, deadline: Deadline) -> ImageSource:
     if args.endpoint is not None:
-        return live.source(args)
+        return live.source(args, deadline)
     live.reject_without_endpoint(args)
     if args.sample:
         return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>")

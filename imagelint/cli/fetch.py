@@ -11,6 +11,7 @@ from pathlib import Path
 
 from imagelint.cli import live
 from imagelint.cli.common import err
+from imagelint.deadline import Deadline
 from imagelint.judgement.gate import ExitCode
 from imagelint.sources.interface import SourceError
 from imagelint.sources.snapshot_writer import write_snapshot
@@ -18,7 +19,13 @@ from imagelint.sources.transport import ConfigError
 
 
 def run(args: argparse.Namespace) -> int:
-    source = live.source(args)
+    deadline = Deadline(args.deadline)
+    with deadline.backstop():
+        return _run(args, deadline)
+
+
+def _run(args: argparse.Namespace, deadline: Deadline) -> int:
+    source = live.source(args, deadline)
     target = Path(args.output)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from imagelint.deadline import Deadline
 from imagelint.sources.api import ApiSettings, ApiSource, open_source
 from imagelint.sources.transport import ConfigError
 
@@ -20,9 +21,12 @@ def settings(args: argparse.Namespace) -> ApiSettings:
     return ApiSettings(endpoint=args.endpoint, **{f.name: getattr(args, f.name) for f in _FIELDS})
 
 
-def source(args: argparse.Namespace) -> ApiSource:
+def source(args: argparse.Namespace, deadline: Deadline | None = None) -> ApiSource:
     """The ``ApiSource`` of ``--endpoint`` and the other flags; ``ConfigError`` (exit 2) if any is bad."""
-    return open_source(settings(args))
+    opened = open_source(settings(args))
+    if deadline is not None and deadline.at is not None:
+        opened.transport.deadline, opened.transport.deadline_text = deadline.at, deadline.text
+    return opened
 
 
 def reject_without_endpoint(args: argparse.Namespace) -> None:

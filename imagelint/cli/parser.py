@@ -14,7 +14,7 @@ from imagelint.formats import FORMAT_CHOICES
 from imagelint.judgement.gate import FAIL_ON_CHOICES
 from imagelint.policy.schema import SCHEMAS
 from imagelint.sources.api import DEFAULT_PAGE_SIZE
-from imagelint.sources.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from imagelint.sources.transport import DEFAULT_MAX_RESPONSE_MB, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _api_options(check)
     _policy_options(check, params=True)
     check.add_argument("--now", metavar="RFC3339", help="pin the run's `now` (default: the current time)")
+    _deadline_option(check)
     check.add_argument(
         "--engine",
         choices=[e.value for e in EngineName],
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _api_options(fetch)
     fetch.add_argument("--output", "-o", required=True, metavar="FILE", help="snapshot file to write (atomically)")
     fetch.add_argument("--jsonl", action="store_true", help="write JSON Lines (metadata line first) instead of JSON")
+    _deadline_option(fetch)
 
     validate = sub.add_parser(
         "validate", help="check policy files only (syntax, schema, CEL, the image attribute catalogue)"
@@ -125,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
                 "--config", metavar="FILE", help="read defaults from FILE (default: ./imagelint.yaml if present)"
             )
     return parser
+
+
+def _deadline_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time the whole run may take; past it the run ends incomplete, exit 3 (default: none)",
+    )
 
 
 def _policy_options(p: argparse.ArgumentParser, *, params: bool = False) -> None:
@@ -181,7 +193,14 @@ def _api_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"connect/read timeout per request (default {DEFAULT_TIMEOUT:g})",
+        help=f"time one request may take, from connect to the last byte of the body (default {DEFAULT_TIMEOUT:g})",
+    )
+    g.add_argument(
+        "--max-response-mb",
+        type=float,
+        default=DEFAULT_MAX_RESPONSE_MB,
+        metavar="MIB",
+        help=f"largest body one response may decompress to; more: exit 3 (default {DEFAULT_MAX_RESPONSE_MB})",
     )
     g.add_argument(
         "--retries",

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from imagelint import __version__
+from imagelint.deadline import Deadline
 from imagelint.engines import ERROR, FAIL, PASS, SKIP, Engine
 from imagelint.judgement.result import Finding, ImageRef, RunResult, RunSummary, Severity, Status
 from imagelint.policy.model import Policy
@@ -34,11 +35,13 @@ def evaluate(
     fail_on: str = "low",
     on_page: Callable[[int], None] | None = None,
     annotate: Annotate | None = None,
+    deadline: Deadline | None = None,
 ) -> RunResult:
     """Judge every image of ``source`` under every policy of ``engine``.
 
     ``annotate(image, finding)`` may return a changed finding (waivers mark it while the whole image is
-    still at hand); ``on_page(images_so_far)`` reports progress.
+    still at hand); ``on_page(images_so_far)`` reports progress. Past ``deadline`` the run stops between
+    pages, incomplete.
     """
     # Most images share a handful of verdict vectors, so tallying whole vectors costs one dict update per
     # image instead of one per (policy, image); they are spread into per-policy counts at the end.
@@ -69,6 +72,8 @@ def evaluate(
                 gc.freeze()
             if on_page is not None:
                 on_page(images)
+            if deadline is not None:
+                deadline.check(images)
     except SourceError as exc:
         error = str(exc)
     finally:

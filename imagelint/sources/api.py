@@ -33,6 +33,7 @@ from imagelint.sources.query import parse_query
 from imagelint.sources.signer import canonical_query
 from imagelint.sources.snapshot import check_image
 from imagelint.sources.transport import (
+    DEFAULT_MAX_RESPONSE_MB,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     ConfigError,
@@ -285,6 +286,7 @@ class ApiSettings:
     token: str | None = None
     token_file: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    max_response_mb: float = DEFAULT_MAX_RESPONSE_MB
     retries: int = DEFAULT_RETRIES
     ca_bundle: str | None = None
     insecure: bool = False
@@ -356,8 +358,10 @@ def open_source(
         page_size = DEFAULT_PAGE_SIZE
     if page_size < 1:
         raise ConfigError(f"--page-size {page_size}: expected a positive integer")
-    if settings.timeout <= 0:
+    if not 0 < settings.timeout < 1e9:  # also nan and inf, which no timer takes
         raise ConfigError(f"--timeout {settings.timeout:g}: expected a positive number of seconds")
+    if not 0 < settings.max_response_mb < 1e9:
+        raise ConfigError(f"--max-response-mb {settings.max_response_mb:g}: expected a positive number of MiB")
     if settings.retries < 0:
         raise ConfigError(f"--retries {settings.retries}: expected 0 or more")
     if settings.insecure and settings.ca_bundle:
@@ -371,7 +375,12 @@ def open_source(
         verify = False
     headers = parse_headers(settings.headers)
     transport = Transport(
-        TransportOptions(timeout=settings.timeout, retries=settings.retries, verify=verify),
+        TransportOptions(
+            timeout=settings.timeout,
+            retries=settings.retries,
+            verify=verify,
+            max_response_bytes=int(settings.max_response_mb * (1 << 20)),
+        ),
         on_retry=lambda text: console.warn(text),
     )
     credentials = _auth.resolve(endpoint, transport, env, token=settings.token, token_file=settings.token_file)

@@ -6,16 +6,24 @@ credential headers to another host; ``requests`` only strips ``Authorization`` t
 timeouts, bodies cut short) with exponential backoff and jitter or the server's ``Retry-After``, and
 turns everything else into one line that names the request, the status, the error code and message of
 whichever body shape the server used, and the ``X-Request-Id``; secrets are scrubbed from that line.
+
+A hostile or broken endpoint gets bounded time and memory. ``timeout`` bounds each whole request, from
+connect to the last byte of the body (a watchdog shuts the socket down when it is up: a server sending one
+byte a second would otherwise keep a per-read timeout happy for ever); an optional run ``deadline`` cuts
+every request and back-off short; and a body may decompress to at most ``max_response_bytes`` (a gzip
+bomb or an endless body stops there with one line instead of exhausting memory).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import html
 import json
 import random
 import re
+import socket
 import threading
 import time
 import warnings
@@ -26,6 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 from requests.exceptions import (
     ChunkedEncodingError,
     ConnectionError,
@@ -48,6 +57,11 @@ BACKOFF_CAP = 30.0
 MAX_RETRY_AFTER = 300.0
 """A server asking to wait longer than this is treated as down: a CI gate should fail, not hang."""
 _MESSAGE_LIMIT = 300
+DEFAULT_MAX_RESPONSE_MB = 100
+"""What one response may decompress to, in MiB: a real page of 1,000 images is 2-4 MB of JSON."""
+_CHUNK = 1 << 20
+"""Read and decompress the body a MiB at a time: few reads per page (each must win the GIL back from the
+evaluating thread), and never more than a MiB past the cap in memory."""
 
 
 class ConfigError(Exception):
@@ -76,6 +90,8 @@ class TransportOptions:
     retries: int = DEFAULT_RETRIES
     verify: bool | str = True
     """``True``, a CA bundle path (``--ca-bundle``), or ``False`` (``--insecure``)."""
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_MB << 20
+    """What one response body may decompress to (``--max-response-mb``)."""
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -169,6 +185,106 @@ def origin(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme, 0)
 
 
+class _WholeTimeout(ReadTimeout):
+    """The whole request took longer than ``--timeout`` (retried like any timeout)."""
+
+
+class _PastDeadline(Exception):
+    """The run's ``--deadline`` came during a request (never retried)."""
+
+
+class _TooLarge(Exception):
+    """The body would decompress to more than ``max_response_bytes`` (never retried)."""
+
+
+_CURRENT = threading.local()
+"""The ``_Watch`` of the request this thread is sending, for the pools below to hand it its connection."""
+
+
+class _Watch:
+    """Shuts down the socket of one request when its time is up, so that a blocked read returns at once.
+
+    The socket is only known once the pool has handed out a connection (and, for a new one, once it has
+    connected), so a watch that fires before then looks again every 50 ms until the request ends."""
+
+    def __init__(self, seconds: float) -> None:
+        self.conn: Any = None
+        self.response: Any = None
+        self.expired = False
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watch:
+        _CURRENT.watch = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+            self._timer.cancel()
+        _CURRENT.watch = None
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sock = self._socket()
+            if sock is None:
+                self._timer = threading.Timer(0.05, self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+                return
+        with contextlib.suppress(OSError):
+            # the plain socket's shutdown: ssl.SSLSocket's own would drop its SSL object under the reader
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _socket(self) -> socket.socket | None:
+        sock = getattr(self.conn, "sock", None)
+        if sock is None and self.response is not None:
+            # http.client lets go of the connection's socket once a response that closes it has begun (the
+            # connection cannot be reused); the response's file still reads from it
+            fp = getattr(getattr(self.response.raw, "_fp", None), "fp", None)
+            sock = getattr(getattr(fp, "raw", None), "_sock", None)
+        return sock if isinstance(sock, socket.socket) else None
+
+
+class _WatchedPoolMixin:
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        watch = getattr(_CURRENT, "watch", None)
+        if watch is not None:
+            watch.conn = conn
+        return conn
+
+
+class _WatchedHTTPPool(_WatchedPoolMixin, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPoolMixin, urllib3.HTTPSConnectionPool):
+    pass
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """``requests``' adapter with pools that tell the request's ``_Watch`` which connection it uses."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
 class Transport:
     """Sends requests with retries; ``secrets`` holds every value that must never be printed."""
 
@@ -186,7 +302,13 @@ class Transport:
         self.on_retry = on_retry
         self.rng = rng or random.Random()
         self.retried = 0
+        self.deadline: float | None = None
+        """``time.monotonic()`` by which the run must end (``--deadline``), or ``None``."""
+        self.deadline_text = ""
+        """How the deadline is named in the error, e.g. ``--deadline 60 s``."""
         self.session = requests.Session()
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, _WatchedAdapter())
         self.session.headers["User-Agent"] = f"imagelint/{__version__}"
         self.session.headers["Accept"] = "application/json"
         self.session.verify = options.verify
@@ -225,6 +347,10 @@ class Transport:
             shown = self._shown(method, wire)
             try:
                 response = self._send_once(method, wire, hdrs, body)
+            except _PastDeadline:
+                raise SourceError(self.clean(f"{shown}: {self.deadline_text} passed; stopped")) from None
+            except _TooLarge as exc:
+                raise SourceError(self.clean(f"{shown}: {exc}")) from None
             except SSLError as exc:
                 raise SourceError(
                     self.clean(f"{shown}: TLS failed: {_reason(exc)} (for a private CA use --ca-bundle FILE)")
@@ -271,22 +397,61 @@ class Transport:
             raise SourceError(self.clean(f"{shown}: {problem}{_after(attempt)}{hint}"))
 
     def _send_once(self, method: str, url: str, headers: dict[str, str], body: bytes) -> requests.Response:
+        budget = self.options.timeout
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise _PastDeadline
+            budget = min(budget, left)
         request = requests.Request(method, url, headers=headers, data=body or None)
         prepared = self.session.prepare_request(request)
         # requests re-quotes the URL; the canonical query must reach the wire byte for byte (AK/SK signs it).
         prepared.url = url
-        response = self.session.send(
-            prepared,
-            timeout=(min(self.options.timeout, 10.0), self.options.timeout),
-            allow_redirects=False,
-            stream=True,
-        )
-        # One read of the whole body instead of requests' 10 KB chunks: every chunk is a socket read that
-        # must win the GIL back from the evaluating thread, and ~130 such hand-offs per 1000-image page
-        # made the prefetch thread lag behind. A body cut short still raises (urllib3 enforces
-        # Content-Length); it is mapped to the requests exception that is retried.
+        response = None
+        with _Watch(budget) as watch:
+            try:
+                response = self.session.send(
+                    prepared, timeout=(min(budget, 10.0), budget), allow_redirects=False, stream=True
+                )
+                watch.response = response
+                self._read_body(response)
+            except Exception:
+                if watch.expired:  # whatever the shut-down socket made the read raise
+                    raise self._expired(budget, response is not None) from None
+                raise
+            if watch.expired:  # a body without Content-Length just ends when the socket is shut down
+                raise self._expired(budget, True)
+        return response
+
+    def _expired(self, budget: float, started: bool) -> Exception:
+        if self.deadline is not None and budget < self.options.timeout:
+            return _PastDeadline()
+        # no status line yet reads as the per-read timeout does; a response begun but unfinished is a trickle
+        return _WholeTimeout("whole request") if started else ReadTimeout("no response")
+
+    def _read_body(self, response: requests.Response) -> None:
+        # A MiB at a time, counting what it decompresses to: a gzip bomb or an endless body stops at the cap
+        # (urllib3 >= 2.6 decompresses no more than it is asked for per read). A body cut short still
+        # raises (urllib3 enforces Content-Length); it is mapped to the requests exception that is retried.
+        limit = self.options.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        if declared.isdigit() and not encoded and int(declared) > limit:
+            response.close()
+            raise _TooLarge(_too_large(limit, f"it declares {int(declared):,} bytes"))
+        chunks: list[bytes] = []
+        size = 0
         try:
-            response._content = response.raw.read(decode_content=True)
+            while True:
+                chunk = response.raw.read(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    response.close()
+                    what = "it decompresses to more" if encoded else "it sent more"
+                    raise _TooLarge(_too_large(limit, what))
+                chunks.append(chunk)
         except urllib3.exceptions.ReadTimeoutError as exc:
             raise ReadTimeout(exc) from None
         except urllib3.exceptions.DecodeError as exc:
@@ -295,9 +460,11 @@ class Transport:
             raise ChunkedEncodingError(exc) from None
         finally:
             response._content_consumed = True  # type: ignore[attr-defined]
-        return response
+        response._content = b"".join(chunks)
 
     def _wait(self, seconds: float, problem: str, attempt: int, attempts: int) -> None:
+        if self.deadline is not None and time.monotonic() + seconds >= self.deadline:
+            raise SourceError(self.clean(f"{problem}; {self.deadline_text} leaves no time to retry; stopped"))
         self.retried += 1
         if self.on_retry is not None:
             self.on_retry(self.clean(f"{problem}; retry {attempt}/{attempts - 1} in {seconds:.1f} s"))
@@ -310,6 +477,13 @@ class Transport:
     def clean(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
         return redact(text, self.secrets)
+
+
+def _too_large(limit: int, what: str) -> str:
+    return (
+        f"response body over {limit / (1 << 20):g} MiB ({what}; --max-response-mb): "
+        "stopped reading (a decompression bomb, an endless body, or a proxy error page?)"
+    )
 
 
 def describe_response(response: requests.Response) -> str:
@@ -349,6 +523,8 @@ def _reason(exc: Exception, timeout: float | None = None) -> str:
     """A short cause for a ``requests`` exception (its own text repeats the whole URL and pool)."""
     if isinstance(exc, ConnectTimeout):
         return "connect timed out"
+    if isinstance(exc, _WholeTimeout):
+        return f"the whole response did not arrive within {timeout:g} s (--timeout bounds each request)"
     if isinstance(exc, ReadTimeout):
         return f"no response within {timeout:g} s (--timeout)" if timeout else "read timed out"
     if isinstance(exc, ChunkedEncodingError):
@@ -375,6 +551,7 @@ def _reason(exc: Exception, timeout: float | None = None) -> str:
 __all__ = [
     "Auth",
     "ConfigError",
+    "DEFAULT_MAX_RESPONSE_MB",
     "Transport",
     "TransportOptions",
     "backoff",

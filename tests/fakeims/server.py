@@ -113,6 +113,12 @@ duplicate      the marker image (last of the previous page) is inserted at the t
                (page 0: its own first image is repeated); nothing else changes
 clamp          clamp ``limit`` to [limit] for this request (``next`` still follows the full-page rule)
 expire_token   expire the presented ``X-Auth-Token`` and answer 401 (token mode)
+trickle        send the body one byte every ``seconds`` (with ``slow_headers`` the status line and headers
+               too) [seconds=0.5, slow_headers=False]; stops when the client goes away
+bomb           200 ``Content-Encoding: gzip`` whose body inflates to ``size`` bytes of JSON (``{"images":
+               [`` then spaces), about 1 KB per MiB [size=2 GiB]
+endless        200 JSON without ``Content-Length`` (``Connection: close``) whose body never ends: image
+               objects until the client goes away, or ``size`` bytes [size=4 GiB]
 ============== =============================================================================
 
 ``next``-altering faults (next_loop, foreign_next, absolute_next) only fire on pages that have a
@@ -125,6 +131,8 @@ import bisect
 import csv
 import datetime as _dt
 import email.utils
+import functools
+import gzip
 import hashlib
 import http
 import io
@@ -204,9 +212,71 @@ FAULT_KINDS = {
     "duplicate",
     "clamp",
     "expire_token",
+    *("trickle", "bomb", "endless"),  # hostile endpoints: see the block "hostile endpoints" below
 }
 
 _GLANCE_VERSIONS = ["2.16"] + [f"2.{i}" for i in range(15, -1, -1)]
+
+
+# --------------------------------------------------------------------------------------------------
+# hostile endpoints: trickle, bomb, endless (a server that is compromised, broken, or behind a bad proxy)
+
+HOSTILE_KINDS = frozenset({"trickle", "bomb", "endless"})
+_MIB = 1 << 20
+
+
+def _gzip_member(data: bytes) -> bytes:
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as gz:
+        gz.write(data)
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=4)
+def bomb_body(size: int) -> bytes:
+    """A gzip stream (one member per MiB, as concatenated members are valid gzip) inflating to ``size``
+    bytes: ``{"images": [`` and then spaces, so that only reading it all shows it never closes."""
+    head = b'{"images": ['
+    spaces = _gzip_member(b" " * _MIB)
+    whole, rest = divmod(max(0, size - len(head)), _MIB)
+    return _gzip_member(head) + spaces * whole + (_gzip_member(b" " * rest) if rest else b"")
+
+
+def _send_hostile(h, rec: RecordedRequest, resp: _Response, rid: str) -> None:
+    fault = resp.fault
+    assert fault is not None
+    rec.status = resp.status
+    h.close_connection = True
+    head = [f"HTTP/1.1 {resp.status} {_reason(resp.status)}", f"X-Request-Id: {rid}", "Connection: close"]
+    try:
+        if fault.kind == "trickle":
+            lines = head + [f"Content-Type: {resp.content_type}", f"Content-Length: {len(resp.body)}"]
+            data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + resp.body
+            start = 0 if fault.slow_headers else len(data) - len(resp.body)
+            h.wfile.write(data[:start])
+            for i in range(start, len(data)):
+                h.wfile.write(data[i : i + 1])
+                h.wfile.flush()
+                time.sleep(fault.seconds)
+        elif fault.kind == "bomb":
+            body = bomb_body(fault.size if fault.size is not None else 2 << 30)
+            lines = head + ["Content-Type: application/json", "Content-Encoding: gzip", f"Content-Length: {len(body)}"]
+            h.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            h.wfile.write(body)
+        else:  # endless
+            limit = fault.size if fault.size is not None else 4 << 30
+            h.wfile.write(("\r\n".join(head + ["Content-Type: application/json"]) + "\r\n\r\n").encode("latin-1"))
+            chunk = b'{"images": ['
+            item = b'{"id": "%08d-0000-4000-8000-000000000000", "name": "endless"}, '
+            sent, n = 0, 0
+            while sent < limit:
+                h.wfile.write(chunk)
+                sent += len(chunk)
+                chunk = b"".join(item % (n + i) for i in range(1000))
+                n += 1000
+        h.wfile.flush()
+    except OSError:  # the client gave up: that is what these modes are for
+        pass
 
 
 # --------------------------------------------------------------------------------------------------
@@ -231,6 +301,8 @@ class Fault:
     headers: dict | None = None
     base: str | None = None
     limit: int | None = None
+    size: int | None = None  # bomb: bytes inflated; endless: bytes sent at most
+    slow_headers: bool = False  # trickle: the status line and headers one byte at a time too
     hits: int = field(default=0, init=False)
 
     def __post_init__(self):
@@ -304,7 +376,8 @@ class _Response:
     body: bytes = b""
     content_type: str | None = "application/json"
     headers: list = field(default_factory=list)
-    action: str | None = None  # None | "reset" | "truncate"
+    action: str | None = None  # None | "reset" | "truncate" | a hostile kind (trickle, bomb, endless)
+    fault: Fault | None = None  # the hostile fault that set ``action``
 
 
 class _BadRequest(Exception):
@@ -945,6 +1018,9 @@ class FakeIMS:
         self._send(h, rec, resp, rid)
 
     def _send(self, h: _Handler, rec: RecordedRequest, resp: _Response, rid: str) -> None:
+        if resp.action in HOSTILE_KINDS:
+            _send_hostile(h, rec, resp, rid)
+            return
         if resp.action == "reset":
             rec.status = None
             h.close_connection = True
@@ -1163,10 +1239,12 @@ class FakeIMS:
         return self._finish(self._api_error(h, 404, f"The resource {path} could not be found."), faults)
 
     def _finish(self, resp: _Response, faults: list[Fault]) -> _Response:
-        """Apply a matching ``truncate`` fault to any response."""
+        """Apply a matching ``truncate`` or hostile fault to any response."""
         for f in faults:
             if f.kind == "truncate" and resp.action is None and f._consume():
                 resp.action = "truncate"
+            if f.kind in HOSTILE_KINDS and resp.action is None and f._consume():
+                resp.action, resp.fault = f.kind, f
         return resp
 
     # ---- GET /v2/images
