@@ -69,10 +69,15 @@ def test_empty_last_page_when_total_is_a_multiple_of_the_page_size(tmp_path, fle
 
 
 def test_empty_fleet(tmp_path):
+    # an empty listing is complete as a listing, but a gate that judged nothing does not pass unless told
     with serve([]) as srv:
         proc, report = check(srv.url, tmp_path, env=ENV)
-    assert proc.returncode == 0, proc.stderr
-    assert report["source"]["images"] == 0 and report["source"]["complete"] is True
+        allowed, allowed_report = check(srv.url, tmp_path, "--allow-empty", env=ENV, report="allowed.json")
+    assert proc.returncode == 3, proc.stderr
+    assert report["source"]["images"] == 0 and report["source"]["complete"] is False
+    assert "no image was judged" in report["source"]["error"]
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed_report["source"]["images"] == 0 and allowed_report["source"]["complete"] is True
 
 
 def test_absolute_next_on_the_same_origin_is_followed(tmp_path, fleet):

@@ -174,8 +174,8 @@ def test_secrets_are_refused(cli, project, text, message):
             "fail_on: high\n",
             (
                 "1:1: config: unknown key 'fail_on' (allowed: policies, params, waivers, "
-                "allow-permanent-waivers, baseline, fail-on, engine, endpoint, query, page-size, reports, "
-                "attributes)"
+                "allow-permanent-waivers, baseline, fail-on, engine, endpoint, query, page-size, allow-empty, "
+                "min-images, reports, attributes)"
             ),
         ),
         ("fail-on: hgh\n", "1:10: fail-on: 'hgh' is not one of: never, info, low, medium, high, critical"),

@@ -252,9 +252,12 @@ def test_incomplete_is_said_and_never_passes(fmt, findings):
         assert out.startswith("## ⚠️ imagelint: INCOMPLETE")
 
 
-def test_fail_on_never_passes_with_open_findings():
+def test_fail_on_never_says_the_gate_is_off_not_pass():
+    # (was "PASS: no finding at or above --fail-on never": a gate turned off must not read as a pass)
     result = replace(make_result(), fail_on="never")
-    assert "PASS: no finding at or above --fail-on never (1 below it)." in render("text", result)
+    text = render("text", result)
+    assert "GATE OFF: --fail-on never: no finding fails this run (1 not gating)." in text and "PASS:" not in text
+    assert "imagelint: GATE OFF" in render("markdown", result)
 
 
 def test_reports_for_people_stay_small_at_10000_findings():

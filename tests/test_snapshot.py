@@ -209,10 +209,10 @@ META = {
 }
 
 
-def _cli_check(tmp_path, cli, path, stdin=None):
+def _cli_check(tmp_path, cli, path, *extra, stdin=None):
     policy = tmp_path / "p.yaml"
     policy.write_text(policy_yaml(validations=['image.status == "active"']))
-    return cli("check", "--input", path, "--policies", str(policy), "--format", "json", stdin=stdin)
+    return cli("check", "--input", path, "--policies", str(policy), "--format", "json", *extra, stdin=stdin)
 
 
 @pytest.mark.parametrize("jsonl", [False, True])
@@ -330,6 +330,6 @@ def test_json_lines_detected_with_a_bom_an_images_key_or_only_the_metadata_line(
     assert read_all(str(odd)) == [{**IMAGES[0], "images": [1]}]
     # fetch --jsonl of an empty fleet is the metadata line alone; from stdin, no suffix tells the form
     empty = json.dumps({"snapshot": {**META, "images": 0}}) + "\n"
-    result = _cli_check(tmp_path, cli, "-", stdin=empty)
+    result = _cli_check(tmp_path, cli, "-", "--allow-empty", stdin=empty)  # no image: only passes when allowed
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["source"]["details"]["format"] == "jsonl"

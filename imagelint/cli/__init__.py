@@ -45,6 +45,7 @@ USAGE_ERRORS = (UsageError, PolicyError, FileProblems, EngineError, ConfigError,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    config = None
     try:
         # imagelint.yaml / --config become arguments before argparse sees them: flags keep the last word
         arguments, config = apply_config(parser, sys.argv[1:] if argv is None else argv)
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.config_data = config
         return COMMANDS[args.command](args)
     except USAGE_ERRORS as exc:
-        err(str(exc))
+        # a value the config file set is told at its FILE:LINE:COL, not as if typed as a flag
+        err(config.locate(str(exc)) if config is not None else str(exc))
         return ExitCode.USAGE
     except ReportError as exc:
         err(f"error: {exc}")

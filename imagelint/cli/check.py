@@ -13,7 +13,7 @@ from imagelint.engines import create_engine
 from imagelint.formats.outputs import plan as plan_reports
 from imagelint.formats.outputs import write_all as write_reports
 from imagelint.judgement.evaluate import evaluate
-from imagelint.judgement.gate import exit_code
+from imagelint.judgement.gate import exit_code, require_images
 from imagelint.judgement.result import RunResult
 from imagelint.judgement.suppression import Suppression
 from imagelint.sources import ImageSource, SnapshotSource
@@ -30,6 +30,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, deadline: Deadline) -> int:
     now = parse_now(args.now)
+    floor = image_floor(args.allow_empty, args.min_images)
+    config = getattr(args, "config_data", None)
+    for text in config.weakening.values() if config is not None else ():
+        err(f"imagelint: warning: {text}")  # a file picked up from the working directory weakened the gate
     # every check of policies, waivers, baselines and report paths happens before the first image is read
     policies = load(args, policy_paths(args), parse_params(args.param))
     suppression = Suppression(
@@ -66,11 +70,22 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         annotate=suppression.annotate,
         deadline=deadline,
     )
-    result = suppression.finish(result)
+    result = require_images(suppression.finish(result), floor)
     write_reports(reports, result)
     code = exit_code(result, args.fail_on)
     err(summary_line(result, code))
     return code
+
+
+def image_floor(allow_empty: bool, min_images: int | None) -> int:
+    """How many images the run must judge: 1, ``--min-images N``, or 0 with ``--allow-empty``."""
+    if min_images is not None and min_images < 0:
+        raise UsageError(f"--min-images {min_images}: expected 0 or more")
+    if allow_empty and min_images:
+        raise UsageError(f"--allow-empty and --min-images {min_images}: give one")
+    if min_images is not None:
+        return min_images
+    return 0 if allow_empty else 1
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -105,4 +120,6 @@ def summary_line(result: RunResult, code: int) -> str:
     )
     if not result.source.complete:
         return f"imagelint: INCOMPLETE: {result.source.error}\nimagelint: {counts}; exit {code}"
+    if result.fail_on == "never":
+        return f"imagelint: GATE OFF (--fail-on never: no finding fails the run): {counts}; exit {code}"
     return f"imagelint: {counts}; exit {code}"

@@ -14,6 +14,7 @@ Precedence: command-line flags override the file; the file overrides built-in de
     endpoint: https://ims.ap-southeast-1.myhuaweicloud.com
     query: {__imagetype: private}            # like --query KEY=VALUE, with the file's endpoint only
     page-size: 500
+    min-images: 50                           # like --min-images (allow-empty: true, like --allow-empty)
     reports: {sarif: imagelint.sarif}        # like --report FORMAT=PATH
     attributes:                              # image attributes your cloud adds (see the static checks)
       os_hidden: bool
@@ -22,6 +23,12 @@ Precedence: command-line flags override the file; the file overrides built-in de
 Relative paths are relative to the file's directory. Keys that look like secrets (password, token,
 secret, access/secret keys...) are refused, as are endpoint URLs with credentials: config files get
 committed, and credentials belong in the environment.
+
+A file is picked up from the working directory without being named, and edited by many hands, so a setting
+of it that weakens the gate (``fail-on: never`` or above the default, waivers, a baseline, permanent
+waivers, ``allow-empty``, ``min-images: 0``) is announced on stderr with its ``FILE:LINE:COL`` whenever it
+applies (``Config.weakening``). A value that fails a later check is reported at its ``FILE:LINE:COL`` too,
+not as if it had been typed as a flag (``Config.locate``).
 
 How it is wired, once for every option (also ones added later): before argparse runs, ``apply`` turns the
 file's values into ``--option=value`` arguments placed *before* the user's own, for each option that the
@@ -34,14 +41,14 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
 from imagelint.engines import EngineName
-from imagelint.judgement.gate import FAIL_ON_CHOICES
+from imagelint.judgement.gate import DEFAULT_FAIL_ON, FAIL_ON_CHOICES
 from imagelint.policy.catalogue import TYPES, Attribute
 from imagelint.policy.loader import _Loader, param_value
 from imagelint.policy.yamlfile import FileProblems, Reader, compose, kind
@@ -59,10 +66,15 @@ KEYS = (
     "endpoint",
     "query",
     "page-size",
+    "allow-empty",
+    "min-images",
     "reports",
     "attributes",
 )
 """The keys of the file; each but ``attributes`` sets the option of the same name (``reports``: ``--report``)."""
+
+_KEY = {"param": "params", "report": "reports"}
+"""Option dest -> the file's key, where it is not the dest with dashes."""
 
 WITH_FILE_ENDPOINT = ("query",)
 """From the file, applied only with the file's endpoint: a query chosen for one endpoint must not narrow another."""
@@ -90,6 +102,33 @@ class Config:
     """Option dest -> ``--option=value`` arguments."""
     attributes: dict[str, Attribute] = field(default_factory=dict)
     """Extra image attributes for the static checks."""
+    positions: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """Option dest -> ``(argument, FILE:LINE:COL)`` of the value each argument came from."""
+    weakening: dict[str, str] = field(default_factory=dict)
+    """Option dest -> ``FILE:LINE:COL: what the setting does to the gate``; after ``apply``, only those applied."""
+
+    def locate(self, message: str) -> str:
+        """A one-line error about a value this file set, told at the file's ``FILE:LINE:COL`` instead of as
+        if typed as a flag (``--page-size 0: ...`` becomes ``imagelint.yaml:7:12: page-size 0: ...``)."""
+        flag = _FLAG.match(message)
+        if flag is None:
+            return message
+        option, rest = flag.group(1), message[flag.end() :]
+        best, where = 0, ""
+        for arguments in self.positions.values():
+            for argument, at in arguments:
+                name, _, given = argument.partition("=")
+                if name != option:
+                    continue
+                # the argument the message is about: its value quoted whole, or its parts (a param's policy)
+                score = 100 * (given in rest) + sum(f"'{part}'" in rest for part in re.split("[.=]", given) if part)
+                if score > best:
+                    best, where = score, at
+        return f"{where}: {option[2:]}{rest}" if where else message
+
+
+_FLAG = re.compile(r"(--[a-z][a-z-]*)(?::\d+:\d+)?(?=[: ])")
+"""An error that begins with the flag it is about (``--param:1:1:`` when the loader read it as a file)."""
 
 
 def find(argv: Sequence[str], cwd: Path | None = None) -> Path | None:
@@ -120,6 +159,13 @@ def load(path: Path, *, explicit: bool = True) -> Config:
     top = reader.mapping(node, "config", dict.fromkeys(KEYS, False))
     base = path.parent
     out: dict[str, list[str]] = {}
+    weakening: dict[str, str] = {}
+
+    def at(node: yaml.Node) -> str:
+        return f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+    def weakens(dest: str, key: str, text: str) -> None:
+        weakening[dest] = f"{at(top[key][1])}: {key}: {text}"
 
     def paths(key: str) -> list[str]:
         return [str(p if Path(p).is_absolute() else base / p) for p in reader.strings(top[key][1], key)]
@@ -132,14 +178,19 @@ def load(path: Path, *, explicit: bool = True) -> Config:
                 "policies: an empty list; list policy files or directories, or remove the key to use the bundled pack",
             )
         out["policies"] = [f"--policies={p}" for p in paths("policies")]
+    params: dict[str, str] = {}  # argument -> FILE:LINE:COL, where it is finer than its key's value
     if "params" in top:
-        out["param"] = _params(reader, top["params"][1])
+        found = _params(reader, top["params"][1])
+        out["param"] = [argument for argument, _ in found]
+        params = {argument: at(node) for argument, node in found}
     for key, option in (("waivers", "--waivers"), ("baseline", "--baseline")):
         if key in top:
             if isinstance(top[key][1], yaml.SequenceNode):  # the option takes one file; never use only the first
                 reader.problem(top[key][1], f"{key}: expected one file name ({option} takes one file), got a list")
             else:
                 out[key] = [f"{option}={p}" for p in paths(key)]
+                what = "waived findings" if key == "waivers" else "findings recorded in the baseline"
+                weakens(key, key, f"{what} do not fail the run")
     if "query" in top and "endpoint" not in top:
         reader.problem(
             top["query"][0],
@@ -153,10 +204,25 @@ def load(path: Path, *, explicit: bool = True) -> Config:
                 reader.problem(top[key][1], f"{key}: {text!r} is not one of: {', '.join(choices)}")
             elif text is not None:
                 out[key.replace("-", "_")] = [f"--{key}={text}"]
+                if key == "fail-on" and text == "never":
+                    weakens("fail_on", key, "never turns the gate off: no finding fails the run")
+                elif key == "fail-on" and FAIL_ON_CHOICES.index(text) > FAIL_ON_CHOICES.index(DEFAULT_FAIL_ON):
+                    below = f"{text}: findings below {text} do not fail the run (the default is {DEFAULT_FAIL_ON})"
+                    weakens("fail_on", key, below)
     if "allow-permanent-waivers" in top:
         flag = reader.boolean(top["allow-permanent-waivers"][1], "allow-permanent-waivers")
         if flag:
             out["allow_permanent_waivers"] = ["--allow-permanent-waivers"]
+            weakens("allow_permanent_waivers", "allow-permanent-waivers", "waivers that never expire are accepted")
+    if "allow-empty" in top and reader.boolean(top["allow-empty"][1], "allow-empty"):
+        out["allow_empty"] = ["--allow-empty"]
+        weakens("allow_empty", "allow-empty", "a run that judged no image passes")
+    if "min-images" in top:
+        floor = reader.integer(top["min-images"][1], "min-images")
+        if floor is not None:
+            out["min_images"] = [f"--min-images={floor}"]
+            if floor == 0:
+                weakens("min_images", "min-images", "0: a run that judged no image passes")
     if "endpoint" in top:
         url = reader.string(top["endpoint"][1], "endpoint")
         if url is not None:
@@ -170,7 +236,9 @@ def load(path: Path, *, explicit: bool = True) -> Config:
             else:
                 out["endpoint"] = [f"--endpoint={url}"]
     if "query" in top:
-        out["query"] = [f"--query={k}={v}" for k, v in _pairs(reader, top["query"][1], "query")]
+        query_nodes: list[yaml.Node] = []
+        out["query"] = [f"--query={k}={v}" for k, v in _pairs(reader, top["query"][1], "query", query_nodes)]
+        params.update({a: at(n) for a, n in zip(out["query"], query_nodes, strict=True)})
     if "page-size" in top:
         size = reader.integer(top["page-size"][1], "page-size")
         if size is not None:
@@ -182,7 +250,11 @@ def load(path: Path, *, explicit: bool = True) -> Config:
         ]
     attributes = _attributes(reader, top["attributes"][1]) if "attributes" in top else {}
     reader.raise_if_any(ConfigFileError)
-    return Config(file, out, attributes)
+    positions = {
+        dest: [(a, params.get(a) or at(top[_KEY.get(dest, dest.replace("_", "-"))][1])) for a in arguments]
+        for dest, arguments in out.items()
+    }
+    return Config(file, out, attributes, positions, weakening)
 
 
 def _refuse_secrets(reader: Reader, node: yaml.Node, where: str = "", seen: set[int] | None = None) -> None:
@@ -208,8 +280,9 @@ def _refuse_secrets(reader: Reader, node: yaml.Node, where: str = "", seen: set[
             _refuse_secrets(reader, item, where, seen)
 
 
-def _pairs(reader: Reader, node: yaml.Node, where: str) -> list[tuple[str, str]]:
-    """A mapping KEY: VALUE, or a list of ``KEY=VALUE`` strings."""
+def _pairs(reader: Reader, node: yaml.Node, where: str, nodes: list[yaml.Node] | None = None) -> list[tuple[str, str]]:
+    """A mapping KEY: VALUE, or a list of ``KEY=VALUE`` strings; ``nodes`` gets each pair's value node."""
+    nodes = [] if nodes is None else nodes
     if isinstance(node, yaml.MappingNode):
         out = []
         for key, (_, vnode) in reader.mapping(node, where).items():
@@ -217,18 +290,25 @@ def _pairs(reader: Reader, node: yaml.Node, where: str) -> list[tuple[str, str]]
                 reader.problem(vnode, f"{where}.{key}: expected a single value, got {kind(vnode)}")
                 continue
             out.append((key, str(vnode.value)))
+            nodes.append(vnode)
         return out
     pairs = []
-    for text in reader.strings(node, where):
-        key, sep, val = text.partition("=")
-        if not sep or not key:
-            reader.problem(node, f"{where}: {text!r}: expected KEY=VALUE")
-        else:
-            pairs.append((key, val))
+    if isinstance(node, yaml.SequenceNode):
+        items = [(item, reader.string(item, f"{where}[{i}]")) for i, item in enumerate(node.value)]
+    else:
+        items = [(node, reader.string(node, where))]
+    for item, text in items:
+        if text is not None:
+            key, sep, val = text.partition("=")
+            if not sep or not key:
+                reader.problem(item, f"{where}: {text!r}: expected KEY=VALUE")
+            else:
+                pairs.append((key, val))
+                nodes.append(item)
     return pairs
 
 
-def _params(reader: Reader, node: yaml.Node) -> list[str]:
+def _params(reader: Reader, node: yaml.Node) -> list[tuple[str, yaml.Node]]:
     out = []
     for name, (_, pnode) in reader.mapping(node, "params").items():
         for key, (_, vnode) in reader.mapping(pnode, f"params.{name}").items():
@@ -236,7 +316,7 @@ def _params(reader: Reader, node: yaml.Node) -> list[str]:
             if refused is not None:
                 reader.problem(vnode, f"params.{name}.{key}: {refused}")
                 continue
-            out.append(f"--param={name}.{key}={_flow_yaml(param)}")
+            out.append((f"--param={name}.{key}={_flow_yaml(param)}", vnode))
     return out
 
 
@@ -338,4 +418,6 @@ def apply(parser: argparse.ArgumentParser, argv: Sequence[str], cwd: Path | None
         )
         for dest in WITH_FILE_ENDPOINT + (() if user_endpoint else WITH_ANY_ENDPOINT):
             injected.pop(dest, None)
+    applied = {dest: text for dest, text in config.weakening.items() if dest in injected}
+    config = replace(config, weakening=applied, positions={d: p for d, p in config.positions.items() if d in injected})
     return argv[: at + 1] + [a for args in injected.values() for a in args] + user, config

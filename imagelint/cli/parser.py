@@ -11,7 +11,7 @@ import argparse
 from imagelint import __version__
 from imagelint.engines import EngineName
 from imagelint.formats import FORMAT_CHOICES
-from imagelint.judgement.gate import FAIL_ON_CHOICES
+from imagelint.judgement.gate import DEFAULT_FAIL_ON, FAIL_ON_CHOICES
 from imagelint.policy.schema import SCHEMAS
 from imagelint.sources.api import DEFAULT_PAGE_SIZE
 from imagelint.sources.transport import DEFAULT_MAX_RESPONSE_MB, DEFAULT_RETRIES, DEFAULT_TIMEOUT
@@ -60,8 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--fail-on",
         choices=FAIL_ON_CHOICES,
-        default="low",
-        help="lowest severity that fails the gate; never = audit only (default low)",
+        default=DEFAULT_FAIL_ON,
+        help=f"lowest severity that fails the gate; never = audit only (default {DEFAULT_FAIL_ON})",
+    )
+    check.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let a run that judged no image pass (default: no image is incomplete, exit 3)",
+    )
+    check.add_argument(
+        "--min-images",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fewer than N images judged is incomplete, exit 3 (default 1)",
     )
     check.add_argument(
         "--color",

@@ -4,11 +4,16 @@
 (decided before any image is read, see ``cli``); 3: the source could not be read completely; 4: a bug in
 imagelint; 130: interrupted. An incomplete run is 3 even when what was seen had failures: "we could not
 see the fleet" is the more urgent news for a gate, and a partial view must never read as a pass.
+
+A run that judged fewer images than its floor (``require_images``: one by default, ``--min-images N``, none
+with ``--allow-empty``) is incomplete too: an empty list is what a mistyped image id, a token scoped to the
+wrong project, or a query parameter the server turned into a filter that matches nothing look like.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 
 from imagelint.judgement.result import RunResult, Severity
 
@@ -24,6 +29,7 @@ class ExitCode(enum.IntEnum):
 
 
 FAIL_ON_CHOICES = ("never", *(s.label for s in Severity))
+DEFAULT_FAIL_ON = "low"
 
 
 def exit_code(result: RunResult, fail_on: str) -> ExitCode:
@@ -35,3 +41,15 @@ def exit_code(result: RunResult, fail_on: str) -> ExitCode:
     if any(f.severity >= threshold and not f.suppressed for f in result.findings):
         return ExitCode.FINDINGS
     return ExitCode.OK
+
+
+def require_images(result: RunResult, minimum: int) -> RunResult:
+    """``result``, marked incomplete if it judged fewer than ``minimum`` images (and was complete so far)."""
+    images = result.summary.images
+    if not result.source.complete or images >= minimum:
+        return result
+    if minimum == 1:
+        why = "no image was judged: the source listed none (--allow-empty if an empty fleet is expected)"
+    else:
+        why = f"{images} images judged, fewer than --min-images {minimum}"
+    return replace(result, source=replace(result.source, complete=False, error=why))

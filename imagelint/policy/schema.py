@@ -206,6 +206,8 @@ def config_schema() -> dict[str, Any]:
             "endpoint": {"type": "string"},
             "query": pairs,
             "page-size": {"type": "integer", "minimum": 1},
+            "allow-empty": {"type": "boolean"},
+            "min-images": {"type": "integer", "minimum": 0},
             "reports": pairs,
             "attributes": {"type": "object", "additionalProperties": attribute},
         },
