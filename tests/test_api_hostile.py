@@ -162,3 +162,34 @@ def test_a_bad_cap_is_a_usage_error(tmp_path, value):
     code, stderr, _ = run_measured(tmp_path, "http://127.0.0.1:9", "--max-response-mb", value)
     assert code == 2
     assert stderr.strip().count("\n") == 0 and "--max-response-mb" in stderr
+
+
+# -- secrets: scrubbed where they are values, the rest of the line left readable ------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_short_token_does_not_mangle_the_error_line(tmp_path):
+    """main: ``GET h******p://127.0.0.1:…/v2/images?limi***=1000: connec***ion refused``."""
+    port = free_port()
+    code, stderr, _ = run_measured(tmp_path, f"http://127.0.0.1:{port}", "--token", "t", "--retries", "0")
+    assert code == 3
+    assert f"INCOMPLETE: GET http://127.0.0.1:{port}/v2/images?limit=1000: connection refused" in stderr
+
+
+def test_a_token_echoed_by_the_server_is_scrubbed_where_it_stands(tmp_path):
+    echo = Fault(
+        "status", status=403, style="ims", code="IMG.0403", message="token t is not valid for limit", times=None
+    )
+    with FakeIMS(IMAGES, faults=[echo]) as srv:
+        code, stderr, _ = run_measured(tmp_path, srv.url, "--token", "t", "--retries", "0")
+    line = incomplete_line(stderr)
+    assert code == 3
+    assert "HTTP 403 Forbidden: IMG.0403: token *** is not valid for limit" in line
+    assert f"GET {srv.url}/v2/images?limit=1000" in line

@@ -99,6 +99,29 @@ def test_redact_longest_first():
     assert redact("nothing", ["", "x-y"]) == "nothing"
 
 
+def test_a_short_secret_is_scrubbed_only_where_it_is_a_value():
+    # main: "GET h******p://127.0.0.1:9/v2/images?limi***=1000: connec***ion refused"
+    line = "GET http://127.0.0.1:9/v2/images?limit=1000: connection refused"
+    assert redact(line, ["t"]) == line
+    assert redact("GET http://h/v2/images?token=t&x=1: token t is not valid", ["t"]) == (
+        "GET http://h/v2/images?token=***&x=1: token *** is not valid"
+    )
+    assert redact('{"error": "bad key t"}', ["t"]) == '{"error": "bad key ***"}'
+
+
+def test_a_secret_is_scrubbed_in_its_encoded_forms_too():
+    assert redact("next: /v2/images?sig=a%2Fb%20c", ["a/b c"]) == "next: /v2/images?sig=***"
+    assert redact("q=a%2Fb+c", ["a/b c"]) == "q=***"
+    assert redact('{"echo": "pa\\"ss"}', ['pa"ss']) == '{"echo": "***"}'
+    # a secret that starts or ends with punctuation is found after a letter as well
+    assert redact("x=ab= and ab", ["=ab="]) == "x*** and ab"
+
+
+def test_a_long_secret_is_scrubbed_even_glued_to_other_text():
+    token = "tok-SECRET-0123456789"
+    assert redact(f"Bearer{token}xyz and {token}", [token]) == "Bearer***xyz and ***"
+
+
 def test_origin_fills_default_ports():
     assert origin("https://H.example/x") == ("https", "h.example", 443)
     assert origin("http://h:80") == origin("http://h")

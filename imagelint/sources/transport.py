@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 import urllib3
@@ -94,10 +94,31 @@ class TransportOptions:
     """What one response body may decompress to (``--max-response-mb``)."""
 
 
+SHORT_SECRET = 12
+"""Secrets shorter than this are scrubbed only where they stand as a value, never inside a word."""
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret (longest first, so a secret inside another is not half-revealed) by ``***``."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
+    """Replace every secret by ``***`` where it occurs as a value: as typed, percent-encoded (a query or a
+    ``Location``) or JSON-escaped (an error body echoing it); longest first, so a secret inside another is
+    not half-revealed.
+
+    A long secret is scrubbed wherever it occurs: it cannot be a word of the message, and a server may glue
+    it to other text. A short one (``--token t``) only where it is not part of a longer run of letters and
+    digits: replacing every ``t`` made ``GET h******p://...`` of a plain "connection refused".
+    """
+    forms: dict[str, None] = {}
+    for secret in (s for s in secrets if s):
+        for form in (secret, quote(secret, safe=""), quote_plus(secret, safe=""), json.dumps(secret)[1:-1]):
+            forms.setdefault(form)
+    for form in sorted(forms, key=len, reverse=True):
+        if len(form) >= SHORT_SECRET:
+            text = text.replace(form, "***")
+            continue
+        # a word boundary only on a side where the secret itself ends in a letter or digit ("=ab" after "x")
+        before = r"(?<![A-Za-z0-9])" if form[0].isalnum() else ""
+        after = r"(?![A-Za-z0-9])" if form[-1].isalnum() else ""
+        text = re.sub(before + re.escape(form) + after, "***", text)
     return text
 
 
