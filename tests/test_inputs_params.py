@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import policy_yaml
 
 NOW = "2026-11-27T00:00:00Z"
+# aliases of aliases: 20 levels of two stand for 2**20 strings (main hung inlining or converting them)
+LAUGHS = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 20)) + ", [*l19, *l19]]"
 BAD = {
     "binary": ("!!binary AAAA", "binary data (!!binary) is not a param value"),
     "set": ("!!set {a, b}", "a set (!!set) is not a param value"),
@@ -23,6 +25,7 @@ BAD = {
     "bad-int": ("!!int x", "invalid literal for int()"),
     "timestamp": ("!!timestamp 2026-01-01", "a date is not a param value"),
     "lone-surrogate": ('"a\\ud800"', "a string with a lone surrogate"),
+    "billion-laughs": (LAUGHS, "the value expands to more than 100,000 values through YAML aliases"),
 }
 
 
@@ -84,6 +87,13 @@ def test_policy_spec_params(cli, project, value, message):
     ):
         one_error(cli(*args, cwd=project), f"{policy}:5:15: spec.params.v: ", message)
     assert not (project / "PWNED").exists()
+
+
+@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp"])
+def test_aliases_within_the_cap_are_accepted(cli, project, engine):
+    value = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 10)) + "]"  # 2**10 strings
+    proc = check(cli, project, "--param", f"p.v={value}", engine=engine)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.parametrize("engine", ["cel-python", "cel-cpp"])

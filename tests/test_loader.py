@@ -119,6 +119,28 @@ def test_cel_syntax_error_points_into_the_yaml_file(write, expression_yaml, line
 
 
 @pytest.mark.parametrize(
+    "expression_yaml",
+    [
+        r'    - expression: "image.name == \"x\" && image.status @ 1"',  # escaped quotes
+        r'    - expression: "image.name == \"\u00e9\t\x41\" && image.status @ 1"',  # \u, \t, \x escapes
+        r'    - expression: "image.name == \"\ud83d\ude00\" && image.status @ 1"',  # a surrogate pair: one char
+        r'    - expression: "image.name == \"\\\\\" && image.status @ 1"',  # escaped backslashes
+        "    - expression: 'image.name == ''x'' && image.status @ 1'",  # single-quoted: '' is one quote
+        '    - expression: "image.name == \\"x\\" &&\\\n        image.status @ 1"',  # an escaped line break
+    ],
+)
+def test_cel_error_column_is_exact_after_escapes_in_quoted_scalars(write, expression_yaml):
+    """main paired the n-th non-blank character of the value with the n-th of the source, so every escape
+    before the error moved the column right by its length."""
+    text = GOOD.format(name="p").replace('    - expression: image.status == "active"\n', expression_yaml + "\n")
+    path = write("p.yaml", text)
+    lines = text.splitlines()
+    line = next(n for n, t in enumerate(lines, 1) if "@" in t)
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:{line}:{lines[line - 1].index('@') + 1}: "), problem
+
+
+@pytest.mark.parametrize(
     "expression, message",
     [
         (

@@ -93,6 +93,35 @@ _Loader.yaml_implicit_resolvers = {
 INT64 = (-(2**63), 2**63 - 1)
 
 RECURSIVE = "the value contains itself (a recursive alias); CEL values are finite"
+MAX_PARAM_VALUES = 100_000
+"""How many values one param may hold once its YAML aliases are expanded: aliases of aliases double at
+every level ("billion laughs"), and every engine works on the expanded value."""
+EXPANDS = (
+    f"the value expands to more than {MAX_PARAM_VALUES:,} values through YAML aliases (aliases of aliases "
+    "double at every level); write the list out, or use fewer aliases"
+)
+
+
+def expanded_size(node: yaml.Node, limit: int = MAX_PARAM_VALUES) -> int:
+    """How many nodes ``node`` stands for with every alias expanded, counted no further than past ``limit``
+    (each distinct node is visited once, so the count itself stays cheap); a recursive alias counts 0 here,
+    its constructor refuses it."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        known = sizes.get(id(n))
+        if known is not None:
+            return known
+        sizes[id(n)] = 0  # in progress: a node that contains itself
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            total += sum(size(item) for item in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        sizes[id(n)] = total = min(total, limit + 1)
+        return total
+
+    return size(node)
 _NOT_CEL: dict[type, str] = {
     bytes: "binary data (!!binary)",
     set: "a set (!!set)",
@@ -138,6 +167,8 @@ def param_problem(value: Any) -> str | None:
 def param_value(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, str | None]:
     """A param's value built from its YAML node, and why it cannot be a param (``None`` when it can)."""
     try:
+        if expanded_size(node) > MAX_PARAM_VALUES:
+            return None, EXPANDS
         value = loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:  # a tag the safe loader refuses (!!python/name:...), a recursive alias
         if "recursive" in str(exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc):
@@ -160,14 +191,20 @@ def yaml_message(exc: yaml.YAMLError) -> str:
 def parse_param(text: str) -> tuple[Any, str | None]:
     """A ``--param`` VALUE read as YAML (``365`` -> int, ``[a, b]`` -> list, ``x`` -> str), and why it cannot be
     a param (``None`` when it can): the text-side twin of ``param_value``."""
+    loader = _Loader(text)
     try:
-        value = yaml.load(text, Loader=_Loader) if text.strip() else ""
+        node = loader.get_single_node() if text.strip() else None
+        if node is not None and expanded_size(node) > MAX_PARAM_VALUES:
+            return None, f"VALUE: {EXPANDS}"
+        value = loader.construct_document(node) if node is not None else (None if text.strip() else "")
     except yaml.YAMLError as exc:
         return None, f"VALUE is not a YAML scalar: {yaml_message(exc)}"
     except RecursionError:
         return None, "VALUE is nested too deeply"
     except Exception as exc:  # noqa: BLE001 - a constructor's own error: !!int x, 5000 digits, !!timestamp x
         return None, f"VALUE cannot be read: {' '.join(str(exc).split())}"
+    finally:
+        loader.dispose()
     return value, param_problem(value)
 
 
@@ -594,18 +631,21 @@ def _offset_mapper(file: str, text: str, node: yaml.Node, value: str) -> Callabl
     """Map an offset into a scalar's value to its file position.
 
     Works for every scalar style by pairing the n-th non-blank character of the value with the n-th
-    non-blank character of the scalar's source text (after a block indicator line or opening quote):
-    folding and indentation only ever change whitespace. Escapes in double-quoted scalars can shift the
-    column by a few characters; the line stays right.
+    non-blank character the scalar's source text produces (after a block indicator line or opening quote):
+    folding and indentation only ever change whitespace. In a quoted scalar an escape (``\\"``, ``\\t``,
+    ``\\u00e9``, a surrogate pair, ``''``) is one unit of the source that produces one character, or none (an
+    escaped line break), so a column after it is still exact.
     """
     start, end = node.start_mark.index, node.end_mark.index
-    raw_start = start
     style = getattr(node, "style", None)  # self.string() made sure it is a scalar
-    if style in ("|", ">"):
-        newline = text.find("\n", start)
-        raw_start = newline + 1 if newline != -1 else start
-    elif style in ("'", '"'):
-        raw_start = start + 1
+    if style in ("'", '"'):
+        units = _quoted_units(text, start + 1, end - 1, style)
+    else:
+        raw_start = start
+        if style in ("|", ">"):
+            newline = text.find("\n", start)
+            raw_start = newline + 1 if newline != -1 else start
+        units = [(i, text[i]) for i in range(raw_start, end)]
     line_starts = [0]
     for i, ch in enumerate(text):
         if ch == "\n":
@@ -615,16 +655,58 @@ def _offset_mapper(file: str, text: str, node: yaml.Node, value: str) -> Callabl
         line = bisect.bisect_right(line_starts, index) - 1
         return Position(file, line + 1, index - line_starts[line] + 1)
 
+    solid = [index for index, produced in units if produced and not produced.isspace()]
+
     def mapper(offset: int) -> Position:
         offset = max(0, min(offset, len(value)))
         n = sum(1 for ch in value[:offset] if not ch.isspace())
-        i = raw_start
-        while i < end:
-            if not text[i].isspace():
-                if n == 0:
-                    return position_of(i)
-                n -= 1
-            i += 1
-        return position_of(max(raw_start, min(i, len(text)) - 1) if i > raw_start else raw_start)
+        if n < len(solid):
+            return position_of(solid[n])
+        last = solid[-1] if solid else (units[0][0] if units else start)
+        return position_of(min(last, max(len(text) - 1, 0)))
 
     return mapper
+
+
+_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r"}
+_ESCAPES.update({"e": "\x1b", " ": " ", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"})
+_HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
+
+
+def _quoted_units(text: str, i: int, stop: int, style: str) -> list[tuple[int, str]]:
+    """``(source index, what it produces)`` for the body of a quoted scalar, escape by escape."""
+    units: list[tuple[int, str]] = []
+    while i < stop:
+        ch = text[i]
+        if style == "'" and ch == "'" and i + 1 < stop and text[i + 1] == "'":
+            units.append((i, "'"))
+            i += 2
+        elif style == '"' and ch == "\\" and i + 1 < stop:
+            code = text[i + 1]
+            if code in _HEX_DIGITS:
+                width = _HEX_DIGITS[code]
+                produced = _hex_char(text[i + 2 : i + 2 + width])
+                i_next = i + 2 + width
+                # a surrogate pair written as two escapes is one character (see _Loader)
+                if 0xD800 <= ord(produced[:1] or " ") <= 0xDBFF and text[i_next : i_next + 2] == "\\u":
+                    low = _hex_char(text[i_next + 2 : i_next + 6])
+                    if 0xDC00 <= ord(low[:1] or " ") <= 0xDFFF:
+                        i_next += 6
+                units.append((i, produced))
+                i = i_next
+            elif code in "\r\n":  # an escaped line break produces nothing
+                i += 3 if text[i + 1 : i + 3] == "\r\n" else 2
+            else:
+                units.append((i, _ESCAPES.get(code, code)))
+                i += 2
+        else:
+            units.append((i, ch))
+            i += 1
+    return units
+
+
+def _hex_char(digits: str) -> str:
+    try:
+        return chr(int(digits, 16))
+    except ValueError:  # PyYAML refused the scalar already; only a column is at stake here
+        return "?"
