@@ -4,6 +4,7 @@ small builders for policy files and fleets, so tests state their inputs as short
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests (tests/test_properties.py): few examples each, so the suite stays quick; no per-example
+# deadline (two cores shared by xdist workers make timings noise). HYPOTHESIS_PROFILE=thorough for more.
+settings.register_profile("imagelint", max_examples=25, deadline=None, derandomize=False)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "imagelint"))
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -193,3 +193,24 @@ def test_a_token_echoed_by_the_server_is_scrubbed_where_it_stands(tmp_path):
     assert code == 3
     assert "HTTP 403 Forbidden: IMG.0403: token *** is not valid for limit" in line
     assert f"GET {srv.url}/v2/images?limit=1000" in line
+
+
+# -- found by the property tests ------------------------------------------------------------------------------
+
+
+def test_an_endpoint_with_an_unbalanced_bracket_is_a_usage_error(tmp_path, cli):
+    # main: "internal error: ValueError: Invalid IPv6 URL", exit 4
+    run = cli("check", "--endpoint", "http://[x")
+    assert run.returncode == 2 and run.stderr.strip().startswith("--endpoint 'http://[x': not a URL")
+    (tmp_path / "imagelint.yaml").write_text("endpoint: http://[x\n")
+    run = cli("check", cwd=tmp_path)
+    assert run.returncode == 2 and "imagelint.yaml:1:11: endpoint: 'http://[x' is not a URL" in run.stderr
+
+
+def test_a_next_link_that_is_not_a_url_ends_the_run_in_one_line():
+    from imagelint.sources.api import ApiOptions, ApiSource
+    from imagelint.sources.interface import SourceError
+
+    source = ApiSource(ApiOptions(endpoint="http://127.0.0.1:5"), None, None)  # type: ignore[arg-type]
+    with pytest.raises(SourceError, match=r'"next" is not a URL \(Invalid IPv6 URL\)'):
+        source._follow("http://[evil/v2/images?marker=x", "GET page 2")

@@ -225,8 +225,12 @@ def load(path: Path, *, explicit: bool = True) -> Config:
                 weakens("min_images", "min-images", "0: a run that judged no image passes")
     if "endpoint" in top:
         url = reader.string(top["endpoint"][1], "endpoint")
-        if url is not None:
-            parts = urlsplit(url)
+        try:
+            parts = urlsplit(url) if url is not None else None
+        except ValueError as exc:  # "Invalid IPv6 URL"
+            reader.problem(top["endpoint"][1], f"endpoint: {url!r} is not a URL ({exc})")
+            parts = None
+        if url is not None and parts is not None:
             if parts.username is not None or parts.password is not None:
                 reader.problem(
                     top["endpoint"][1],

@@ -122,6 +122,8 @@ def expanded_size(node: yaml.Node, limit: int = MAX_PARAM_VALUES) -> int:
         return total
 
     return size(node)
+
+
 _NOT_CEL: dict[type, str] = {
     bytes: "binary data (!!binary)",
     set: "a set (!!set)",

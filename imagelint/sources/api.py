@@ -209,6 +209,12 @@ class ApiSource(ImageSource):
     def _follow(self, link: str, shown: str) -> tuple[str, list[tuple[str, str]]]:
         """Resolve ``next`` (relative or absolute) to ``(url without query, decoded pairs)``; refuse other
         origins before anything is sent there."""
+        try:
+            return self._resolve(link, shown)
+        except ValueError as exc:  # urlsplit: "Invalid IPv6 URL", a bad port: a hostile or broken "next"
+            raise SourceError(f'{shown}: "next" is not a URL ({exc}): {link[:200]!r}') from None
+
+    def _resolve(self, link: str, shown: str) -> tuple[str, list[tuple[str, str]]]:
         endpoint = self.options.endpoint
         parts = urlsplit(link)
         if parts.scheme or parts.netloc:
@@ -297,8 +303,11 @@ class ApiSettings:
 def normalise_endpoint(url: str) -> str:
     """Check ``--endpoint`` and return it without a trailing slash; ``ConfigError`` says what is wrong."""
     text = url.strip()
-    parts = urlsplit(text)
     example = "e.g. https://ims.ap-southeast-1.myhuaweicloud.com"
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unbalanced bracket in the host
+        raise ConfigError(f"--endpoint {url!r}: not a URL ({exc}), {example}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--endpoint {url!r}: expected an http(s) URL of the service root, {example}")
     if parts.username is not None or parts.password is not None:
