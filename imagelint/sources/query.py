@@ -116,7 +116,8 @@ def parse_query(items: Sequence[str], option: str = "--query") -> list[tuple[str
 
 def check_pair(key: str, value: str, option: str = "--query") -> None:
     """Raise ``QueryError`` unless ``key=value`` is a valid query parameter of ``GET /v2/images``."""
-    where = f"{option} {key}={value}"
+    pair = f"{key}={value}"
+    where = f"{option} {pair if pair.isprintable() else repr(pair)}"  # a newline or control must not split the line
     if key not in KNOWN:
         close = difflib.get_close_matches(key, KNOWN, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing (atheris) of the readers of hostile input; see ``inputs.py``."""
