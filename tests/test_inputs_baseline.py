@@ -106,3 +106,16 @@ def test_deeply_nested_baseline_is_a_usage_error(cli, tmp_path, policy):
     proc = check(cli, images, policy, "--baseline", str(baseline))
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(f"{baseline}:"), proc.stderr
+
+
+def test_an_entry_with_a_misspelt_key_and_a_name_is_a_usage_error(cli, tmp_path, policy):
+    # found by the fuzzer: three keys, but not the three required ones (main: KeyError, exit 4)
+    entry = {"pol---icy": "p", "image_id": "a", "validation": 0, "image_name": "x"}
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps({"imagelint_baseline": 1, "findings": [entry]}, indent=2))
+    run = check(cli, fleet(tmp_path, [{"id": "a"}]), policy, "--baseline", str(baseline))
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [
+        f"{baseline}:5:7: findings[0]: unknown key 'pol---icy' (allowed: policy, image_id, validation, image_name)",
+        f"{baseline}:4:5: findings[0]: missing required key 'policy'",
+    ]

@@ -122,7 +122,7 @@ def load_baseline(path: str | Path) -> Baseline:
 
 def _entry(reader: Reader, item: Any, where: str) -> BaselineKey | None:
     entry = reader.mapping(item, where, {"policy": True, "image_id": True, "validation": True, "image_name": False})
-    if len(entry) < 3 or "validation" not in entry:
+    if not {"policy", "image_id", "validation"} <= entry.keys():  # a missing one was reported by mapping()
         return None
     policy = reader.string(entry["policy"][1], f"{where}.policy")
     image_id = reader.string(entry["image_id"][1], f"{where}.image_id")
