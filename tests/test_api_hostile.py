@@ -214,3 +214,13 @@ def test_a_next_link_that_is_not_a_url_ends_the_run_in_one_line():
     source = ApiSource(ApiOptions(endpoint="http://127.0.0.1:5"), None, None)  # type: ignore[arg-type]
     with pytest.raises(SourceError, match=r'"next" is not a URL \(Invalid IPv6 URL\)'):
         source._follow("http://[evil/v2/images?marker=x", "GET page 2")
+
+
+def test_fetch_keeps_the_deadline_and_the_cap_too(tmp_path, cli):
+    out = tmp_path / "snap.json"
+    with FakeIMS(IMAGES, faults=[Fault("trickle", seconds=0.5, times=None)]) as srv:
+        run = cli("fetch", "--endpoint", srv.url, "--output", str(out), "--deadline", "2", env=CLEAN_ENV, timeout=HANG)
+    assert run.returncode == 3 and "--deadline 2 s passed" in run.stderr and not out.exists()
+    with FakeIMS(IMAGES, faults=[Fault("bomb", size=GIB, times=None)]) as srv:
+        run = cli("fetch", "--endpoint", srv.url, "-o", str(out), "--max-response-mb", "8", env=CLEAN_ENV, timeout=HANG)
+    assert run.returncode == 3 and "response body over 8 MiB" in run.stderr and not out.exists()
