@@ -375,6 +375,7 @@ def open_source(
         on_retry=lambda text: console.warn(text),
     )
     credentials = _auth.resolve(endpoint, transport, env, token=settings.token, token_file=settings.token_file)
+    credentials.bind(endpoint)
     for name, value in headers:
         if name.lower() in _CREDENTIAL_HEADERS and credentials.method != "none":
             raise ConfigError(f"--header {name}: conflicts with the {credentials.method} credentials in use")
