@@ -4,9 +4,9 @@ token at Keystone/IAM by keystoneauth1, see ``keystone.py``), or AK/SK signing.
 Which one is used is decided once, before any request, in this order: ``--token-file``/``--token``,
 ``OS_AUTH_TOKEN``, ``HUAWEICLOUD_SDK_AK``+``HUAWEICLOUD_SDK_SK``, the ``OS_*`` application-credential
 variables, the ``OS_*`` password variables, and else none (a bare Glance behind ``--header`` identity
-headers). Every credential object is bound to the endpoint's origin and refuses to add credentials to a request for any other origin, so a bug elsewhere
-still cannot leak a token; every secret value is registered with the transport, which scrubs it from
-every message.
+headers). Every credential object is bound to the endpoint's origin and refuses to add credentials to a
+request for any other origin, so a bug elsewhere still cannot leak a token; every secret value is
+registered with the transport, which scrubs it from every message.
 """
 
 from __future__ import annotations
