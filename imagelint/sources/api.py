@@ -29,6 +29,7 @@ from imagelint.sources import auth as _auth
 from imagelint.sources.console import Console
 from imagelint.sources.interface import Image, ImageSource, Page, SeenIds, SourceError, plain_json
 from imagelint.sources.jsonstream import NESTED
+from imagelint.sources.locate import locate
 from imagelint.sources.query import parse_query
 from imagelint.sources.signer import canonical_query
 from imagelint.sources.snapshot import check_image
@@ -44,6 +45,7 @@ from imagelint.sources.transport import (
 
 DEFAULT_PAGE_SIZE = 1000
 LIST_PATH = "/v2/images"
+APIS = ("images", "cloudimages")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _MANAGED_HEADERS = {"host", "content-length", "transfer-encoding", "x-sdk-date", "connection"}
 _CREDENTIAL_HEADERS = {"x-auth-token", "authorization", "x-security-token"}
@@ -54,6 +56,8 @@ _SECRET_HEADER = re.compile(r"(?i)token|secret|password|auth|key|cookie")
 class ApiOptions:
     endpoint: str
     """Service root, normalised: no trailing slash, no query, no credentials."""
+    place: tuple[tuple[str, str], ...] = ()
+    """Cloud, region, project id and name, when known: for the report's source, never a secret."""
     query: tuple[tuple[str, str], ...] = ()
     """Validated ``--query`` pairs (``limit`` is carried by ``page_size``)."""
     page_size: int = DEFAULT_PAGE_SIZE
@@ -111,6 +115,7 @@ class ApiSource(ImageSource):
 
     def details(self) -> dict[str, Any]:
         return {
+            **dict(self.options.place),
             "endpoint": self.options.endpoint,
             "query": self.query_string(),
             "page_size": self.options.page_size,
@@ -276,7 +281,8 @@ class ApiSettings:
     """What a user asked of one live endpoint, before any of it is checked: the command line's flags (or any
     other front end's); ``open_source`` checks every field. The messages name the flags."""
 
-    endpoint: str
+    endpoint: str | None = None
+    """``None``: found from the cloud, the service catalog or the region (``sources.locate``)."""
     query: Sequence[str] = ()
     """``KEY=VALUE`` texts, as ``--query`` gives them."""
     headers: Sequence[str] = ()
@@ -290,6 +296,13 @@ class ApiSettings:
     insecure: bool = False
     progress: bool = False
     """Show the progress line even when stderr is not a terminal."""
+    cloud: str | None = None
+    """A cloud of ``clouds.yaml`` (``OS_CLOUD`` when ``None``)."""
+    region: str | None = None
+    project_id: str | None = None
+    project_name: str | None = None
+    api: str = "images"
+    """``images`` (``GET /v2/images``) or ``cloudimages`` (IMS's ``GET /v2/cloudimages``)."""
 
 
 def normalise_endpoint(url: str) -> str:
@@ -337,13 +350,14 @@ def parse_headers(items: Sequence[str]) -> list[tuple[str, str]]:
 def open_source(
     settings: ApiSettings, *, env: Mapping[str, str] | None = None, stderr: TextIO | None = None
 ) -> ApiSource:
-    """Build the ``ApiSource`` for ``settings``: every setting checked, no request sent.
+    """Build the ``ApiSource`` for ``settings``: every setting checked, no image request sent (an
+    endpoint from the service catalog costs the token request, see ``sources.locate``).
 
-    Raises ``ConfigError`` (exit 2) for a bad endpoint, query, header, option or half-set credentials.
+    Raises ``ConfigError`` (exit 2) for a bad endpoint, query, header, option, cloud or half-set
+    credentials; ``SourceError`` (exit 3) when the identity service needed for the catalog fails.
     """
     env = os.environ if env is None else env
     console = Console(stderr, progress=True if settings.progress else None)
-    endpoint = normalise_endpoint(settings.endpoint)
     pairs = parse_query(settings.query)
     page_size = settings.page_size
     limits = [v for k, v in pairs if k == "limit"]
@@ -362,20 +376,27 @@ def open_source(
         raise ConfigError(f"--retries {settings.retries}: expected 0 or more")
     if settings.insecure and settings.ca_bundle:
         raise ConfigError("--insecure and --ca-bundle: give only one")
-    verify: bool | str = True
+    verify: bool | str | None = None
     if settings.ca_bundle:
         if not os.path.isfile(settings.ca_bundle):
             raise ConfigError(f"--ca-bundle {settings.ca_bundle}: no such file")
         verify = settings.ca_bundle
     if settings.insecure:
         verify = False
+    if settings.api not in APIS:
+        raise ConfigError(f"--api {settings.api!r}: expected one of {', '.join(APIS)}")
     headers = parse_headers(settings.headers)
-    transport = Transport(
-        TransportOptions(timeout=settings.timeout, retries=settings.retries, verify=verify),
-        on_retry=lambda text: console.warn(text),
+    located = locate(
+        settings,
+        env,
+        verify=verify,
+        make_transport=lambda tls: Transport(
+            TransportOptions(timeout=settings.timeout, retries=settings.retries, verify=tls),
+            on_retry=lambda text: console.warn(text),
+        ),
+        normalise=normalise_endpoint,
     )
-    credentials = _auth.resolve(endpoint, transport, env, token=settings.token, token_file=settings.token_file)
-    credentials.bind(endpoint)
+    endpoint, transport, credentials = located.endpoint, located.transport, located.credentials
     for name, value in headers:
         if name.lower() in _CREDENTIAL_HEADERS and credentials.method != "none":
             raise ConfigError(f"--header {name}: conflicts with the {credentials.method} credentials in use")
@@ -393,7 +414,13 @@ def open_source(
             "credentials and forge the image list this gate judges"
         )
     return ApiSource(
-        ApiOptions(endpoint=endpoint, query=tuple(pairs), page_size=page_size, headers=tuple(headers)),
+        ApiOptions(
+            endpoint=endpoint,
+            query=tuple(pairs),
+            page_size=page_size,
+            headers=tuple(headers),
+            place=tuple(located.place.items()),
+        ),
         transport,
         credentials,
         console=console,

@@ -34,12 +34,13 @@ def v3_url(auth_url: str) -> str:
     return base if base.endswith("/v3") else base + "/v3"
 
 
-def session_for(transport: Transport) -> ks_session.Session:
+def session_for(transport: Transport, *, cert: Any = None) -> ks_session.Session:
     """A keystoneauth1 session on the transport's ``requests.Session``, with the transport's TLS setting."""
     options = transport.options
     return ks_session.Session(
         session=transport.session,
         verify=options.verify,
+        cert=cert,
         timeout=options.timeout,
         connect_retries=options.retries,
         # A redirect could carry the password or token to another host: refused, as for image requests.
