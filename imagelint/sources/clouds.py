@@ -70,8 +70,8 @@ def load(name: str | None, *, region: str | None, overrides: dict[str, str] | No
     known = sorted(config.get_cloud_names())
     if name is not None and name not in known:
         listed = ", ".join(n for n in known if n != "envvars") or "none"
-        files = ", ".join(config.config_filename and [config.config_filename] or []) or "no clouds.yaml found"
-        raise ConfigError(f"--cloud {name}: no such cloud (known clouds: {listed}; read {files})")
+        read = f"read {config.config_filename}" if config.config_filename else "no clouds.yaml found"
+        raise ConfigError(f"--cloud {name}: no such cloud (known clouds: {listed}; {read})")
     try:
         region_config = config.get_one(cloud=name, region_name=region, **(overrides or {}))
         plugin = region_config.get_auth()
