@@ -403,6 +403,8 @@ def open_source(
         if _SECRET_HEADER.search(name):
             transport.secrets.add(value)  # e.g. a gateway key passed as a header: never print it
     # Warnings only after every check passed, so a usage error stays one line.
+    if credentials.warning:
+        console.warn(credentials.warning)
     if settings.token is not None:
         console.warn(
             "--token puts the token on the command line, where other users (ps) and shell history "

@@ -1,12 +1,12 @@
-"""Credentials for the image API: a token, a password or an application credential (exchanged for a
-token at Keystone/IAM by keystoneauth1, see ``keystone.py``), or AK/SK signing.
+"""Credentials for the image API: a token, a password or an application credential (exchanged for a token at
+Keystone/IAM by keystoneauth1, see ``keystone.py``), or AK/SK signing.
 
 Which one is used is decided once, before any request, in this order: ``--token-file``/``--token``,
-``OS_AUTH_TOKEN``, ``HUAWEICLOUD_SDK_AK``+``HUAWEICLOUD_SDK_SK``, the ``OS_*`` application-credential
-variables, the ``OS_*`` password variables, and else none (a bare Glance behind ``--header`` identity
-headers). Every credential object is bound to the endpoint's origin and refuses to add credentials to a
-request for any other origin, so a bug elsewhere still cannot leak a token; every secret value is
-registered with the transport, which scrubs it from every message.
+``OS_AUTH_TOKEN``, ``HUAWEICLOUD_SDK_AK``+``HUAWEICLOUD_SDK_SK``, the ``OS_*`` application-credential variables, the
+``OS_*`` password variables, Huawei Cloud's credentials file, and else none (a bare Glance behind ``--header``
+identity headers). Every credential object is bound to the endpoint's origin and refuses to add credentials to a
+request for any other origin, so a bug elsewhere still cannot leak a token; every secret value is registered with
+the transport, which scrubs it from every message.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class _Bound:
 
     method = "none"
     unauthorized_hint = ""
+    warning: str | None = None
+    """Printed once the settings are all checked (e.g. a credentials file others can read)."""
 
     def __init__(self, endpoint: str | None) -> None:
         self.origin = None if endpoint is None else origin(endpoint)
@@ -168,6 +170,19 @@ def resolve(
         )
     if (found := keystone_from_env(env, transport)) is not None:
         return found
+    from imagelint.sources import huawei  # noqa: PLC0415 - only when nothing above gave credentials
+
+    if (file := huawei.credentials_file(env)) is not None:
+        aksk = AkSkAuth(
+            endpoint,
+            file.ak,
+            file.sk,
+            transport,
+            project_id=_env(env, "HUAWEICLOUD_SDK_PROJECT_ID") or file.project_id,
+            security_token=file.security_token,
+        )
+        aksk.warning = file.warning
+        return aksk
     return NoAuth(endpoint)
 
 

@@ -67,6 +67,7 @@ class KeystoneAuth:
     one, a second 401 is a real refusal). Bound to the image endpoint's origin like every credential."""
 
     unauthorized_hint = "the token from IAM was refused even after getting a fresh one"
+    warning: str | None = None
 
     def __init__(self, plugin: Any, session: ks_session.Session, transport: Transport, method: str) -> None:
         self.plugin = plugin

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagelint.sources import auth as _auth
-from imagelint.sources import keystone
+from imagelint.sources import huawei, keystone
 from imagelint.sources.transport import ConfigError, Transport
 
 NO_ENDPOINT = (
@@ -67,10 +67,15 @@ def locate(
         if region:
             place["region"] = region
     if endpoint is None and settings.region:
-        from imagelint.sources import huawei  # noqa: PLC0415 - only Huawei Cloud's region path needs it
-
         endpoint = normalise(huawei.ims_endpoint(settings.region, env))
         place["region"] = settings.region
+    if isinstance(credentials, _auth.AkSkAuth) and settings.region:
+        if credentials.project_id is None:
+            signer = _auth.AkSkAuth(
+                None, credentials.ak, credentials.sk, transport, security_token=credentials.security_token
+            )
+            credentials.project_id = huawei.project_id_of(settings.region, transport, env, signer=signer)
+        place["project_id"] = credentials.project_id
     if endpoint is None:
         raise ConfigError(NO_ENDPOINT)
     credentials.bind(endpoint)
