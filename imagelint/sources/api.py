@@ -46,6 +46,8 @@ from imagelint.sources.transport import (
 DEFAULT_PAGE_SIZE = 1000
 LIST_PATH = "/v2/images"
 APIS = ("images", "cloudimages")
+CLOUDIMAGES_PAGE_SIZE = 500
+"""IMS's default page for ``GET /v2/cloudimages`` (``cloudimages.py``)."""
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _MANAGED_HEADERS = {"host", "content-length", "transfer-encoding", "x-sdk-date", "connection"}
 _CREDENTIAL_HEADERS = {"x-auth-token", "authorization", "x-security-token"}
@@ -117,6 +119,7 @@ class ApiSource(ImageSource):
         return {
             **dict(self.options.place),
             "endpoint": self.options.endpoint,
+            "api": self.api_name,
             "query": self.query_string(),
             "page_size": self.options.page_size,
             "auth": self.credentials.method,
@@ -175,8 +178,11 @@ class ApiSource(ImageSource):
                 continue
         return False
 
+    list_path = LIST_PATH
+    api_name = "images"
+
     def _fetch_pages(self) -> Iterator[Page]:
-        url = self.options.endpoint + LIST_PATH
+        url = self.options.endpoint + self.list_path
         pairs = self.query_pairs()
         used = {_marker(pairs)}  # the first request's marker (usually none) counts as used
         headers = dict(self.options.headers)
@@ -196,19 +202,29 @@ class ApiSource(ImageSource):
             self.pages_fetched += 1
             self.images_fetched += len(page)
             yield page
-            link = doc.get("next")
-            if link is None or link == "":
+            following = self._next_request(doc, shown, url, pairs)
+            if following is None:
                 return
-            if not isinstance(link, str):
-                raise SourceError(f'{shown}: "next" is not a string')
-            url, pairs = self._follow(link, shown)
+            url, pairs, link = following
             marker = _marker(pairs)
             if marker in used:
                 raise SourceError(
-                    f'{shown}: pagination loop: "next" ({link}) asks for marker {marker} again, '
+                    f"{shown}: pagination loop: {link} asks for marker {marker} again, "
                     f"after {self.pages_fetched} pages; stopped"
                 )
             used.add(marker)
+
+    def _next_request(
+        self, doc: dict[str, Any], shown: str, url: str, pairs: list[tuple[str, str]]
+    ) -> tuple[str, list[tuple[str, str]], str] | None:
+        """The request for the page after ``doc`` (URL, pairs, and how to name the link in a message), or
+        ``None`` at the end. Glance and ``/v2/images``: the ``next`` link, until a page has none."""
+        link = doc.get("next")
+        if link is None or link == "":
+            return None
+        if not isinstance(link, str):
+            raise SourceError(f'{shown}: "next" is not a string')
+        return (*self._follow(link, shown), f'"next" ({link})')
 
     def _follow(self, link: str, shown: str) -> tuple[str, list[tuple[str, str]]]:
         """Resolve ``next`` (relative or absolute) to ``(url without query, decoded pairs)``; refuse other
@@ -358,7 +374,9 @@ def open_source(
     """
     env = os.environ if env is None else env
     console = Console(stderr, progress=True if settings.progress else None)
-    pairs = parse_query(settings.query)
+    if settings.api not in APIS:
+        raise ConfigError(f"--api {settings.api!r}: expected one of {', '.join(APIS)}")
+    pairs = parse_query(settings.query, api=settings.api)
     page_size = settings.page_size
     limits = [v for k, v in pairs if k == "limit"]
     if limits:
@@ -367,7 +385,7 @@ def open_source(
         page_size = int(limits[-1])
         pairs = [(k, v) for k, v in pairs if k != "limit"]
     if page_size is None:
-        page_size = DEFAULT_PAGE_SIZE
+        page_size = DEFAULT_PAGE_SIZE if settings.api == "images" else CLOUDIMAGES_PAGE_SIZE
     if page_size < 1:
         raise ConfigError(f"--page-size {page_size}: expected a positive integer")
     if settings.timeout <= 0:
@@ -383,8 +401,6 @@ def open_source(
         verify = settings.ca_bundle
     if settings.insecure:
         verify = False
-    if settings.api not in APIS:
-        raise ConfigError(f"--api {settings.api!r}: expected one of {', '.join(APIS)}")
     headers = parse_headers(settings.headers)
     located = locate(
         settings,
@@ -415,7 +431,10 @@ def open_source(
             "--insecure: TLS certificates are NOT verified; anyone on the network path can read the "
             "credentials and forge the image list this gate judges"
         )
-    return ApiSource(
+    from imagelint.sources.cloudimages import CloudImagesSource  # noqa: PLC0415 - it subclasses ApiSource
+
+    kind = ApiSource if settings.api == "images" else CloudImagesSource
+    return kind(
         ApiOptions(
             endpoint=endpoint,
             query=tuple(pairs),
