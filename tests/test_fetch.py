@@ -180,5 +180,6 @@ def test_check_endpoint_json_report_details(tmp_path, fleet):
 def test_api_options_without_endpoint_are_exit_2(flag):
     proc = run("check", "--sample", *flag)
     assert (
-        proc.returncode == 2 and proc.stderr.strip() == f"{flag[0]}: only with --endpoint (they configure the live API)"
+        proc.returncode == 2
+        and proc.stderr.strip() == f"{flag[0]}: only with --endpoint, --cloud or --region (they configure the live API)"
     )

@@ -25,6 +25,7 @@ from imagelint.formats.escape import terminal_safe
 from imagelint.judgement.gate import ExitCode
 from imagelint.policy import PolicyError
 from imagelint.policy.yamlfile import FileProblems
+from imagelint.sources.interface import SourceError
 from imagelint.sources.snapshot_writer import SnapshotWriteError
 from imagelint.sources.transport import ConfigError
 
@@ -59,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReportError as exc:
         err(f"error: {exc}")
         return ExitCode.USAGE
+    except SourceError as exc:
+        # Before the first page: the identity service that names the image endpoint failed.
+        err(f"imagelint: INCOMPLETE: {exc}; exit 3")
+        return ExitCode.SOURCE
     except KeyboardInterrupt:
         err("interrupted")
         return ExitCode.INTERRUPTED

@@ -104,9 +104,15 @@ def parse_now(text: str | None) -> dt.datetime:
 
 
 def _source(args: argparse.Namespace, deadline: Deadline) -> ImageSource:
-    if args.endpoint is not None:
+    if live.wanted(args):
+        if args.input or args.sample:
+            raise UsageError("--cloud/--region read the live API: not with --input or --sample")
         return live.source(args, deadline)
     live.reject_without_endpoint(args)
+    if not (args.sample or args.input):
+        raise UsageError(
+            "check: one of --input FILE, --sample, --endpoint URL, --cloud NAME (or OS_CLOUD) or --region is required"
+        )
     if args.sample:
         return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>")
     return SnapshotSource(args.input)

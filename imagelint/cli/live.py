@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
 from imagelint.deadline import Deadline
 from imagelint.sources.api import ApiSettings, ApiSource, open_source
@@ -19,6 +20,16 @@ _FLAGS = {"headers": "--header"}
 
 def settings(args: argparse.Namespace) -> ApiSettings:
     return ApiSettings(endpoint=args.endpoint, **{f.name: getattr(args, f.name) for f in _FIELDS})
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    """``check`` reads the live API with ``--endpoint``, ``--cloud`` or ``--region``, or with ``OS_CLOUD`` set
+    and no snapshot asked for (as ``openstack`` uses ``OS_CLOUD``)."""
+    if args.endpoint is not None or args.cloud is not None or args.region is not None:
+        return True
+    return not (getattr(args, "input", None) or getattr(args, "sample", False)) and bool(
+        os.environ.get("OS_CLOUD", "").strip()
+    )
 
 
 def source(args: argparse.Namespace, deadline: Deadline | None = None) -> ApiSource:
@@ -39,4 +50,6 @@ def reject_without_endpoint(args: argparse.Namespace) -> None:
 
     flags = [_FLAGS.get(f.name, "--" + f.name.replace("_", "-")) for f in _FIELDS if given(f.name)]
     if flags:
-        raise ConfigError(f"{', '.join(flags)}: only with --endpoint (they configure the live API)")
+        raise ConfigError(
+            f"{', '.join(flags)}: only with --endpoint, --cloud or --region (they configure the live API)"
+        )

@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="evaluate policies over images from a snapshot or the API")
-    src = check.add_mutually_exclusive_group(required=True)
+    # Not required: --cloud, --region or OS_CLOUD also choose the live API (check.py says what is missing).
+    src = check.add_mutually_exclusive_group()
     src.add_argument(
         "--input", metavar="FILE", help='snapshot: JSON {"images": [...]}, JSON array, or JSON Lines; - for stdin'
     )
@@ -95,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "--endpoint",
         metavar="URL",
-        required=True,
-        help="service root, e.g. https://ims.ap-southeast-1.myhuaweicloud.com (calls URL/v2/images)",
+        help="service root, e.g. https://ims.ap-southeast-1.myhuaweicloud.com (calls URL/v2/images); "
+        "default: from --cloud's catalog or --region",
     )
     _api_options(fetch)
     fetch.add_argument("--output", "-o", required=True, metavar="FILE", help="snapshot file to write (atomically)")
@@ -170,7 +171,25 @@ def _policy_options(p: argparse.ArgumentParser, *, params: bool = False) -> None
 
 def _api_options(p: argparse.ArgumentParser) -> None:
     """The live-API options; their defaults are ``ApiSettings``'s (``cli.live`` relies on that)."""
-    g = p.add_argument_group("live API (with --endpoint)")
+    g = p.add_argument_group("live API (with --endpoint, --cloud or --region)")
+    g.add_argument(
+        "--cloud",
+        metavar="NAME",
+        help="a cloud of clouds.yaml, as `openstack --os-cloud` reads it (default OS_CLOUD); needs the openstack extra",
+    )
+    g.add_argument(
+        "--region",
+        metavar="REGION",
+        help="the region: of the cloud's catalog, or Huawei Cloud's (ims.REGION.myhuaweicloud.com)",
+    )
+    g.add_argument("--project-id", metavar="ID", help="scope the token (or AK/SK) to this project")
+    g.add_argument("--project-name", metavar="NAME", help="scope the token to this project, by name")
+    g.add_argument(
+        "--api",
+        choices=("images", "cloudimages"),
+        default="images",
+        help="images: GET /v2/images (Glance and IMS); cloudimages: IMS's own GET /v2/cloudimages",
+    )
     g.add_argument(
         "--query",
         action="append",

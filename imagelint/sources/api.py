@@ -29,6 +29,7 @@ from imagelint.sources import auth as _auth
 from imagelint.sources.console import Console
 from imagelint.sources.interface import Image, ImageSource, Page, SeenIds, SourceError, plain_json
 from imagelint.sources.jsonstream import NESTED
+from imagelint.sources.locate import locate
 from imagelint.sources.query import parse_query
 from imagelint.sources.signer import canonical_query
 from imagelint.sources.snapshot import check_image
@@ -45,6 +46,9 @@ from imagelint.sources.transport import (
 
 DEFAULT_PAGE_SIZE = 1000
 LIST_PATH = "/v2/images"
+APIS = ("images", "cloudimages")
+CLOUDIMAGES_PAGE_SIZE = 500
+"""IMS's default page for ``GET /v2/cloudimages`` (``cloudimages.py``)."""
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _MANAGED_HEADERS = {"host", "content-length", "transfer-encoding", "x-sdk-date", "connection"}
 _CREDENTIAL_HEADERS = {"x-auth-token", "authorization", "x-security-token"}
@@ -55,6 +59,8 @@ _SECRET_HEADER = re.compile(r"(?i)token|secret|password|auth|key|cookie")
 class ApiOptions:
     endpoint: str
     """Service root, normalised: no trailing slash, no query, no credentials."""
+    place: tuple[tuple[str, str], ...] = ()
+    """Cloud, region, project id and name, when known: for the report's source, never a secret."""
     query: tuple[tuple[str, str], ...] = ()
     """Validated ``--query`` pairs (``limit`` is carried by ``page_size``)."""
     page_size: int = DEFAULT_PAGE_SIZE
@@ -112,7 +118,9 @@ class ApiSource(ImageSource):
 
     def details(self) -> dict[str, Any]:
         return {
+            **dict(self.options.place),
             "endpoint": self.options.endpoint,
+            "api": self.api_name,
             "query": self.query_string(),
             "page_size": self.options.page_size,
             "auth": self.credentials.method,
@@ -171,8 +179,11 @@ class ApiSource(ImageSource):
                 continue
         return False
 
+    list_path = LIST_PATH
+    api_name = "images"
+
     def _fetch_pages(self) -> Iterator[Page]:
-        url = self.options.endpoint + LIST_PATH
+        url = self.options.endpoint + self.list_path
         pairs = self.query_pairs()
         used = {_marker(pairs)}  # the first request's marker (usually none) counts as used
         headers = dict(self.options.headers)
@@ -192,19 +203,29 @@ class ApiSource(ImageSource):
             self.pages_fetched += 1
             self.images_fetched += len(page)
             yield page
-            link = doc.get("next")
-            if link is None or link == "":
+            following = self._next_request(doc, shown, url, pairs)
+            if following is None:
                 return
-            if not isinstance(link, str):
-                raise SourceError(f'{shown}: "next" is not a string')
-            url, pairs = self._follow(link, shown)
+            url, pairs, link = following
             marker = _marker(pairs)
             if marker in used:
                 raise SourceError(
-                    f'{shown}: pagination loop: "next" ({link}) asks for marker {marker} again, '
+                    f"{shown}: pagination loop: {link} asks for marker {marker} again, "
                     f"after {self.pages_fetched} pages; stopped"
                 )
             used.add(marker)
+
+    def _next_request(
+        self, doc: dict[str, Any], shown: str, url: str, pairs: list[tuple[str, str]]
+    ) -> tuple[str, list[tuple[str, str]], str] | None:
+        """The request for the page after ``doc`` (URL, pairs, and how to name the link in a message), or
+        ``None`` at the end. Glance and ``/v2/images``: the ``next`` link, until a page has none."""
+        link = doc.get("next")
+        if link is None or link == "":
+            return None
+        if not isinstance(link, str):
+            raise SourceError(f'{shown}: "next" is not a string')
+        return (*self._follow(link, shown), f'"next" ({link})')
 
     def _follow(self, link: str, shown: str) -> tuple[str, list[tuple[str, str]]]:
         """Resolve ``next`` (relative or absolute) to ``(url without query, decoded pairs)``; refuse other
@@ -283,7 +304,8 @@ class ApiSettings:
     """What a user asked of one live endpoint, before any of it is checked: the command line's flags (or any
     other front end's); ``open_source`` checks every field. The messages name the flags."""
 
-    endpoint: str
+    endpoint: str | None = None
+    """``None``: found from the cloud, the service catalog or the region (``sources.locate``)."""
     query: Sequence[str] = ()
     """``KEY=VALUE`` texts, as ``--query`` gives them."""
     headers: Sequence[str] = ()
@@ -298,6 +320,13 @@ class ApiSettings:
     insecure: bool = False
     progress: bool = False
     """Show the progress line even when stderr is not a terminal."""
+    cloud: str | None = None
+    """A cloud of ``clouds.yaml`` (``OS_CLOUD`` when ``None``)."""
+    region: str | None = None
+    project_id: str | None = None
+    project_name: str | None = None
+    api: str = "images"
+    """``images`` (``GET /v2/images``) or ``cloudimages`` (IMS's ``GET /v2/cloudimages``)."""
 
 
 def normalise_endpoint(url: str) -> str:
@@ -348,14 +377,17 @@ def parse_headers(items: Sequence[str]) -> list[tuple[str, str]]:
 def open_source(
     settings: ApiSettings, *, env: Mapping[str, str] | None = None, stderr: TextIO | None = None
 ) -> ApiSource:
-    """Build the ``ApiSource`` for ``settings``: every setting checked, no request sent.
+    """Build the ``ApiSource`` for ``settings``: every setting checked, no image request sent (an
+    endpoint from the service catalog costs the token request, see ``sources.locate``).
 
-    Raises ``ConfigError`` (exit 2) for a bad endpoint, query, header, option or half-set credentials.
+    Raises ``ConfigError`` (exit 2) for a bad endpoint, query, header, option, cloud or half-set
+    credentials; ``SourceError`` (exit 3) when the identity service needed for the catalog fails.
     """
     env = os.environ if env is None else env
     console = Console(stderr, progress=True if settings.progress else None)
-    endpoint = normalise_endpoint(settings.endpoint)
-    pairs = parse_query(settings.query)
+    if settings.api not in APIS:
+        raise ConfigError(f"--api {settings.api!r}: expected one of {', '.join(APIS)}")
+    pairs = parse_query(settings.query, api=settings.api)
     page_size = settings.page_size
     limits = [v for k, v in pairs if k == "limit"]
     if limits:
@@ -364,7 +396,7 @@ def open_source(
         page_size = int(limits[-1])
         pairs = [(k, v) for k, v in pairs if k != "limit"]
     if page_size is None:
-        page_size = DEFAULT_PAGE_SIZE
+        page_size = DEFAULT_PAGE_SIZE if settings.api == "images" else CLOUDIMAGES_PAGE_SIZE
     if page_size < 1:
         raise ConfigError(f"--page-size {page_size}: expected a positive integer")
     if not 0 < settings.timeout < 1e9:  # also nan and inf, which no timer takes
@@ -375,7 +407,7 @@ def open_source(
         raise ConfigError(f"--retries {settings.retries}: expected 0 or more")
     if settings.insecure and settings.ca_bundle:
         raise ConfigError("--insecure and --ca-bundle: give only one")
-    verify: bool | str = True
+    verify: bool | str | None = None
     if settings.ca_bundle:
         if not os.path.isfile(settings.ca_bundle):
             raise ConfigError(f"--ca-bundle {settings.ca_bundle}: no such file")
@@ -383,22 +415,30 @@ def open_source(
     if settings.insecure:
         verify = False
     headers = parse_headers(settings.headers)
-    transport = Transport(
-        TransportOptions(
-            timeout=settings.timeout,
-            retries=settings.retries,
-            verify=verify,
-            max_response_bytes=int(settings.max_response_mb * (1 << 20)),
+    located = locate(
+        settings,
+        env,
+        verify=verify,
+        make_transport=lambda tls: Transport(
+            TransportOptions(
+                timeout=settings.timeout,
+                retries=settings.retries,
+                verify=tls,
+                max_response_bytes=int(settings.max_response_mb * (1 << 20)),
+            ),
+            on_retry=lambda text: console.warn(text),
         ),
-        on_retry=lambda text: console.warn(text),
+        normalise=normalise_endpoint,
     )
-    credentials = _auth.resolve(endpoint, transport, env, token=settings.token, token_file=settings.token_file)
+    endpoint, transport, credentials = located.endpoint, located.transport, located.credentials
     for name, value in headers:
         if name.lower() in _CREDENTIAL_HEADERS and credentials.method != "none":
             raise ConfigError(f"--header {name}: conflicts with the {credentials.method} credentials in use")
         if _SECRET_HEADER.search(name):
             transport.secrets.add(value)  # e.g. a gateway key passed as a header: never print it
     # Warnings only after every check passed, so a usage error stays one line.
+    if credentials.warning:
+        console.warn(credentials.warning)
     if settings.token is not None:
         console.warn(
             "--token puts the token on the command line, where other users (ps) and shell history "
@@ -409,8 +449,17 @@ def open_source(
             "--insecure: TLS certificates are NOT verified; anyone on the network path can read the "
             "credentials and forge the image list this gate judges"
         )
-    return ApiSource(
-        ApiOptions(endpoint=endpoint, query=tuple(pairs), page_size=page_size, headers=tuple(headers)),
+    from imagelint.sources.cloudimages import CloudImagesSource  # noqa: PLC0415 - it subclasses ApiSource
+
+    kind = ApiSource if settings.api == "images" else CloudImagesSource
+    return kind(
+        ApiOptions(
+            endpoint=endpoint,
+            query=tuple(pairs),
+            page_size=page_size,
+            headers=tuple(headers),
+            place=tuple(located.place.items()),
+        ),
         transport,
         credentials,
         console=console,

@@ -1,21 +1,22 @@
-"""Credentials for the image API: a token, a password (exchanged for a token at IAM), or AK/SK signing.
+"""Credentials for the image API: a token, a password or an application credential (exchanged for a token at
+Keystone/IAM by keystoneauth1, see ``keystone.py``), or AK/SK signing.
 
 Which one is used is decided once, before any request, in this order: ``--token-file``/``--token``,
-``OS_AUTH_TOKEN``, ``HUAWEICLOUD_SDK_AK``+``HUAWEICLOUD_SDK_SK``, the ``OS_*`` password variables, and
-else none (a bare Glance behind ``--header`` identity headers). Every credential object is bound to the
-endpoint's origin and refuses to add credentials to a request for any other origin, so a bug elsewhere
-still cannot leak a token; every secret value is registered with the transport, which scrubs it from
-every message.
+``OS_AUTH_TOKEN``, ``HUAWEICLOUD_SDK_AK``+``HUAWEICLOUD_SDK_SK``, the ``OS_*`` application-credential variables, the
+``OS_*`` password variables, Huawei Cloud's credentials file, and else none (a bare Glance behind ``--header``
+identity headers). Every credential object is bound to the endpoint's origin and refuses to add credentials to a
+request for any other origin, so a bug elsewhere still cannot leak a token; every secret value is registered with
+the transport, which scrubs it from every message.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from imagelint.sources import keystone
 from imagelint.sources.interface import SourceError
+from imagelint.sources.keystone import KeystoneAuth
 from imagelint.sources.signer import canonical_query, sign
 from imagelint.sources.transport import ConfigError, Transport, origin
 
@@ -30,12 +31,18 @@ class _Bound:
 
     method = "none"
     unauthorized_hint = ""
+    warning: str | None = None
+    """Printed once the settings are all checked (e.g. a credentials file others can read)."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str | None) -> None:
+        self.origin = None if endpoint is None else origin(endpoint)
+
+    def bind(self, endpoint: str) -> None:
+        """Bind to the endpoint once it is known (from the service catalog or a region)."""
         self.origin = origin(endpoint)
 
     def _url(self, url: str, pairs: list[tuple[str, str]]) -> str:
-        if origin(url) != self.origin:
+        if self.origin is None or origin(url) != self.origin:
             # Never reached through ApiSource (it refuses foreign links first); kept as the last fence.
             raise SourceError(f"refusing to send credentials to {url}: not the endpoint's origin")
         query = canonical_query(pairs)
@@ -62,7 +69,7 @@ class TokenAuth(_Bound):
     method = "token"
     unauthorized_hint = "the token was refused (expired? wrong project?)"
 
-    def __init__(self, endpoint: str, token: str, transport: Transport) -> None:
+    def __init__(self, endpoint: str | None, token: str, transport: Transport) -> None:
         super().__init__(endpoint)
         self.token = token
         transport.secrets.add(token)
@@ -73,85 +80,6 @@ class TokenAuth(_Bound):
         return self._url(url, pairs), {**headers, "X-Auth-Token": self.token}
 
 
-@dataclass(frozen=True)
-class PasswordCredentials:
-    auth_url: str
-    username: str
-    password: str
-    domain: str
-    project_name: str | None
-    project_id: str | None
-    project_domain: str | None = None
-
-
-class PasswordAuth(_Bound):
-    """A project-scoped token from IAM/Keystone (``POST {OS_AUTH_URL}/auth/tokens``), fetched on first
-    use, reused for the run, and fetched again once after a 401 (tokens live 24 h; a long run or a
-    revoked token needs one fresh token, a second 401 is a real refusal)."""
-
-    method = "password"
-    unauthorized_hint = "the token from IAM was refused even after getting a fresh one"
-
-    def __init__(self, endpoint: str, creds: PasswordCredentials, transport: Transport) -> None:
-        super().__init__(endpoint)
-        self.creds = creds
-        self.transport = transport
-        self.token: str | None = None
-        self.refreshes = 0
-        transport.secrets.add(creds.password)
-
-    def tokens_url(self) -> str:
-        base = self.creds.auth_url.rstrip("/")
-        # OS_AUTH_URL conventionally ends in /v3 (Keystone and Huawei IAM); accept it without too.
-        if not base.endswith("/v3"):
-            base += "/v3"
-        return base + "/auth/tokens"
-
-    def _fetch(self) -> str:
-        c = self.creds
-        project: dict[str, object] = {"id": c.project_id} if c.project_id else {"name": c.project_name}
-        if c.project_domain and not c.project_id:
-            project["domain"] = {"name": c.project_domain}
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {"user": {"name": c.username, "password": c.password, "domain": {"name": c.domain}}},
-                },
-                "scope": {"project": project},
-            }
-        }
-        try:
-            response = self.transport.send(
-                "POST", self.tokens_url(), headers={"Content-Type": "application/json"}, body=json.dumps(body).encode()
-            )
-        except SourceError as exc:
-            raise SourceError(f"cannot get a token from IAM: {exc}") from None
-        token = response.headers.get("X-Subject-Token")
-        if not token:
-            raise SourceError(
-                f"cannot get a token from IAM: POST {self.tokens_url()}: HTTP {response.status_code} "
-                "without an X-Subject-Token header"
-            )
-        self.transport.secrets.add(token)
-        return token
-
-    def prepare(
-        self, method: str, url: str, pairs: list[tuple[str, str]], headers: dict[str, str], body: bytes
-    ) -> tuple[str, dict[str, str]]:
-        wire = self._url(url, pairs)
-        if self.token is None:
-            self.token = self._fetch()
-        return wire, {**headers, "X-Auth-Token": self.token}
-
-    def refresh(self) -> bool:
-        if self.refreshes >= 1:
-            return False
-        self.refreshes += 1
-        self.token = None  # the next prepare() fetches a new one
-        return True
-
-
 class AkSkAuth(_Bound):
     """Huawei Cloud AK/SK: every request (every retry too, with a new ``X-Sdk-Date``) is signed."""
 
@@ -160,7 +88,7 @@ class AkSkAuth(_Bound):
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | None,
         ak: str,
         sk: str,
         transport: Transport,
@@ -186,7 +114,7 @@ class AkSkAuth(_Bound):
         return signed.url, signed.headers
 
 
-Credentials = NoAuth | TokenAuth | PasswordAuth | AkSkAuth
+Credentials = NoAuth | TokenAuth | KeystoneAuth | AkSkAuth
 
 
 def _env(env: Mapping[str, str], name: str) -> str | None:
@@ -207,7 +135,7 @@ def read_token_file(path: str) -> str:
 
 
 def resolve(
-    endpoint: str,
+    endpoint: str | None,
     transport: Transport,
     env: Mapping[str, str],
     *,
@@ -240,42 +168,88 @@ def resolve(
             project_id=_env(env, "HUAWEICLOUD_SDK_PROJECT_ID"),
             security_token=_env(env, "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
         )
-    names = ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD")
-    if any(_env(env, n) for n in ("OS_USERNAME", "OS_PASSWORD")):
-        domain = _env(env, "OS_USER_DOMAIN_NAME") or _env(env, "OS_DOMAIN_NAME")
-        project_id, project_name = _env(env, "OS_PROJECT_ID"), _env(env, "OS_PROJECT_NAME")
-        missing = [n for n in names if not _env(env, n)]
-        if not domain:
-            missing.append("OS_USER_DOMAIN_NAME (or OS_DOMAIN_NAME)")
-        if not (project_id or project_name):
-            missing.append("OS_PROJECT_NAME or OS_PROJECT_ID (IMS needs a project-scoped token)")
-        if missing:
-            raise ConfigError(f"password authentication: missing {', '.join(missing)}")
-        auth_url = env["OS_AUTH_URL"].strip()
-        if origin(auth_url)[0] not in ("http", "https"):
-            raise ConfigError(
-                f"OS_AUTH_URL {auth_url!r}: expected an http(s) URL, e.g. "
-                "https://iam.ap-southeast-1.myhuaweicloud.com/v3"
-            )
-        creds = PasswordCredentials(
-            auth_url=auth_url,
-            username=env["OS_USERNAME"].strip(),
-            password=env["OS_PASSWORD"],
-            domain=domain or "",
-            project_name=project_name,
-            project_id=project_id,
-            project_domain=_env(env, "OS_PROJECT_DOMAIN_NAME"),
+    if (found := keystone_from_env(env, transport)) is not None:
+        return found
+    from imagelint.sources import huawei  # noqa: PLC0415 - only when nothing above gave credentials
+
+    if (file := huawei.credentials_file(env)) is not None:
+        aksk = AkSkAuth(
+            endpoint,
+            file.ak,
+            file.sk,
+            transport,
+            project_id=_env(env, "HUAWEICLOUD_SDK_PROJECT_ID") or file.project_id,
+            security_token=file.security_token,
         )
-        return PasswordAuth(endpoint, creds, transport)
+        aksk.warning = file.warning
+        return aksk
     return NoAuth(endpoint)
+
+
+def _auth_url(env: Mapping[str, str]) -> str:
+    auth_url = (env.get("OS_AUTH_URL") or "").strip()
+    if origin(auth_url)[0] not in ("http", "https"):
+        raise ConfigError(
+            f"OS_AUTH_URL {auth_url!r}: expected an http(s) URL, e.g. https://iam.ap-southeast-1.myhuaweicloud.com/v3"
+        )
+    return auth_url
+
+
+def keystone_from_env(env: Mapping[str, str], transport: Transport) -> KeystoneAuth | None:
+    """An application credential or a password from the ``OS_*`` variables, as the OpenStack CLI reads
+    them; ``None`` if neither is set, ``ConfigError`` if half of one is."""
+    secret = _env(env, "OS_APPLICATION_CREDENTIAL_SECRET")
+    cred_id, cred_name = _env(env, "OS_APPLICATION_CREDENTIAL_ID"), _env(env, "OS_APPLICATION_CREDENTIAL_NAME")
+    if secret or cred_id or cred_name:
+        missing = [] if _env(env, "OS_AUTH_URL") else ["OS_AUTH_URL"]
+        if not secret:
+            missing.append("OS_APPLICATION_CREDENTIAL_SECRET")
+        if not (cred_id or cred_name):
+            missing.append("OS_APPLICATION_CREDENTIAL_ID (or _NAME)")
+        user_domain = _env(env, "OS_USER_DOMAIN_NAME") or _env(env, "OS_DOMAIN_NAME")
+        if cred_name and not cred_id and not (_env(env, "OS_USERNAME") and user_domain):
+            missing.append("OS_USERNAME and OS_USER_DOMAIN_NAME (an application credential by name)")
+        if missing:
+            raise ConfigError(f"application credential authentication: missing {', '.join(missing)}")
+        return keystone.application_credential(
+            transport,
+            auth_url=_auth_url(env),
+            secret=secret or "",
+            credential_id=cred_id,
+            credential_name=cred_name,
+            username=_env(env, "OS_USERNAME"),
+            user_domain_name=user_domain,
+        )
+    if not any(_env(env, n) for n in ("OS_USERNAME", "OS_PASSWORD")):
+        return None
+    names = ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD")
+    domain = _env(env, "OS_USER_DOMAIN_NAME") or _env(env, "OS_DOMAIN_NAME")
+    project_id, project_name = _env(env, "OS_PROJECT_ID"), _env(env, "OS_PROJECT_NAME")
+    missing = [n for n in names if not _env(env, n)]
+    if not domain:
+        missing.append("OS_USER_DOMAIN_NAME (or OS_DOMAIN_NAME)")
+    if not (project_id or project_name):
+        missing.append("OS_PROJECT_NAME or OS_PROJECT_ID (IMS needs a project-scoped token)")
+    if missing:
+        raise ConfigError(f"password authentication: missing {', '.join(missing)}")
+    return keystone.password(
+        transport,
+        auth_url=_auth_url(env),
+        username=env["OS_USERNAME"].strip(),
+        password=env["OS_PASSWORD"],
+        user_domain_name=domain or "",
+        project_id=project_id,
+        project_name=project_name,
+        project_domain_name=_env(env, "OS_PROJECT_DOMAIN_NAME"),
+    )
 
 
 __all__ = [
     "AkSkAuth",
     "Credentials",
+    "KeystoneAuth",
     "NoAuth",
-    "PasswordAuth",
-    "PasswordCredentials",
+    "keystone_from_env",
     "TokenAuth",
     "read_token_file",
     "resolve",

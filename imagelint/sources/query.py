@@ -90,10 +90,22 @@ TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S")
 
 KNOWN = tuple(sorted({*TRUE_ONLY, *ENUMS, *INTEGERS, *TIMES, *STRINGS}))
 
+# GET /v2/cloudimages (IMS's native list) takes every parameter above and these (the official SDK's
+# ListImagesRequest; the enumerations are the IMS API page's).
+CLOUDIMAGES_ENUMS: dict[str, tuple[str, ...]] = {
+    "architecture": ("x86", "arm"),
+    "virtual_env_type": ("FusionCompute", "Ironic", "DataImage", "IsoImage"),
+}
+CLOUDIMAGES_STRINGS = ("enterprise_project_id", "flavor_id")
+KNOWN_BY_API: dict[str, tuple[str, ...]] = {
+    "images": KNOWN,
+    "cloudimages": tuple(sorted({*KNOWN, *CLOUDIMAGES_ENUMS, *CLOUDIMAGES_STRINGS})),
+}
+
 _INTEGER = re.compile(r"[0-9]+")
 
 
-def parse_query(items: Sequence[str], option: str = "--query") -> list[tuple[str, str]]:
+def parse_query(items: Sequence[str], option: str = "--query", *, api: str = "images") -> list[tuple[str, str]]:
     """``["visibility=public", ...]`` -> validated ``[("visibility", "public"), ...]`` in the given order."""
     pairs: list[tuple[str, str]] = []
     for item in items:
@@ -101,7 +113,7 @@ def parse_query(items: Sequence[str], option: str = "--query") -> list[tuple[str
         key = key.strip()
         if not sep or not key:
             raise QueryError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} visibility=private")
-        check_pair(key, value, option)
+        check_pair(key, value, option, api=api)
         if key not in REPEATABLE and any(k == key for k, _ in pairs):
             raise QueryError(f"{option} {item!r}: {key} is given twice (only {', '.join(REPEATABLE)} may repeat)")
         pairs.append((key, value))
@@ -114,14 +126,16 @@ def parse_query(items: Sequence[str], option: str = "--query") -> list[tuple[str
     return pairs
 
 
-def check_pair(key: str, value: str, option: str = "--query") -> None:
-    """Raise ``QueryError`` unless ``key=value`` is a valid query parameter of ``GET /v2/images``."""
+def check_pair(key: str, value: str, option: str = "--query", *, api: str = "images") -> None:
+    """Raise ``QueryError`` unless ``key=value`` is a valid query parameter of ``GET /v2/{api}``."""
     pair = f"{key}={value}"
     where = f"{option} {pair if pair.isprintable() else repr(pair)}"  # a newline or control must not split the line
-    if key not in KNOWN:
-        close = difflib.get_close_matches(key, KNOWN, n=1)
+    known = KNOWN_BY_API[api]
+    if key not in known:
+        close = difflib.get_close_matches(key, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise QueryError(f"{where}: unknown query parameter {key!r}{hint}; allowed: {', '.join(KNOWN)}")
+        only = " (a GET /v2/cloudimages parameter: add --api cloudimages)" if key in KNOWN_BY_API["cloudimages"] else ""
+        raise QueryError(f"{where}: unknown query parameter {key!r}{hint}{only}; allowed: {', '.join(known)}")
     if value == "":
         raise QueryError(f"{where}: empty value")
     check: Callable[[str], str | None]
@@ -133,6 +147,8 @@ def check_pair(key: str, value: str, option: str = "--query") -> None:
         check = _time_filter
     elif key in ENUMS:
         check = _enum(ENUMS[key], allow_in=key in IN_LISTS)
+    elif key in CLOUDIMAGES_ENUMS:
+        check = _enum(CLOUDIMAGES_ENUMS[key], allow_in=False)
     else:
         check = _nonblank
     problem = check(value)

@@ -77,6 +77,11 @@ be an existing image id (else 400), the page starts after it in sort order; ``li
 query without ``marker``; ``next`` (relative) is the request's query with ``marker`` replaced by the
 page's last id and is present exactly when the page came back full.  Repeated scalar parameters: the last
 one wins.  Unknown parameters: 400 ``IMG.0001``.
+``GET /v2/cloudimages`` (IMS's native list): the same filters plus ``enterprise_project_id``,
+``flavor_id``, ``architecture``, ``virtual_env_type``; default limit 500; no ``next`` link but
+``page_info.next_marker`` (absent on the last page); every fault applies with ``path="/v2/cloudimages"``
+(``next_loop`` repeats the page's own marker; the link faults do not apply).
+
 ``GET /v2/images/{id}``: one image or 404.  ``GET /v2/schemas/images`` / ``/v2/schemas/image``: minimal
 schemas.  ``GET /``: Glance version document with 300; ``GET /versions``, ``/v2``, ``/v2/``: the same with
 200.  Every response carries ``X-Request-Id`` (and ``X-Openstack-Request-Id``).
@@ -161,6 +166,10 @@ __all__ = ["FakeIMS", "Fault", "RecordedRequest", "generate_images", "FAULT_KIND
 
 SCHEMA_PATH = "/v2/schemas/images"
 LIST_PATH = "/v2/images"
+CLOUD_LIST_PATH = "/v2/cloudimages"
+# IMS's native list: the filters of /v2/images and these; pages by page_info.next_marker, 500 by default.
+CLOUD_FILTERS = frozenset({"enterprise_project_id", "flavor_id", "architecture", "virtual_env_type"})
+CLOUD_DEFAULT_LIMIT = 500
 
 SORT_KEYS = {"name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"}
 SORT_ALIASES = {"create_at": "created_at"}
@@ -462,7 +471,7 @@ def _split_in(value: str) -> list[str]:
     return rows[0] if rows else [""]
 
 
-def _parse_list_query(raw: str, default_limit: int) -> _ListQuery:
+def _parse_list_query(raw: str, default_limit: int, extra: frozenset[str] = frozenset()) -> _ListQuery:
     try:
         pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False)
     except ValueError as e:  # pragma: no cover - parse_qsl is lenient
@@ -477,6 +486,7 @@ def _parse_list_query(raw: str, default_limit: int) -> _ListQuery:
             or k in PAGING
             or k in ("protected", "tag", "member_status")
             or k.startswith("__support_")
+            or k in extra
         )
         if not known:
             raise _BadRequest(f"Invalid query parameter: {k}. The request message format is invalid.")
@@ -967,7 +977,7 @@ class FakeIMS:
 
     @property
     def image_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET" and r.path == LIST_PATH]
+        return [r for r in self.requests if r.method == "GET" and r.path in (LIST_PATH, CLOUD_LIST_PATH)]
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -1156,13 +1166,13 @@ class FakeIMS:
     # ---- routing
     def _respond(self, h, rec: RecordedRequest, count: int, body: bytes, rid: str) -> _Response:
         path = rec.path
-        is_list = h.command in ("GET", "HEAD") and path == LIST_PATH
+        is_list = h.command in ("GET", "HEAD") and path in (LIST_PATH, CLOUD_LIST_PATH)
         idx = self._index
         q = None
         page_idx = None
         if is_list:
             try:
-                q = _parse_list_query(rec.query, self.default_limit)
+                q = _parse_list_query(rec.query, *self._list_defaults(path))
                 lim = min(q.limit, self.max_limit)
                 start, _ = idx.locate(q, 0)
                 page_idx = start // lim if lim > 0 else 0
@@ -1247,11 +1257,16 @@ class FakeIMS:
                 resp.action, resp.fault = f.kind, f
         return resp
 
-    # ---- GET /v2/images
+    def _list_defaults(self, path: str) -> tuple[int, frozenset[str]]:
+        if path == CLOUD_LIST_PATH:
+            return CLOUD_DEFAULT_LIMIT, CLOUD_FILTERS
+        return self.default_limit, frozenset()
+
+    # ---- GET /v2/images (and /v2/cloudimages)
     def _list(self, h, rec, idx: _Index, q: _ListQuery | None, faults: list[Fault]) -> _Response:
         try:
             if q is None:
-                q = _parse_list_query(rec.query, self.default_limit)  # raises the 400
+                q = _parse_list_query(rec.query, *self._list_defaults(rec.path))  # raises the 400
             max_limit = self.max_limit
             for f in faults:
                 if f.kind == "clamp" and f._consume():
@@ -1291,7 +1306,7 @@ class FakeIMS:
                     items.insert(0, idx.encoded(idx.by_id[q.marker]))
                 else:
                     items.insert(1, items[0])
-            if nxt is not None:
+            if nxt is not None and rec.path != CLOUD_LIST_PATH:
                 if k == "next_loop" and f._consume():
                     nxt = with_marker(q.marker) if q.marker is not None else first
                 elif k == "absolute_next" and f._consume():
@@ -1299,10 +1314,21 @@ class FakeIMS:
                 elif k == "foreign_next" and f._consume():
                     nxt = (f.base or f"http://127.0.0.2:{self.port}") + nxt
 
-        out = ['{"images": [', ", ".join(items), '], "first": ', json.dumps(first), ', "schema": "', SCHEMA_PATH, '"']
-        if nxt is not None:
-            out += [', "next": ', json.dumps(nxt)]
-        out.append("}")
+        if rec.path == CLOUD_LIST_PATH:
+            # No next link: the next page's marker is page_info.next_marker; next_loop repeats this page's.
+            marker = idx.images[page[-1]]["id"] if page and len(page) == limit else None
+            if marker is not None and any(f.kind == "next_loop" and f._consume() for f in faults):
+                marker = q.marker or ""
+            info = {"current_count": len(items)}
+            if marker is not None:
+                info["next_marker"] = marker
+            out = ['{"images": [', ", ".join(items), '], "page_info": ', json.dumps(info), "}"]
+        else:
+            out = ['{"images": [', ", ".join(items), '], "first": ', json.dumps(first), ', "schema": "', SCHEMA_PATH]
+            out.append('"')
+            if nxt is not None:
+                out += [', "next": ', json.dumps(nxt)]
+            out.append("}")
         payload = "".join(out).encode()
         for f in faults:
             if f.kind == "invalid_json" and f._consume():

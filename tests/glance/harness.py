@@ -248,14 +248,26 @@ def ims_properties(i: int, visibility: str) -> dict[str, str]:
     return props
 
 
-def _write_config(work: Path, api_limit_max: int) -> Path:
+# With ``authtoken``: Glance behind keystonemiddleware, validating every token at a real Keystone (the
+# headers pipeline plus ``authtoken``; no token cache, so a revoked token is refused at once).
+AUTHTOKEN_PASTE = """
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+delay_auth_decision = false
+"""
+
+
+def _write_config(work: Path, api_limit_max: int, authtoken: dict[str, str] | None = None) -> Path:
     for sub in ("images", "staging", "tasks", "locks", "etc"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     etc = work / "etc"
-    (etc / "glance-api.conf").write_text(
-        GLANCE_CONF.format(work=work, disk_formats=DISK_FORMATS, api_limit_max=api_limit_max)
-    )
-    (work / "glance-api-paste.ini").write_text(PASTE_INI)
+    conf = GLANCE_CONF.format(work=work, disk_formats=DISK_FORMATS, api_limit_max=api_limit_max)
+    paste = PASTE_INI
+    if authtoken is not None:
+        conf += "[keystone_authtoken]\n" + "".join(f"{k} = {v}\n" for k, v in authtoken.items())
+        paste = paste.replace("osprofiler context rootapp", "osprofiler authtoken context rootapp") + AUTHTOKEN_PASTE
+    (etc / "glance-api.conf").write_text(conf)
+    (work / "glance-api-paste.ini").write_text(paste)
     return etc
 
 
@@ -300,17 +312,24 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 @contextlib.contextmanager
 def running_glance(
-    venv: Path | None = None, *, api_limit_max: int = 1000, start_timeout: float = 120.0
+    venv: Path | None = None,
+    *,
+    api_limit_max: int = 1000,
+    start_timeout: float = 120.0,
+    authtoken: dict[str, str] | None = None,
+    mount: str = "",
 ) -> Iterator[Glance]:
     """Start Glance on a free loopback port, yield a :class:`Glance`, stop it afterwards.
 
-    ``api_limit_max`` is the largest page Glance serves whatever ``limit`` asks for.
+    ``api_limit_max`` is the largest page Glance serves whatever ``limit`` asks for. ``authtoken``: the
+    ``[keystone_authtoken]`` options that put Glance behind a real Keystone. ``mount``: a path prefix
+    (``/image``) under which Glance is served too.
     """
     python = venv_python(venv)
     venv = python.parent.parent
     with tempfile.TemporaryDirectory(prefix="imagelint-glance-", dir=_scratch()) as tmp:
         work = Path(tmp)
-        etc = _write_config(work, api_limit_max)
+        etc = _write_config(work, api_limit_max, authtoken)
         t0 = time.monotonic()
         _db_sync(venv, etc, work)
         server_log = work / "serve.log"
@@ -324,7 +343,11 @@ def running_glance(
         with open(server_log, "wb") as log:
             # stdin is a pipe we never write: it closes when this process dies, and serve.py then stops.
             proc = subprocess.Popen(
-                [str(python), str(HERE / "serve.py"), "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"],
+                [
+                    str(python),
+                    str(HERE / "serve.py"),
+                    *("--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof", "--mount", mount),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -333,7 +356,7 @@ def running_glance(
                 text=True,
             )
         try:
-            endpoint = _wait_ready(proc, server_log, work, t0 + start_timeout)
+            endpoint = _wait_ready(proc, server_log, work, t0 + start_timeout, protected=authtoken is not None)
             print(f"glance: {endpoint} up in {time.monotonic() - t0:.1f}s (logs in {work})", file=sys.stderr)
             yield Glance(endpoint, work, server_log, api_limit_max)
         finally:
@@ -348,8 +371,11 @@ def running_glance(
                     pipe.close()
 
 
-def _wait_ready(proc: subprocess.Popen[str], server_log: Path, work: Path, deadline: float) -> str:
-    """Read the port serve.py chose, then poll ``/versions`` until Glance answers 200."""
+def _wait_ready(
+    proc: subprocess.Popen[str], server_log: Path, work: Path, deadline: float, *, protected: bool = False
+) -> str:
+    """Read the port serve.py chose, then poll ``/versions`` until Glance answers 200 (behind authtoken:
+    its 401, which only a loaded pipeline sends)."""
     lines: list[str] = []
 
     def reader() -> None:  # a thread, because a pipe read cannot time out portably
@@ -379,6 +405,8 @@ def _wait_ready(proc: subprocess.Popen[str], server_log: Path, work: Path, deadl
         if endpoint is not None and "READY" in lines:
             try:
                 resp = probe.get(endpoint + "/versions", timeout=5)
+                if protected and resp.status_code == 401:
+                    return endpoint
                 if resp.status_code == 200 and "versions" in resp.json():
                     return endpoint
                 last_error = f"HTTP {resp.status_code}"

@@ -52,6 +52,11 @@ def main() -> int:
         action="store_true",
         help="stop when stdin closes (the test process died): no orphaned servers",
     )
+    parser.add_argument(
+        "--mount",
+        default="",
+        help="also serve the app under this path prefix (e.g. /image, as devstack mounts Glance)",
+    )
     args = parser.parse_args()
     if not os.environ.get("OS_GLANCE_CONFIG_DIR"):
         print("serve.py: OS_GLANCE_CONFIG_DIR is not set", file=sys.stderr)
@@ -60,7 +65,13 @@ def main() -> int:
     # Bind first with a placeholder app: the port is known (and reported) even if loading Glance fails.
     holder: dict[str, object] = {}
 
+    mount = args.mount.rstrip("/")
+
     def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if mount and (path == mount or path.startswith(mount + "/")):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
+            environ["PATH_INFO"] = path[len(mount) :] or "/"
         return holder["app"](environ, start_response)
 
     server = make_server(args.host, args.port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
