@@ -11,6 +11,8 @@ from imagelint.cli.common import catalogue as catalogue_of
 from imagelint.engines import create_engine
 from imagelint.formats.outputs import plan as plan_reports
 from imagelint.formats.outputs import write_all as write_reports
+from imagelint.judgement.compare import compare_with
+from imagelint.judgement.compare import notes as compare_notes
 from imagelint.judgement.evaluate import evaluate
 from imagelint.judgement.gate import exit_code
 from imagelint.judgement.result import RunResult
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         catalogue=catalogue_of(args),
         say=err,
     )
+    previous = compare_with(args.compare) if args.compare else None
     engine = create_engine(args.engine, policies, now)
     others = {
         "--input": args.input,
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         "--baseline": args.baseline,
         "--write-baseline": args.write_baseline,
         "--config": args.config,
+        "--compare": args.compare,
     }
     reports = plan_reports(
         format=args.format,
@@ -54,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         _source(args), policies, engine, now=rfc3339(now), fail_on=args.fail_on, annotate=suppression.annotate
     )
     result = suppression.finish(result)
+    if previous is not None:
+        result = previous.apply(result)
+        for line in compare_notes(result):
+            err(line)
     write_reports(reports, result)
     code = exit_code(result, args.fail_on)
     err(summary_line(result, code))

@@ -34,11 +34,13 @@ def evaluate(
     fail_on: str = "low",
     on_page: Callable[[int], None] | None = None,
     annotate: Annotate | None = None,
+    target: str | None = None,
 ) -> RunResult:
     """Judge every image of ``source`` under every policy of ``engine``.
 
     ``annotate(image, finding)`` may return a changed finding (waivers mark it while the whole image is
-    still at hand); ``on_page(images_so_far)`` reports progress.
+    still at hand); ``on_page(images_so_far)`` reports progress; ``target`` names the audit target every
+    finding is seen through.
     """
     # Most images share a handful of verdict vectors, so tallying whole vectors costs one dict update per
     # image instead of one per (policy, image); they are spread into per-policy counts at the end.
@@ -61,7 +63,7 @@ def evaluate(
                 codes, details = engine.evaluate(image, plain_strings=plain_strings)
                 vectors[tuple(codes)] += 1
                 if details:
-                    new = _findings(policies, evidence, image, details)
+                    new = _findings(policies, evidence, image, details, target)
                     findings.extend(new if annotate is None else [annotate(image, f) for f in new])
             images += len(page)
             if collecting:
@@ -116,6 +118,7 @@ def _findings(
     evidence: list[tuple[str, ...]],
     image: dict[str, Any],
     details: dict[int, list[tuple[int, int | None, str]]],
+    target: str | None = None,
 ) -> list[Finding]:
     ref = ImageRef.of(image)
     out = []
@@ -133,6 +136,7 @@ def _findings(
                     message=message,
                     image=ref,
                     attributes=attributes,
+                    target=target,
                 )
             )
     return out

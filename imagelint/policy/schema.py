@@ -152,6 +152,7 @@ def waivers_schema() -> dict[str, Any]:
             "expires": {"type": "string", "description": "YYYY-MM-DD (midnight UTC) or RFC 3339."},
             "owner": {"type": "string"},
             "ticket": {"type": "string"},
+            "target": {"type": "string", "description": "Audit targets (a glob over their names); default: all."},
         },
     }
     return {
@@ -212,7 +213,78 @@ def config_schema() -> dict[str, Any]:
     }
 
 
-SCHEMAS = {"policy": policy_schema, "test": policy_test_schema, "waivers": waivers_schema, "config": config_schema}
+def targets_schema() -> dict[str, Any]:
+    """The targets file of ``imagelint audit`` (``sources/targets.py`` is the reader of record)."""
+    strings = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+    env_name = {
+        "type": "string",
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        "description": "An environment variable's NAME.",
+    }
+    settings: dict[str, Any] = {
+        "cloud": {"type": "string", "description": "A cloud of clouds.yaml."},
+        "endpoint": {"type": "string", "description": "The image service root, e.g. https://ims.eu-de.example"},
+        "region": {"type": "string"},
+        "regions": {**strings, "description": "One target per region."},
+        "project": {"type": "string", "description": "Project name."},
+        "projects": {**strings, "description": "One target per project (by name)."},
+        "project_id": {"type": "string"},
+        "project_ids": {**strings, "description": "One target per project (by id)."},
+        "api": {"enum": ["images", "cloudimages"]},
+        "query": {
+            "oneOf": [
+                {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "array"]}},
+                {"type": "array", "items": {"type": "string", "pattern": "="}},
+            ]
+        },
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "auth": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Where the credentials are: never the credentials themselves.",
+            "properties": {
+                "token_env": env_name,
+                "token_file": {"type": "string"},
+                "ak_env": env_name,
+                "sk_env": env_name,
+                "security_token_env": env_name,
+                "project_id_env": env_name,
+                "none": {"type": "boolean"},
+            },
+        },
+        "page_size": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "retries": {"type": "integer", "minimum": 0},
+        "ca_bundle": {"type": "string"},
+        "insecure": {"type": "boolean"},
+    }
+    target = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"}, **settings},
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": "https://imagelint.invalid/schemas/targets.json",
+        "title": "imagelint targets (imagelint audit --targets)",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["targets"],
+        "properties": {
+            "defaults": {"type": "object", "additionalProperties": False, "properties": settings},
+            "targets": {"type": "array", "minItems": 1, "items": target},
+        },
+    }
+
+
+SCHEMAS = {
+    "policy": policy_schema,
+    "test": policy_test_schema,
+    "waivers": waivers_schema,
+    "config": config_schema,
+    "targets": targets_schema,
+}
 
 
 def render(kind: str = "policy") -> str:

@@ -290,6 +290,11 @@ class ApiSettings:
     insecure: bool = False
     progress: bool = False
     """Show the progress line even when stderr is not a terminal."""
+    cloud: str | None = None
+    region: str | None = None
+    project_id: str | None = None
+    project_name: str | None = None
+    api: str = "images"
 
 
 def normalise_endpoint(url: str) -> str:
