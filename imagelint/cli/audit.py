@@ -33,6 +33,7 @@ from imagelint.judgement.compare import notes as compare_notes
 from imagelint.judgement.estate import Job, Progress, combine, run_estate
 from imagelint.judgement.gate import exit_code
 from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
+from imagelint.judgement.spill import Spill
 from imagelint.judgement.suppression import Suppression
 from imagelint.policy.model import Policy
 from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     )
     show = _ProgressLine(sys.stderr, forced=args.progress)
     stop = threading.Event()
+    spill = Spill()
     with _stopping_on_signals(stop):
         outcomes = run_estate(
             jobs,
@@ -107,10 +109,17 @@ def run(args: argparse.Namespace) -> int:
             per_endpoint=args.per_endpoint,
             stop=stop,
             report=show,
+            spill=spill,
         )
     show.end()
     result = combine(
-        outcomes, [p.info() for p in policies], engine=engine.name, now=rfc3339(now), fail_on=args.fail_on, audit=audit
+        outcomes,
+        [p.info() for p in policies],
+        engine=engine.name,
+        now=rfc3339(now),
+        fail_on=args.fail_on,
+        audit=audit,
+        spill=spill,
     )
     result = suppression.finish(result)
     if previous is not None:

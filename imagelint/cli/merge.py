@@ -108,9 +108,11 @@ def merge(results: list[tuple[str, RunResult]], *, fail_on: str) -> RunResult:
     repeated = sorted(n for n, c in names.items() if c > 1)
     if repeated:
         missing.append(f"target {repeated[0]} is in more than one result")
-    findings = sorted(
-        (f for _, r in used for f in r.findings),
-        key=lambda f: (f.target or "", f.policy, f.image.id, -1 if f.validation is None else f.validation),
+    findings = tuple(
+        sorted(
+            (f for _, r in used for f in r.findings),
+            key=lambda f: (f.target or "", f.policy, f.image.id, -1 if f.validation is None else f.validation),
+        )
     )
     merged = assemble(
         tuple(targets),

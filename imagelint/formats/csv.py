@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -68,7 +69,7 @@ class CsvReporter(Reporter):
                 writer.writerow(csv_cell(v) for v in (*cells.values(), *extra(t.name, None)))
         where = {p.name: (p.file, p.line) for p in result.policies}
         previous = [*result.comparison.resolved, *result.comparison.unknown] if result.comparison else []
-        for number, finding in enumerate([*result.findings, *previous], 1):
+        for number, finding in enumerate(itertools.chain(result.findings, previous), 1):
             d = finding_dict(finding)
             waiver = d["waiver"] or {}
             file, line = where.get(finding.policy, ("", 0))

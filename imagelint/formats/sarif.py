@@ -67,9 +67,9 @@ class SarifReporter(Reporter):
         # the first one is ours: tool.driver and invocations, which come before it, have no such key
         before, after = head.split(marker, 1)
         # with --compare, the previous run's resolved findings follow as "absent" results
-        findings = list(result.findings)
-        if result.comparison is not None:
-            findings.extend(result.comparison.resolved)
+        findings = result.findings  # a spilled audit's findings are read a batch at a time
+        if result.comparison is not None and result.comparison.resolved:
+            findings = [*findings, *result.comparison.resolved]
         if not findings:
             yield head + "\n"
             return

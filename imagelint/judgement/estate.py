@@ -39,6 +39,7 @@ from imagelint.judgement.result import (
     SourceInfo,
     TargetInfo,
 )
+from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
 from imagelint.sources.interface import ImageSource, SourceError
 
@@ -104,11 +105,14 @@ def run_estate(
     per_endpoint: int = 4,
     stop: threading.Event | None = None,
     report: Callable[[Progress], None] | None = None,
+    spill: Spill | None = None,
 ) -> list[tuple[TargetInfo, RunResult | None]]:
     """Judge every job, at most ``workers`` at a time and ``per_endpoint`` per endpoint key.
 
     Returns one ``(target, result)`` per job in the jobs' order; ``result`` is ``None`` for a target that
     never produced one (it failed to open, or was not started); ``target`` carries completeness and counts.
+    With ``spill``, each result's findings are written there as soon as its target is judged, and the result
+    keeps only their place (``SpilledPart``), so the memory of a finished target is a few counters.
     """
     stop = stop or threading.Event()
     serial: Any = _Serial(engine)
@@ -147,6 +151,8 @@ def run_estate(
                 target=job.info.name,
             )
             info = _target_info(job.info, result, time.monotonic() - started)
+            if spill is not None:
+                result = replace(result, findings=SpilledPart(spill.add(result.findings)))
         except Exception as exc:  # noqa: BLE001 - one target's failure must not end the estate's run
             reason = " ".join(str(exc).split()) or type(exc).__name__
             info = replace(job.info, complete=False, error=reason, seconds=time.monotonic() - started)
@@ -197,6 +203,17 @@ def run_estate(
     return [outcome[i] for i in range(len(jobs))]
 
 
+class SpilledPart(tuple):  # type: ignore[type-arg]
+    """The findings of one target once spilled: empty as a sequence, ``part`` says where they are."""
+
+    part: range
+
+    def __new__(cls, part: range) -> SpilledPart:
+        self = super().__new__(cls)
+        self.part = part
+        return self
+
+
 def _target_info(base: TargetInfo, result: RunResult, seconds: float) -> TargetInfo:
     s = result.summary
     return replace(
@@ -222,6 +239,7 @@ def combine(
     now: str,
     fail_on: str,
     audit: AuditInfo,
+    spill: Spill | None = None,
 ) -> RunResult:
     """One ``RunResult`` for the estate: counters summed per policy, findings of every target in target order.
 
@@ -230,11 +248,16 @@ def combine(
     """
     targets = tuple(info for info, _ in outcomes)
     results = [r for _, r in outcomes if r is not None]
+    findings: Sequence[Finding]
+    if spill is not None:
+        findings = spill.findings(r.findings.part for r in results if isinstance(r.findings, SpilledPart))
+    else:
+        findings = tuple(f for r in results for f in r.findings)
     return assemble(
         targets,
         policies,
         (p for r in results for p in r.policies),
-        (f for r in results for f in r.findings),
+        findings,
         engine=engine,
         now=now,
         fail_on=fail_on,
@@ -246,7 +269,7 @@ def assemble(
     targets: tuple[TargetInfo, ...],
     policies: Sequence[PolicyInfo],
     counted: Iterator[PolicyInfo] | Sequence[PolicyInfo],
-    findings: Iterator[Finding] | Sequence[Finding],
+    findings: Sequence[Finding],
     *,
     engine: str,
     now: str,
@@ -271,7 +294,7 @@ def assemble(
         )
         for p in policies
     )
-    kept = tuple(findings)
+    kept = findings
     by_severity = {s.label: 0 for s in reversed(Severity)}
     for f in kept:
         by_severity[f.severity.label] += 1

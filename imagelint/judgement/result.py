@@ -9,7 +9,7 @@ JSON output can never drift apart.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,7 +277,8 @@ class RunResult:
     source: SourceInfo
     summary: RunSummary
     policies: tuple[PolicyInfo, ...]
-    findings: tuple[Finding, ...]
+    findings: Sequence[Finding]
+    """A tuple, or for an audit the findings spilled to disk (``spill.SpilledFindings``): read-only either way."""
     fail_on: str = "low"
     """The gate threshold the run was judged with (``never`` for audits)."""
     expired_waivers: tuple[Waiver, ...] = ()
