@@ -1,24 +1,24 @@
 """Findings kept on disk, so that an audit's memory does not grow with the number of targets.
 
 An estate of 200 projects can have a million findings; as objects they would take gigabytes. Each target's
-findings are written to one anonymous temporary file (JSON lines, ``finding_dict``) as soon as the target
-is judged, and the result's ``findings`` is a ``SpilledFindings``: a read-only sequence that reads them
+findings are written to one anonymous temporary file as soon as the target is judged (pickled: the file is
+our own, never read from elsewhere, and unpickling a ``Finding`` is several times faster than rebuilding it
+from JSON), and the result's ``findings`` is a ``SpilledFindings``: a read-only sequence that reads them
 back when reached (an offset per finding, 8 bytes, is all that stays in memory). The streaming reporters
 (JSON, SARIF, CSV) then hold a batch at a time; the template formats group findings by policy in memory.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import pickle
 import tempfile
 import threading
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
-from imagelint.judgement.reading import finding_of
-from imagelint.judgement.result import Finding, finding_dict
+from imagelint.judgement.result import Finding
 
 _BLOCK = 1 << 20
 
@@ -35,9 +35,7 @@ class Spill:
 
     def add(self, findings: Iterable[Finding]) -> range:
         """Write ``findings``; returns their indexes, for ``findings()`` to put them in order."""
-        lines = [
-            json.dumps(finding_dict(f), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n" for f in findings
-        ]
+        lines = [pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL) for f in findings]
         with self._lock:
             first = len(self._offsets)
             for line in lines:
@@ -105,5 +103,6 @@ class SpilledFindings(Sequence[Finding]):
             i = j + 1
 
 
-def _decode(line: bytes) -> Finding:
-    return finding_of(json.loads(line.decode("utf-8", "surrogatepass")))
+def _decode(data: bytes) -> Finding:
+    finding: Finding = pickle.loads(data)  # noqa: S301 - our own temporary file, written by this process
+    return finding
