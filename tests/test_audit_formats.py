@@ -115,3 +115,22 @@ def test_check_output_has_no_target_fields(tmp_path):
     assert all("target" not in f and "state" not in f for f in doc["findings"])
     header = run_cli("check", "--sample", "--format", "csv").stdout.splitlines()[0]
     assert not header.endswith(("project", "state"))
+
+
+def test_json_results_match_the_result_schema(reports, tmp_path):
+    from imagelint.policy.schema import SCHEMAS
+
+    validator = jsonschema.Draft7Validator(SCHEMAS["result"]())
+    out, _ = reports
+    audit = json.loads(out["json"])
+    check = json.loads(run_cli("check", "--sample", "--format", "json", env={"GITHUB_ACTIONS": ""}).stdout)
+    (tmp_path / "prev.json").write_text(json.dumps(check), encoding="utf-8")
+    compared = run_cli(
+        "check", "--sample", "--format", "json", "--compare", str(tmp_path / "prev.json"), env={"GITHUB_ACTIONS": ""}
+    )
+    assert "compared with" in compared.stderr
+    for doc in (audit, check, json.loads(compared.stdout)):
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(doc)]
+        assert errors == []
+    assert json.loads(compared.stdout)["comparison"]["unchanged"] == len(check["findings"])
+    assert "targets" in audit and "comparison" in audit

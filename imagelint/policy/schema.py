@@ -278,12 +278,233 @@ def targets_schema() -> dict[str, Any]:
     }
 
 
+def result_schema() -> dict[str, Any]:
+    """The JSON result (``--format json``) of check, audit and merge; ``judgement.result.as_dict`` writes it."""
+    nullable_str = {"type": ["string", "null"]}
+    count = {"type": "integer", "minimum": 0}
+    counts = {k: count for k in ("pass", "fail", "skip", "error")}
+    waiver = {
+        "type": "object",
+        "required": ["policy", "selector", "reason", "expires", "file", "line"],
+        "properties": {
+            "policy": {"type": "string"},
+            "selector": {"type": "string"},
+            "reason": {"type": "string"},
+            "expires": nullable_str,
+            "owner": nullable_str,
+            "ticket": nullable_str,
+            "file": {"type": "string"},
+            "line": count,
+        },
+    }
+    finding = {
+        "type": "object",
+        "required": [
+            "policy",
+            "severity",
+            "status",
+            "validation",
+            "message",
+            "image",
+            "attributes",
+            "waived",
+            "waiver",
+            "baselined",
+        ],
+        "properties": {
+            "policy": {"type": "string"},
+            "severity": {"enum": ["critical", "high", "medium", "low", "info"]},
+            "status": {"enum": ["fail", "error"]},
+            "validation": {"type": ["integer", "null"], "minimum": 0},
+            "message": {"type": "string"},
+            "image": {
+                "type": "object",
+                "required": ["id", "name", "visibility", "owner"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": nullable_str,
+                    "visibility": nullable_str,
+                    "owner": nullable_str,
+                },
+            },
+            "attributes": {"type": "object"},
+            "waived": {"type": "boolean"},
+            "waiver": {"oneOf": [{"type": "null"}, waiver]},
+            "baselined": {"type": "boolean"},
+            "target": {"type": "string", "description": "The audit target (audit and merge only)."},
+            "state": {"enum": ["new", "unchanged", "resolved", "unknown"], "description": "With --compare."},
+        },
+    }
+    key = {
+        "type": "object",
+        "required": ["policy", "image_id", "validation"],
+        "properties": {
+            "policy": {"type": "string"},
+            "image_id": {"type": "string"},
+            "validation": {"type": ["integer", "null"]},
+            "target": {"type": "string"},
+        },
+    }
+    target = {
+        "type": "object",
+        "required": [
+            "name",
+            "labels",
+            "cloud",
+            "region",
+            "project",
+            "api",
+            "endpoint",
+            "complete",
+            "error",
+            "images",
+            "verdicts",
+            "findings",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "cloud": nullable_str,
+            "region": nullable_str,
+            "project": nullable_str,
+            "api": {"enum": ["images", "cloudimages"]},
+            "endpoint": nullable_str,
+            "complete": {"type": "boolean"},
+            "error": nullable_str,
+            "images": count,
+            "verdicts": {"type": "object", "required": list(counts), "properties": counts},
+            "findings": count,
+            "seconds": {"type": "number", "minimum": 0},
+        },
+    }
+    state_counts = {
+        "type": "object",
+        "additionalProperties": {"type": "object", "required": ["new", "unchanged", "resolved", "unknown"]},
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": "https://imagelint.invalid/schemas/result.json",
+        "title": "imagelint JSON result (check, audit, merge)",
+        "type": "object",
+        "required": [
+            "tool",
+            "engine",
+            "now",
+            "fail_on",
+            "source",
+            "summary",
+            "policies",
+            "findings",
+            "waivers",
+            "baseline",
+        ],
+        "properties": {
+            "tool": {"type": "object", "required": ["name", "version"], "properties": {"name": {"const": "imagelint"}}},
+            "engine": {"type": "string"},
+            "now": {"type": "string"},
+            "fail_on": {"type": "string"},
+            "source": {
+                "type": "object",
+                "required": ["kind", "location", "images", "complete", "error"],
+                "properties": {
+                    "kind": {"enum": ["file", "api", "targets"]},
+                    "location": {"type": "string"},
+                    "images": count,
+                    "complete": {"type": "boolean"},
+                    "error": nullable_str,
+                    "details": {"type": "object"},
+                },
+            },
+            "summary": {
+                "type": "object",
+                "required": ["images", "policies", *counts, "by_severity", "waived", "baselined"],
+                "properties": {
+                    "images": count,
+                    "policies": count,
+                    **counts,
+                    "by_severity": {"type": "object", "additionalProperties": count},
+                    "waived": count,
+                    "baselined": count,
+                },
+            },
+            "policies": {
+                "type": "array",
+                "items": {"type": "object", "required": ["name", "title", "severity", "file", "line", *counts]},
+            },
+            "findings": {"type": "array", "items": finding},
+            "waivers": {
+                "type": "object",
+                "required": ["expired", "stale"],
+                "properties": {
+                    "expired": {"type": "array", "items": waiver},
+                    "stale": {"type": "array", "items": waiver},
+                },
+            },
+            "baseline": {
+                "type": "object",
+                "required": ["file", "fixed"],
+                "properties": {"file": nullable_str, "fixed": {"type": "array", "items": key}},
+            },
+            "audit": {
+                "type": "object",
+                "required": [
+                    "targets_file",
+                    "targets_digest",
+                    "policies_digest",
+                    "shard",
+                    "selection",
+                    "expected_targets",
+                ],
+                "properties": {
+                    "shard": {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["index", "total"],
+                                "properties": {
+                                    "index": {"type": "integer", "minimum": 1},
+                                    "total": {"type": "integer", "minimum": 1},
+                                },
+                            },
+                        ]
+                    },
+                    "selection": {"type": "array", "items": {"type": "string"}},
+                    "expected_targets": count,
+                },
+            },
+            "targets": {"type": "array", "items": target},
+            "comparison": {
+                "type": "object",
+                "required": [
+                    "previous",
+                    "new",
+                    "unchanged",
+                    "resolved",
+                    "unknown",
+                    "by_policy",
+                    "by_target",
+                    "resolved_findings",
+                    "unknown_findings",
+                ],
+                "properties": {
+                    "by_policy": state_counts,
+                    "by_target": state_counts,
+                    "resolved_findings": {"type": "array", "items": finding},
+                    "unknown_findings": {"type": "array", "items": finding},
+                },
+            },
+        },
+    }
+
+
 SCHEMAS = {
     "policy": policy_schema,
     "test": policy_test_schema,
     "waivers": waivers_schema,
     "config": config_schema,
     "targets": targets_schema,
+    "result": result_schema,
 }
 
 
