@@ -18,6 +18,7 @@ stays, marked incomplete, and targets not started are listed incomplete too.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -149,6 +150,7 @@ def run_estate(
                 on_page=on_page,
                 annotate=annotate,
                 target=job.info.name,
+                collect=False,
             )
             info = _target_info(job.info, result, time.monotonic() - started)
             if spill is not None:
@@ -159,6 +161,30 @@ def run_estate(
             result = None
         done.put((index, info, result))
 
+    # The start-up heap (modules, compiled policies) is frozen out of every collection once for the run;
+    # the targets' own garbage is left to the collector's thresholds (see evaluate's collect=False).
+    collecting = gc.isenabled()
+    if collecting:
+        gc.freeze()
+    try:
+        return _schedule(jobs, one, workers, per_endpoint, stop, progress, tell, done, outcome)
+    finally:
+        if collecting:
+            gc.unfreeze()
+
+
+def _schedule(
+    jobs: Sequence[Job],
+    one: Callable[[int, Job], None],
+    workers: int,
+    per_endpoint: int,
+    stop: threading.Event,
+    progress: Progress,
+    tell: Callable[[], None],
+    done: queue.Queue[tuple[int, TargetInfo, RunResult | None]],
+    outcome: dict[int, tuple[TargetInfo, RunResult | None]],
+) -> list[tuple[TargetInfo, RunResult | None]]:
+    """Start targets as the limits allow, collect what they produce, in the calling thread."""
     pending = list(enumerate(jobs))
     busy: Counter[str] = Counter()
     running: dict[int, tuple[Job, threading.Thread]] = {}
