@@ -82,7 +82,10 @@ class SpilledFindings(Sequence[Finding]):
 
     def __getitem__(self, index: int | slice) -> Finding | Sequence[Finding]:
         if isinstance(index, slice):
-            return [self._read(i) for i in range(*index.indices(len(self)))]
+            start, stop, step = index.indices(len(self))
+            if step == 1:  # what the streaming reporters ask for: a batch, read a block at a time
+                return list(self._between(start, stop))
+            return [self._read(i) for i in range(start, stop, step)]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
@@ -90,8 +93,10 @@ class SpilledFindings(Sequence[Finding]):
         return self._read(index)
 
     def __iter__(self) -> Iterator[Finding]:
+        return self._between(0, len(self))
+
+    def _between(self, i: int, n: int) -> Iterator[Finding]:
         # runs of consecutive findings (one target's) are read a block at a time
-        i, n = 0, len(self)
         while i < n:
             j = i
             while j + 1 < n and self._starts[j + 1] == self._ends[j] and self._ends[j + 1] - self._starts[i] <= _BLOCK:
