@@ -69,6 +69,7 @@ def test_failing_targets_are_incomplete_and_the_others_complete(tmp_path, policy
         FakeIMS(generate_images(10, seed=3), faults=[Fault("status", status=403, style="apigw", times=None)]) as denied,
         FakeIMS(generate_images(80, seed=4), faults=[Fault("next_loop", page=1, times=None)]) as looping,
         FakeIMS(generate_images(10, seed=5), faults=[Fault("latency", seconds=30, times=None)]) as hanging,
+        FakeIMS(generate_images(10, seed=6), faults=[Fault("status", status=503, times=None)]) as failing,
     ):
         targets = targets_file(
             tmp_path,
@@ -80,6 +81,7 @@ def test_failing_targets_are_incomplete_and_the_others_complete(tmp_path, policy
               - {{name: denied, endpoint: "{denied.url}"}}
               - {{name: looping, endpoint: "{looping.url}", page_size: 20}}
               - {{name: hanging, endpoint: "{hanging.url}", timeout: 0.5}}
+              - {{name: failing, endpoint: "{failing.url}", retries: 1}}
             """.replace("\n            ", "\n"),
         )
         started = time.monotonic()
@@ -88,7 +90,7 @@ def test_failing_targets_are_incomplete_and_the_others_complete(tmp_path, policy
     assert run.returncode == 3, run.stderr
     assert took < 20  # the hanging target costs its timeout, not the run
     by = {t["name"]: t for t in doc["targets"]}
-    assert [t["name"] for t in doc["targets"]] == ["slow", "fast", "denied", "looping", "hanging"]
+    assert [t["name"] for t in doc["targets"]] == ["slow", "fast", "denied", "looping", "hanging", "failing"]
     for name in ("slow", "fast"):
         assert by[name]["complete"] and by[name]["error"] is None
         assert by[name]["images"] == len(fleets[name])
@@ -97,11 +99,12 @@ def test_failing_targets_are_incomplete_and_the_others_complete(tmp_path, policy
     assert "HTTP 403" in by["denied"]["error"]
     assert "pagination loop" in by["looping"]["error"]
     assert "timed out" in by["hanging"]["error"].lower() or "timeout" in by["hanging"]["error"].lower()
-    for name in ("denied", "looping", "hanging"):
+    assert "HTTP 503" in by["failing"]["error"]  # persistent 5xx: retried, then incomplete
+    for name in ("denied", "looping", "hanging", "failing"):
         assert not by[name]["complete"]
         assert f"imagelint: target {name}: INCOMPLETE: " in run.stderr
     assert doc["source"]["complete"] is False
-    assert doc["source"]["error"].startswith("3 of 5 targets incomplete")
+    assert doc["source"]["error"].startswith("4 of 6 targets incomplete")
     assert doc["summary"]["images"] == sum(t["images"] for t in doc["targets"])
 
 

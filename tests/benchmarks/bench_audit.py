@@ -133,7 +133,8 @@ def main() -> None:
                 if (count, jobs) not in done:
                     done[count, jobs] = audit(count, jobs)
                     print(f"  {label}: {done[count, jobs][0]:.1f} s, {done[count, jobs][1]:.0f} MB", file=sys.stderr)
-                rows.append((label, f"{count * args.images:,}", *done[count, jobs]))
+                if label not in [r[0] for r in rows]:  # --small and --loop-targets may be the same run
+                    rows.append((label, f"{count * args.images:,}", *done[count, jobs]))
             loop = [shell_loop(urls, args.loop_targets, folder, env) for _ in range(args.repeat)]
             took = statistics.median(r[0] for r in loop)
             rss = max(r[1] for r in loop)
