@@ -163,7 +163,7 @@ def test_permanent_waivers_need_the_flag(cli, setup):
         ),
         (
             "- {policy: p, id: x, reason: r, expires: 2027-01-01, until: x}\n",
-            "1:54: waivers[0]: unknown key 'until' (allowed: policy, id, name, match, reason, expires, owner, ticket)",
+            "1:54: waivers[0]: unknown key 'until' (allowed: policy, id, name, match, reason, expires, owner, ticket, target)",
         ),
         (
             "- policy: p\n  match: image.__system_cmkid == 'k'\n  reason: r\n  expires: 2027-01-01\n",

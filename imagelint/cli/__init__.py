@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from imagelint.cli import check, fetch, init, listing, policytest, schema, validate
+from imagelint.cli import audit, check, fetch, init, listing, merge, policytest, schema, validate
 from imagelint.cli.common import UsageError, err
 from imagelint.cli.config import apply as apply_config
 from imagelint.cli.parser import build_parser
@@ -31,6 +31,8 @@ from imagelint.sources.transport import ConfigError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": check.run,
+    "audit": audit.run,
+    "merge": merge.run,
     "fetch": fetch.run,
     "validate": validate.run,
     "test": policytest.run,

@@ -12,6 +12,8 @@ from imagelint.deadline import Deadline
 from imagelint.engines import create_engine
 from imagelint.formats.outputs import plan as plan_reports
 from imagelint.formats.outputs import write_all as write_reports
+from imagelint.judgement.compare import compare_with
+from imagelint.judgement.compare import notes as compare_notes
 from imagelint.judgement.evaluate import evaluate
 from imagelint.judgement.gate import exit_code, require_images
 from imagelint.judgement.result import RunResult
@@ -45,6 +47,7 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         catalogue=catalogue_of(args),
         say=err,
     )
+    previous = compare_with(args.compare) if args.compare else None
     engine = create_engine(args.engine, policies, now)
     others = {
         "--input": args.input,
@@ -52,6 +55,7 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         "--baseline": args.baseline,
         "--write-baseline": args.write_baseline,
         "--config": args.config,
+        "--compare": args.compare,
     }
     reports = plan_reports(
         format=args.format,
@@ -71,6 +75,10 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         deadline=deadline,
     )
     result = require_images(suppression.finish(result), floor)
+    if previous is not None:
+        result = previous.apply(result)
+        for line in compare_notes(result):
+            err(line)
     write_reports(reports, result)
     code = exit_code(result, args.fail_on)
     err(summary_line(result, code))

@@ -19,7 +19,11 @@ _FLAGS = {"headers": "--header"}
 
 
 def settings(args: argparse.Namespace) -> ApiSettings:
-    return ApiSettings(endpoint=args.endpoint, **{f.name: getattr(args, f.name) for f in _FIELDS})
+    # getattr with the field's default: a field this parser has no flag for yet keeps its default
+    defaults = ApiSettings(endpoint="")
+    return ApiSettings(
+        endpoint=args.endpoint, **{f.name: getattr(args, f.name, getattr(defaults, f.name)) for f in _FIELDS}
+    )
 
 
 def wanted(args: argparse.Namespace) -> bool:
@@ -45,7 +49,8 @@ def reject_without_endpoint(args: argparse.Namespace) -> None:
     defaults = ApiSettings(endpoint="")
 
     def given(name: str) -> bool:
-        value, default = getattr(args, name), getattr(defaults, name)
+        default = getattr(defaults, name)
+        value = getattr(args, name, default)
         return bool(value) if isinstance(default, tuple) else value != default  # repeatable flags: a list
 
     flags = [_FLAGS.get(f.name, "--" + f.name.replace("_", "-")) for f in _FIELDS if given(f.name)]

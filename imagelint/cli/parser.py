@@ -7,6 +7,7 @@ The command modules read what this parser produces and nothing else; ``cli.confi
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from imagelint import __version__
 from imagelint.engines import EngineName
@@ -40,30 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="CEL engine (default auto: cel-cpp when it imports)",
     )
-    check.add_argument(
-        "--format",
-        metavar="FORMAT",
-        help=f"report format: {', '.join(FORMAT_CHOICES)} (default auto: github under GitHub Actions, else text)",
-    )
-    check.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
-    check.add_argument(
-        "--report",
-        action="append",
-        default=[],
-        metavar="FORMAT[=PATH]",
-        help="also write FORMAT to PATH (repeatable); FORMAT alone writes to stdout",
-    )
-    check.add_argument(
-        "--template",
-        metavar="FILE.j2",
-        help="render the report with your own Jinja template (context: the JSON result)",
-    )
-    check.add_argument(
-        "--fail-on",
-        choices=FAIL_ON_CHOICES,
-        default=DEFAULT_FAIL_ON,
-        help=f"lowest severity that fails the gate; never = audit only (default {DEFAULT_FAIL_ON})",
-    )
+    _report_options(check)
     check.add_argument(
         "--allow-empty",
         action="store_true",
@@ -76,21 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="fewer than N images judged is incomplete, exit 3 (default 1)",
     )
-    check.add_argument(
-        "--color",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="colour text output (auto: on a terminal and without NO_COLOR)",
-    )
-    g = check.add_argument_group("waivers and baselines")
-    g.add_argument("--waivers", metavar="FILE", help="YAML waivers: accepted, expiring exceptions (see the docs)")
-    g.add_argument("--allow-permanent-waivers", action="store_true", help="accept waivers without an expires date")
-    g.add_argument("--baseline", metavar="FILE", help="findings recorded in FILE do not fail the gate; new ones do")
-    g.add_argument(
-        "--write-baseline",
-        metavar="FILE",
-        help="record this run's fail/error findings in FILE (they then count as baselined)",
-    )
+    _suppression_options(check)
+    _compare_option(check)
 
     fetch = sub.add_parser("fetch", help="save every image of the live API as a snapshot file")
     fetch.add_argument(
@@ -128,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument(
         "kind", nargs="?", default="policy", choices=list(SCHEMAS), help="which file format (default: policy)"
     )
+
+    _audit_parser(sub)
+    _merge_parser(sub)
 
     init = sub.add_parser(
         "init", help="start a policy repository: imagelint.yaml, an example policy and its tests, CI files"
@@ -245,3 +213,113 @@ def _api_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--progress", action="store_true", help="show the progress line on stderr even when it is not a terminal"
     )
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    """--format, --output, --report, --template, --fail-on, --color: how a judged run is reported and gated."""
+    p.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"report format: {', '.join(FORMAT_CHOICES)} (default auto: github under GitHub Actions, else text)",
+    )
+    p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FORMAT[=PATH]",
+        help="also write FORMAT to PATH (repeatable); FORMAT alone writes to stdout",
+    )
+    p.add_argument(
+        "--template",
+        metavar="FILE.j2",
+        help="render the report with your own Jinja template (context: the JSON result)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        default=DEFAULT_FAIL_ON,
+        help=f"lowest severity that fails the gate; never = audit only (default {DEFAULT_FAIL_ON})",
+    )
+    p.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour text output (auto: on a terminal and without NO_COLOR)",
+    )
+
+
+def _suppression_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("waivers and baselines")
+    g.add_argument("--waivers", metavar="FILE", help="YAML waivers: accepted, expiring exceptions (see the docs)")
+    g.add_argument("--allow-permanent-waivers", action="store_true", help="accept waivers without an expires date")
+    g.add_argument("--baseline", metavar="FILE", help="findings recorded in FILE do not fail the gate; new ones do")
+    g.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record this run's fail/error findings in FILE (they then count as baselined)",
+    )
+
+
+def _compare_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--compare",
+        metavar="PREVIOUS.json",
+        help="mark findings new/unchanged and list resolved ones against a previous JSON result",
+    )
+
+
+def _audit_parser(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="judge every target of a targets file (clouds, regions, projects)")
+    audit.add_argument("--targets", required=True, metavar="FILE", help="the targets file (imagelint schema targets)")
+    audit.add_argument(
+        "--target", action="append", default=[], metavar="NAME", help="only this target (repeatable; NAME/... too)"
+    )
+    audit.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE", help="only targets with this label (repeatable)"
+    )
+    audit.add_argument("--jobs", type=int, default=8, metavar="N", help="targets fetched at the same time (default 8)")
+    audit.add_argument(
+        "--per-endpoint",
+        type=int,
+        default=4,
+        metavar="N",
+        help="targets fetched at the same time from one endpoint (default 4)",
+    )
+    audit.add_argument("--shard", metavar="I/N", help="judge shard I of N (1-based); default: from the CI's variables")
+    audit.add_argument(
+        "--shards", type=int, metavar="N", help="the number of shards when the CI gives only an index (Kubernetes)"
+    )
+    audit.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"per request, for targets that set none (default {DEFAULT_TIMEOUT:g})",
+    )
+    audit.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"retries of a failed request, for targets that set none (default {DEFAULT_RETRIES})",
+    )
+    audit.add_argument("--progress", action="store_true", help="progress lines on stderr even when not a terminal")
+    _policy_options(audit, params=True)
+    audit.add_argument("--now", metavar="RFC3339", help="pin the run's `now` (default: the current time)")
+    audit.add_argument(
+        "--engine",
+        choices=[e.value for e in EngineName],
+        default="auto",
+        help="CEL engine (default auto: cel-cpp when it imports)",
+    )
+    _report_options(audit)
+    _suppression_options(audit)
+    _compare_option(audit)
+
+
+def _merge_parser(sub: Any) -> None:
+    merge = sub.add_parser("merge", help="one report and exit code from the JSON results of an audit's shards")
+    merge.add_argument("results", nargs="+", metavar="RESULT.json", help="the shards' JSON results")
+    _report_options(merge)
+    _compare_option(merge)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -38,15 +39,37 @@ COLUMNS = (
 )
 
 
+TARGET_COLUMNS = ("target", "cloud", "region", "project")
+"""Appended for an audit (``check``'s columns stay as they were)."""
+STATE_COLUMN = "state"
+"""Appended with ``--compare``: new, unchanged, resolved or unknown (the last two: previous findings)."""
+
+
 class CsvReporter(Reporter):
     def chunks(self, result: RunResult) -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")  # QUOTE_MINIMAL quotes , " CR LF as RFC 4180 asks
-        writer.writerow(COLUMNS)
+        audit = bool(result.targets) or result.audit is not None
+        compared = result.comparison is not None
+        writer.writerow((*COLUMNS, *(TARGET_COLUMNS if audit else ()), *((STATE_COLUMN,) if compared else ())))
+        targets = {t.name: t for t in result.targets}
+
+        def extra(target: str | None, state: str | None) -> tuple[Any, ...]:
+            t = targets.get(target or "")
+            cells = (target, t.cloud, t.region, t.project) if t else (target, None, None, None)
+            return (*(cells if audit else ()), *((state,) if compared else ()))
+
         if not result.source.complete:
-            writer.writerow(csv_cell(v) for v in _incomplete_row(result))
+            writer.writerow(csv_cell(v) for v in (*_incomplete_row(result), *extra(None, None)))
+        for t in result.targets:
+            if not t.complete:
+                cells = dict.fromkeys(COLUMNS, "")
+                cells["status"] = "incomplete"
+                cells["message"] = f"INCOMPLETE: target {t.name} was not read completely: {t.error}"
+                writer.writerow(csv_cell(v) for v in (*cells.values(), *extra(t.name, None)))
         where = {p.name: (p.file, p.line) for p in result.policies}
-        for number, finding in enumerate(result.findings, 1):
+        previous = [*result.comparison.resolved, *result.comparison.unknown] if result.comparison else []
+        for number, finding in enumerate(itertools.chain(result.findings, previous), 1):
             d = finding_dict(finding)
             waiver = d["waiver"] or {}
             file, line = where.get(finding.policy, ("", 0))
@@ -67,6 +90,7 @@ class CsvReporter(Reporter):
                 d["baselined"],
                 file,
                 line,
+                *extra(finding.target, finding.state),
             )
             writer.writerow(csv_cell(v) for v in row)
             if number % BATCH == 0:  # written piece by piece: a large fleet's report is never whole in memory

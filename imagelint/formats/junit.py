@@ -1,6 +1,7 @@
 """The JUnit XML reporter, for the test tabs of Jenkins, GitLab and friends.
 
-One ``testsuite`` per policy; one ``testcase`` per failing or erroring image (its findings for that policy
+One ``testsuite`` per audit target (read whole? which policies does it fail?), then one per policy;
+ one ``testcase`` per failing or erroring image (its findings for that policy
 joined), waived/baselined images as skipped testcases, and one aggregate testcase each for the passing
 and the skipped images, so a test tab stays readable at 100,000 images. Rendered from
 ``reports/junit.xml.j2``; valid against the Ant JUnit schema (``tests/data/JUnit.xsd``).
@@ -32,7 +33,45 @@ class JunitReporter(BuiltinTemplateReporter):
         context["timestamp"] = result.now[:19]
         context["hostname"] = _hostname(result)
         context["suites"] = _Suites(context["policies"], context["view"]["groups"])
+        context["target_suites"] = target_suites(result)
         return context
+
+
+def target_suites(result: RunResult) -> list[dict[str, Any]]:
+    """An audit's suite per target: whether it was read whole, and a testcase per policy it fails."""
+    if not result.targets:
+        return []
+    open_findings: dict[tuple[str | None, str], int] = {}
+    for f in result.findings:
+        if not f.suppressed:
+            open_findings[(f.target, f.policy)] = open_findings.get((f.target, f.policy), 0) + 1
+    suites = []
+    for target in result.targets:
+        cases: list[dict[str, Any]] = [
+            {
+                "name": "read completely",
+                "kind": "pass" if target.complete else "error",
+                "type": "incomplete",
+                "message": f"INCOMPLETE: {target.error}",
+                "text": f"the target was not read completely, so this run cannot pass: {target.error}",
+            }
+        ]
+        for p in result.policies:
+            n = open_findings.get((target.name, p.name), 0)
+            case = {"name": p.name, "kind": "failure" if n else "pass", "type": "fail"}
+            case["message"] = case["text"] = _count(n, "image fails", "images fail")
+            cases.append(case)
+        suites.append(
+            {
+                "name": target.name,
+                "target": target,
+                "cases": cases,
+                "tests": len(cases),
+                "failures": sum(c["kind"] == "failure" for c in cases),
+                "errors": sum(c["kind"] == "error" for c in cases),
+            }
+        )
+    return suites
 
 
 class _Suites(Mapping[str, dict[str, Any]]):
@@ -65,9 +104,9 @@ def _hostname(result: RunResult) -> str:
 def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, Any]:
     # from the Finding objects: only a few of their fields make a testcase
     cases: list[dict[str, Any]] = []
-    by_image: dict[str, list[Finding]] = {}
+    by_image: dict[tuple[str | None, str], list[Finding]] = {}  # an audit's image is one per target
     for finding in group["open"].findings:
-        by_image.setdefault(finding.image.id, []).append(finding)
+        by_image.setdefault((finding.target, finding.image.id), []).append(finding)
     for findings in by_image.values():
         errored = any(f.status is Status.ERROR for f in findings)
         cases.append(
@@ -80,13 +119,13 @@ def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, 
             }
         )
     for finding in [*group["waived"].findings, *group["baselined"].findings]:
-        if finding.image.id in by_image:
+        if (finding.target, finding.image.id) in by_image:
             continue  # the image already fails this policy; its suppressed findings add nothing to the tab
         reason = (
             f"waived: {finding.waiver.reason}" if finding.waiver is not None else "baselined: recorded in the baseline"
         )
         cases.append({"name": _case_name(finding), "kind": "skipped", "message": reason, "text": finding.message})
-        by_image[finding.image.id] = [finding]
+        by_image[(finding.target, finding.image.id)] = [finding]
     if policy["pass"] or not cases:
         cases.append({"name": _count(policy["pass"], "image passes", "images pass"), "kind": "pass"})
     if policy["skip"]:
@@ -113,4 +152,5 @@ def _count(n: int, one: str, many: str) -> str:
 
 def _case_name(finding: Finding) -> str:
     name = finding.image.name
-    return f"{name if name is not None else '(no name)'} ({finding.image.id})"
+    shown = f"{name if name is not None else '(no name)'} ({finding.image.id})"
+    return shown if finding.target is None else f"{finding.target}: {shown}"

@@ -16,6 +16,8 @@ TOP_POLICIES = 10
 """Failing policies listed with their images; the rest are counted."""
 IMAGES_PER_POLICY = 10
 """Findings listed per policy; the rest are counted ("and N more")."""
+TARGETS = 50
+"""Targets (and rows of the comparison's tables) listed; incomplete and failing ones first."""
 
 
 class MarkdownReporter(BuiltinTemplateReporter):
@@ -23,5 +25,5 @@ class MarkdownReporter(BuiltinTemplateReporter):
 
     def context(self, result: RunResult) -> dict[str, Any]:
         context = context_with_view(result)
-        context["caps"] = {"policies": TOP_POLICIES, "images": IMAGES_PER_POLICY}
+        context["caps"] = {"policies": TOP_POLICIES, "images": IMAGES_PER_POLICY, "targets": TARGETS}
         return context

@@ -53,9 +53,10 @@ LEVEL = {
 def fingerprint(finding: Finding) -> str:
     """Stable identity of a finding across runs: policy, image id and validation, never its message
     (which may carry an age or a timestamp that changes every run) nor the policy file's line."""
-    key = "\0".join(
-        (finding.policy, finding.image.id, "match" if finding.validation is None else str(finding.validation))
-    )
+    parts = (finding.policy, finding.image.id, "match" if finding.validation is None else str(finding.validation))
+    # an audit's finding is also keyed by its target (one public image is seen from many projects);
+    # without a target the key is what it always was, so check's alerts keep their identity
+    key = "\0".join(parts if finding.target is None else (*parts, "target", finding.target))
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -65,7 +66,10 @@ class SarifReporter(Reporter):
         marker = '"results": []'
         # the first one is ours: tool.driver and invocations, which come before it, have no such key
         before, after = head.split(marker, 1)
-        findings = result.findings
+        # with --compare, the previous run's resolved findings follow as "absent" results
+        findings = result.findings  # a spilled audit's findings are read a batch at a time
+        if result.comparison is not None and result.comparison.resolved:
+            findings = [*findings, *result.comparison.resolved]
         if not findings:
             yield head + "\n"
             return
@@ -99,7 +103,7 @@ def sarif_log(result: RunResult, *, results: bool = True) -> dict[str, Any]:
             }
         },
         "invocations": [invocation],
-        "results": list(map(_results(result), result.findings)) if results else [],
+        "results": list(map(_results(result), _with_resolved(result))) if results else [],
         "columnKind": "unicodeCodePoints",
         "properties": {
             "verdict": verdict(result),
@@ -108,9 +112,23 @@ def sarif_log(result: RunResult, *, results: bool = True) -> dict[str, Any]:
             # the JSON result's own objects, so SARIF consumers read the same fields as JSON ones
             "source": model["source"],
             "summary": model["summary"],
+            **{k: model[k] for k in ("audit", "targets") if k in model},
+            **(
+                {"comparison": {k: v for k, v in model["comparison"].items() if not k.endswith("_findings")}}
+                if "comparison" in model
+                else {}
+            ),
         },
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _with_resolved(result: RunResult) -> list[Finding]:
+    return [*result.findings, *(result.comparison.resolved if result.comparison else ())]
+
+
+BASELINE_STATE = {"new": "new", "unchanged": "unchanged", "resolved": "absent"}
+"""``--compare``'s states as SARIF's ``baselineState`` (``unknown`` findings are not reported as results)."""
 
 
 def _results(result: RunResult) -> Callable[[Finding], dict[str, Any]]:
@@ -170,15 +188,17 @@ def _result(
     image = finding.image
     name = image.name if image.name is not None else "(no name)"
     stable = fingerprint(finding)
+    seen = "" if finding.target is None else f", target {finding.target}"
+    qualified = f"image/{image.id}" if finding.target is None else f"target/{finding.target}/image/{image.id}"
     out: dict[str, Any] = {
         "ruleId": finding.policy,
         "ruleIndex": index[finding.policy],
         "level": LEVEL[finding.severity],
-        "message": {"text": sarif_text(f"{finding.message} (image {name!r}, id {image.id})")},
+        "message": {"text": sarif_text(f"{finding.message} (image {name!r}, id {image.id}{seen})")},
         "locations": [
             {
                 "physicalLocation": location(finding.policy, finding.validation),
-                "logicalLocations": [{"name": name, "fullyQualifiedName": f"image/{image.id}", "kind": "resource"}],
+                "logicalLocations": [{"name": name, "fullyQualifiedName": qualified, "kind": "resource"}],
             }
         ],
         # our own key, and GitHub's primaryLocationLineHash set to the same value: otherwise the upload
@@ -191,6 +211,10 @@ def _result(
             "attributes": dict(finding.attributes),
         },
     }
+    if finding.target is not None:
+        out["properties"]["target"] = finding.target
+    if finding.state in BASELINE_STATE:
+        out["baselineState"] = BASELINE_STATE[finding.state]
     if finding.waiver is not None:
         waiver = finding.waiver
         suppression: dict[str, Any] = {"kind": "external", "status": "accepted", "justification": waiver.reason}

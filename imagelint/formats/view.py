@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
+from imagelint.formats.estate import estate_view
 from imagelint.judgement.gate import ExitCode, exit_code
 from imagelint.judgement.result import Finding, RunResult, Severity, as_dict, finding_dict
 
@@ -112,6 +113,7 @@ def build_view(result: RunResult, context: dict[str, Any]) -> dict[str, Any]:
         "waived": FindingDicts(waived),
         "baselined": FindingDicts(baselined),
         "details": context["source"].get("details", {}),
+        **estate_view(result),  # targets, repeats, compare: empty for check
     }
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from imagelint.atomic import json_bytes, replacing
-from imagelint.judgement.result import BaselineKey, Finding, RunResult
+from imagelint.judgement.result import BaselineKey, RunResult, key_dict, key_of
 from imagelint.policy.loader import Problem
 from imagelint.policy.yamlfile import FileProblems, Reader, compose_json
 
@@ -43,12 +43,8 @@ class Baseline:
     keys: frozenset[BaselineKey]
 
 
-def key_of(finding: Finding) -> BaselineKey:
-    return BaselineKey(policy=finding.policy, image_id=finding.image.id, validation=finding.validation)
-
-
-def _order(key: BaselineKey) -> tuple[str, str, int]:
-    return key.policy, key.image_id, -1 if key.validation is None else key.validation
+def _order(key: BaselineKey) -> tuple[str, str, str, int]:
+    return key.target or "", key.policy, key.image_id, -1 if key.validation is None else key.validation
 
 
 def render(result: RunResult) -> str:
@@ -57,10 +53,7 @@ def render(result: RunResult) -> str:
     for f in result.findings:
         if f.waiver is None:
             names.setdefault(key_of(f), f.image.name)
-    entries = [
-        {"policy": k.policy, "image_id": k.image_id, "validation": k.validation, "image_name": names[k]}
-        for k in sorted(names, key=_order)
-    ]
+    entries = [{**key_dict(k), "image_name": names[k]} for k in sorted(names, key=_order)]
     return (
         json_bytes({"imagelint_baseline": FORMAT_VERSION, "findings": entries}, indent=2, sort_keys=True).decode(
             "utf-8"
@@ -121,9 +114,12 @@ def load_baseline(path: str | Path) -> Baseline:
 
 
 def _entry(reader: Reader, item: Any, where: str) -> BaselineKey | None:
-    entry = reader.mapping(item, where, {"policy": True, "image_id": True, "validation": True, "image_name": False})
-    if not {"policy", "image_id", "validation"} <= entry.keys():  # a missing one was reported by mapping()
+    entry = reader.mapping(
+        item, where, {"policy": True, "image_id": True, "validation": True, "image_name": False, "target": False}
+    )
+    if not {"policy", "image_id", "validation"} <= set(entry):
         return None
+    target = reader.string(entry["target"][1], f"{where}.target") if "target" in entry else None
     policy = reader.string(entry["policy"][1], f"{where}.policy")
     image_id = reader.string(entry["image_id"][1], f"{where}.image_id")
     vnode = entry["validation"][1]
@@ -134,7 +130,7 @@ def _entry(reader: Reader, item: Any, where: str) -> BaselineKey | None:
             return None
     if policy is None or image_id is None:
         return None
-    return BaselineKey(policy=policy, image_id=image_id, validation=validation)
+    return BaselineKey(policy=policy, image_id=image_id, validation=validation, target=target)
 
 
 def apply_baseline(result: RunResult, baseline: Baseline) -> RunResult:
@@ -145,7 +141,11 @@ def apply_baseline(result: RunResult, baseline: Baseline) -> RunResult:
         key = key_of(f)
         seen.add(key)
         findings.append(replace(f, baselined=True) if f.waiver is None and key in baseline.keys else f)
-    fixed = tuple(sorted(baseline.keys - seen, key=_order)) if result.source.complete else ()
+    fixed: tuple[BaselineKey, ...] = ()
+    if result.source.complete:
+        # an audit (or one shard of it) can say "fixed" only of the targets it read
+        judged = {t.name for t in result.targets if t.complete} if result.targets else {None}
+        fixed = tuple(sorted((k for k in baseline.keys - seen if k.target in judged), key=_order))
     return replace(result, findings=tuple(findings), fixed=fixed, baseline_file=baseline.file)
 
 

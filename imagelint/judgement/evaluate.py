@@ -36,12 +36,16 @@ def evaluate(
     on_page: Callable[[int], None] | None = None,
     annotate: Annotate | None = None,
     deadline: Deadline | None = None,
+    target: str | None = None,
+    collect: bool = True,
 ) -> RunResult:
     """Judge every image of ``source`` under every policy of ``engine``.
 
     ``annotate(image, finding)`` may return a changed finding (waivers mark it while the whole image is
     still at hand); ``on_page(images_so_far)`` reports progress. Past ``deadline`` the run stops between
-    pages, incomplete.
+    pages, incomplete. ``target`` names the audit target every
+    finding is seen through; ``collect=False`` leaves the garbage collector alone (an estate judges many
+    sources at once, and one source's freeze/unfreeze would undo another's).
     """
     # Most images share a handful of verdict vectors, so tallying whole vectors costs one dict update per
     # image instead of one per (policy, image); they are spread into per-policy counts at the end.
@@ -54,7 +58,7 @@ def evaluate(
     # again and again as they grow (10 µs per image by 100,000 images). So after each page, one collection
     # over what that page left (its garbage cycles: cel-python makes many), then the survivors are frozen
     # out of every later collection; they return to the collector when the run ends.
-    collecting = gc.isenabled()
+    collecting = collect and gc.isenabled()
     if collecting:
         gc.freeze()  # the start-up heap (modules, compiled policies) too: no collection need walk it again
     try:
@@ -64,7 +68,7 @@ def evaluate(
                 codes, details = engine.evaluate(image, plain_strings=plain_strings)
                 vectors[tuple(codes)] += 1
                 if details:
-                    new = _findings(policies, evidence, image, details)
+                    new = _findings(policies, evidence, image, details, target)
                     findings.extend(new if annotate is None else [annotate(image, f) for f in new])
             images += len(page)
             if collecting:
@@ -121,6 +125,7 @@ def _findings(
     evidence: list[tuple[str, ...]],
     image: dict[str, Any],
     details: dict[int, list[tuple[int, int | None, str]]],
+    target: str | None = None,
 ) -> list[Finding]:
     ref = ImageRef.of(image)
     out = []
@@ -138,6 +143,7 @@ def _findings(
                     message=message,
                     image=ref,
                     attributes=attributes,
+                    target=target,
                 )
             )
     return out

@@ -9,7 +9,7 @@ JSON output can never drift apart.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,11 @@ class Finding:
     """The waiver that covers this finding (it then does not fail the gate), else ``None``."""
     baselined: bool = False
     """True when ``--baseline`` already recorded this finding (it then does not fail the gate)."""
+    target: str | None = None
+    """The audit target (``targets.yaml`` name) the image was seen through; ``None`` for ``check``. Part of
+    the finding's identity: one public or shared image is seen, and judged, from every project it is in."""
+    state: str | None = None
+    """With ``--compare``: ``new`` (not in the previous run) or ``unchanged``; else ``None``."""
 
     @property
     def suppressed(self) -> bool:
@@ -116,11 +121,83 @@ class Waiver:
 
 @dataclass(frozen=True)
 class BaselineKey:
-    """What identifies a finding across runs: never shared between images or policies."""
+    """What identifies a finding across runs: never shared between images, policies or audit targets."""
 
     policy: str
     image_id: str
     validation: int | None
+    target: str | None = None
+    """The audit target; ``None`` for ``check`` (one source, so no target)."""
+
+
+def key_of(finding: Finding) -> BaselineKey:
+    """A finding's identity across runs (baselines, comparisons, SARIF fingerprints)."""
+    return BaselineKey(
+        policy=finding.policy, image_id=finding.image.id, validation=finding.validation, target=finding.target
+    )
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """One audit target as the report shows it: where it points and how much of it was judged."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    cloud: str | None = None
+    region: str | None = None
+    project: str | None = None
+    """Project id or name, as the targets file gives it."""
+    api: str = "images"
+    endpoint: str | None = None
+    """The endpoint URL (never with credentials), when known."""
+    complete: bool = False
+    """False when the target could not be read whole (or was never reached): the estate is incomplete."""
+    error: str | None = None
+    """Why it is incomplete (one line), else ``None``."""
+    images: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errored: int = 0
+    findings: int = 0
+    """Fail/error findings of this target (waived and baselined included)."""
+    seconds: float = 0.0
+    """Wall time spent on the target (fetch and judgement)."""
+
+
+@dataclass(frozen=True)
+class AuditInfo:
+    """What ties the results of one estate together, so that shards merge only with their own kind."""
+
+    targets_file: str
+    targets_digest: str
+    """SHA-256 of the targets file's text."""
+    policies_digest: str
+    """SHA-256 over the policies (their names, files' text) and the params in effect."""
+    shard: tuple[int, int] | None = None
+    """``(index, total)`` (1-based) of a sharded run; ``None`` for all targets (or a merge)."""
+    selection: tuple[str, ...] = ()
+    """``--target``/``--label`` as given: a merge refuses shards of different selections."""
+    expected_targets: int = 0
+    """Targets the (selected, sharded) estate has: ``len(targets)`` unless the run was interrupted."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``--compare PREVIOUS.json``: this run's findings against the previous run's, keyed by ``key_of``."""
+
+    previous: str
+    """The previous result file, as given."""
+    new: int
+    unchanged: int
+    resolved: tuple[Finding, ...]
+    """Previous findings gone now, where their target was complete in both runs."""
+    unknown: tuple[Finding, ...]
+    """Previous findings of a target incomplete now or then: neither resolved nor still there."""
+    by_policy: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Policy -> ``{"new", "unchanged", "resolved", "unknown"}`` counts."""
+    by_target: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Target (``""`` for ``check``) -> the same counts."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +277,8 @@ class RunResult:
     source: SourceInfo
     summary: RunSummary
     policies: tuple[PolicyInfo, ...]
-    findings: tuple[Finding, ...]
+    findings: Sequence[Finding]
+    """A tuple, or for an audit the findings spilled to disk (``spill.SpilledFindings``): read-only either way."""
     fail_on: str = "low"
     """The gate threshold the run was judged with (``never`` for audits)."""
     expired_waivers: tuple[Waiver, ...] = ()
@@ -210,6 +288,10 @@ class RunResult:
     fixed: tuple[BaselineKey, ...] = ()
     """Baseline entries with no finding in this (complete) run: fixed since the baseline was written."""
     baseline_file: str | None = None
+    targets: tuple[TargetInfo, ...] = ()
+    """The audit's targets (``imagelint audit``/``merge``); empty for ``check``."""
+    audit: AuditInfo | None = None
+    comparison: Comparison | None = None
 
 
 def waiver_dict(w: Waiver) -> dict[str, Any]:
@@ -238,7 +320,67 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "waived": f.waiver is not None,
         "waiver": waiver_dict(f.waiver) if f.waiver else None,
         "baselined": f.baselined,
+        **({"target": f.target} if f.target is not None else {}),
+        **({"state": f.state} if f.state is not None else {}),
     }
+
+
+def target_dict(t: TargetInfo) -> dict[str, Any]:
+    """The JSON shape of one audit target."""
+    return {
+        "name": t.name,
+        "labels": dict(t.labels),
+        "cloud": t.cloud,
+        "region": t.region,
+        "project": t.project,
+        "api": t.api,
+        "endpoint": t.endpoint,
+        "complete": t.complete,
+        "error": t.error,
+        "images": t.images,
+        "verdicts": {"pass": t.passed, "fail": t.failed, "skip": t.skipped, "error": t.errored},
+        "findings": t.findings,
+        "seconds": round(t.seconds, 3),
+    }
+
+
+def key_dict(k: BaselineKey) -> dict[str, Any]:
+    return {
+        "policy": k.policy,
+        "image_id": k.image_id,
+        "validation": k.validation,
+        **({"target": k.target} if k.target is not None else {}),
+    }
+
+
+def _audit_dict(result: RunResult) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if result.audit is not None:
+        a = result.audit
+        out["audit"] = {
+            "targets_file": a.targets_file,
+            "targets_digest": a.targets_digest,
+            "policies_digest": a.policies_digest,
+            "shard": None if a.shard is None else {"index": a.shard[0], "total": a.shard[1]},
+            "selection": list(a.selection),
+            "expected_targets": a.expected_targets,
+        }
+    if result.audit is not None or result.targets:
+        out["targets"] = [target_dict(t) for t in result.targets]
+    if result.comparison is not None:
+        c = result.comparison
+        out["comparison"] = {
+            "previous": c.previous,
+            "new": c.new,
+            "unchanged": c.unchanged,
+            "resolved": len(c.resolved),
+            "unknown": len(c.unknown),
+            "by_policy": {k: dict(v) for k, v in c.by_policy.items()},
+            "by_target": {k: dict(v) for k, v in c.by_target.items()},
+            "resolved_findings": [finding_dict(f) for f in c.resolved],
+            "unknown_findings": [finding_dict(f) for f in c.unknown],
+        }
+    return out
 
 
 def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
@@ -248,6 +390,10 @@ def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
     that serialise the findings one by one.
     """
     s = result.summary
+    waived = baselined = 0
+    for f in result.findings:  # one pass: an audit's findings are read back from disk
+        waived += f.waiver is not None
+        baselined += f.baselined
     return {
         "tool": {"name": "imagelint", "version": result.tool_version},
         "engine": result.engine,
@@ -269,8 +415,8 @@ def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
             "skip": s.skipped,
             "error": s.errored,
             "by_severity": dict(s.by_severity),
-            "waived": sum(1 for f in result.findings if f.waiver is not None),
-            "baselined": sum(1 for f in result.findings if f.baselined),
+            "waived": waived,
+            "baselined": baselined,
         },
         "policies": [
             {
@@ -298,6 +444,7 @@ def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
         },
         "baseline": {
             "file": result.baseline_file,
-            "fixed": [{"policy": k.policy, "image_id": k.image_id, "validation": k.validation} for k in result.fixed],
+            "fixed": [key_dict(k) for k in result.fixed],
         },
+        **_audit_dict(result),
     }

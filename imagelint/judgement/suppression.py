@@ -15,7 +15,7 @@ from dataclasses import replace
 from imagelint.judgement import baseline as _baseline
 from imagelint.judgement import waivers as _waivers
 from imagelint.judgement.evaluate import Annotate
-from imagelint.judgement.result import RunResult
+from imagelint.judgement.result import RunResult, key_of
 from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 
 
@@ -57,7 +57,7 @@ class Suppression:
             else:
                 _baseline.write_baseline(self.write_to, result)
                 written = _baseline.Baseline(
-                    self.write_to, frozenset(_baseline.key_of(f) for f in result.findings if f.waiver is None)
+                    self.write_to, frozenset(key_of(f) for f in result.findings if f.waiver is None)
                 )
                 # every recorded finding is now accepted; "fixed" still compares with --baseline, if given
                 result = replace(_baseline.apply_baseline(result, written), fixed=result.fixed)

@@ -49,6 +49,7 @@ ENTRY_KEYS = {
     "expires": False,
     "owner": False,
     "ticket": False,
+    "target": False,
 }
 SELECTORS = ("id", "name", "match")
 
@@ -68,9 +69,13 @@ class Rule:
     name_glob: str | None = None
     program: Any = None
     """A compiled cel-python program for ``match``."""
+    target_glob: str | None = None
+    """``target:``: the audit targets (a glob over their names) the waiver is for; ``None``: every one."""
 
     def covers(self, image: dict[str, Any], finding: Finding, now: Any) -> bool:
         if not fnmatch.fnmatchcase(finding.policy, self.waiver.policy):
+            return False
+        if self.target_glob is not None and not fnmatch.fnmatchcase(finding.target or "", self.target_glob):
             return False
         if self.image_id is not None:
             return finding.image.id == self.image_id
@@ -221,7 +226,7 @@ def _rule(
         expires=values.get("expires"),
         owner=values.get("owner"),
         ticket=values.get("ticket"),
-        selector=f"{selector}={values[selector]}",
+        selector=f"{selector}={values[selector]}" + (f" target={values['target']}" if values.get("target") else ""),
         file=file,
         line=item.start_mark.line + 1,
     )
@@ -231,6 +236,7 @@ def _rule(
         image_id=values.get("id") if selector == "id" else None,
         name_glob=values.get("name") if selector == "name" else None,
         program=program,
+        target_glob=values.get("target"),
     )
 
 

@@ -152,6 +152,7 @@ def waivers_schema() -> dict[str, Any]:
             "expires": {"type": "string", "description": "YYYY-MM-DD (midnight UTC) or RFC 3339."},
             "owner": {"type": "string"},
             "ticket": {"type": "string"},
+            "target": {"type": "string", "description": "Audit targets (a glob over their names); default: all."},
         },
     }
     return {
@@ -214,7 +215,299 @@ def config_schema() -> dict[str, Any]:
     }
 
 
-SCHEMAS = {"policy": policy_schema, "test": policy_test_schema, "waivers": waivers_schema, "config": config_schema}
+def targets_schema() -> dict[str, Any]:
+    """The targets file of ``imagelint audit`` (``sources/targets.py`` is the reader of record)."""
+    strings = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+    env_name = {
+        "type": "string",
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        "description": "An environment variable's NAME.",
+    }
+    settings: dict[str, Any] = {
+        "cloud": {"type": "string", "description": "A cloud of clouds.yaml."},
+        "endpoint": {"type": "string", "description": "The image service root, e.g. https://ims.eu-de.example"},
+        "region": {"type": "string"},
+        "regions": {**strings, "description": "One target per region."},
+        "project": {"type": "string", "description": "Project name."},
+        "projects": {**strings, "description": "One target per project (by name)."},
+        "project_id": {"type": "string"},
+        "project_ids": {**strings, "description": "One target per project (by id)."},
+        "api": {"enum": ["images", "cloudimages"]},
+        "query": {
+            "oneOf": [
+                {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "array"]}},
+                {"type": "array", "items": {"type": "string", "pattern": "="}},
+            ]
+        },
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "auth": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Where the credentials are: never the credentials themselves.",
+            "properties": {
+                "token_env": env_name,
+                "token_file": {"type": "string"},
+                "ak_env": env_name,
+                "sk_env": env_name,
+                "security_token_env": env_name,
+                "project_id_env": env_name,
+                "none": {"type": "boolean"},
+            },
+        },
+        "page_size": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "retries": {"type": "integer", "minimum": 0},
+        "ca_bundle": {"type": "string"},
+        "insecure": {"type": "boolean"},
+    }
+    target = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"}, **settings},
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": "https://imagelint.invalid/schemas/targets.json",
+        "title": "imagelint targets (imagelint audit --targets)",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["targets"],
+        "properties": {
+            "defaults": {"type": "object", "additionalProperties": False, "properties": settings},
+            "targets": {"type": "array", "minItems": 1, "items": target},
+        },
+    }
+
+
+def result_schema() -> dict[str, Any]:
+    """The JSON result (``--format json``) of check, audit and merge; ``judgement.result.as_dict`` writes it."""
+    nullable_str = {"type": ["string", "null"]}
+    count = {"type": "integer", "minimum": 0}
+    counts = {k: count for k in ("pass", "fail", "skip", "error")}
+    waiver = {
+        "type": "object",
+        "required": ["policy", "selector", "reason", "expires", "file", "line"],
+        "properties": {
+            "policy": {"type": "string"},
+            "selector": {"type": "string"},
+            "reason": {"type": "string"},
+            "expires": nullable_str,
+            "owner": nullable_str,
+            "ticket": nullable_str,
+            "file": {"type": "string"},
+            "line": count,
+        },
+    }
+    finding = {
+        "type": "object",
+        "required": [
+            "policy",
+            "severity",
+            "status",
+            "validation",
+            "message",
+            "image",
+            "attributes",
+            "waived",
+            "waiver",
+            "baselined",
+        ],
+        "properties": {
+            "policy": {"type": "string"},
+            "severity": {"enum": ["critical", "high", "medium", "low", "info"]},
+            "status": {"enum": ["fail", "error"]},
+            "validation": {"type": ["integer", "null"], "minimum": 0},
+            "message": {"type": "string"},
+            "image": {
+                "type": "object",
+                "required": ["id", "name", "visibility", "owner"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": nullable_str,
+                    "visibility": nullable_str,
+                    "owner": nullable_str,
+                },
+            },
+            "attributes": {"type": "object"},
+            "waived": {"type": "boolean"},
+            "waiver": {"oneOf": [{"type": "null"}, waiver]},
+            "baselined": {"type": "boolean"},
+            "target": {"type": "string", "description": "The audit target (audit and merge only)."},
+            "state": {"enum": ["new", "unchanged", "resolved", "unknown"], "description": "With --compare."},
+        },
+    }
+    key = {
+        "type": "object",
+        "required": ["policy", "image_id", "validation"],
+        "properties": {
+            "policy": {"type": "string"},
+            "image_id": {"type": "string"},
+            "validation": {"type": ["integer", "null"]},
+            "target": {"type": "string"},
+        },
+    }
+    target = {
+        "type": "object",
+        "required": [
+            "name",
+            "labels",
+            "cloud",
+            "region",
+            "project",
+            "api",
+            "endpoint",
+            "complete",
+            "error",
+            "images",
+            "verdicts",
+            "findings",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "cloud": nullable_str,
+            "region": nullable_str,
+            "project": nullable_str,
+            "api": {"enum": ["images", "cloudimages"]},
+            "endpoint": nullable_str,
+            "complete": {"type": "boolean"},
+            "error": nullable_str,
+            "images": count,
+            "verdicts": {"type": "object", "required": list(counts), "properties": counts},
+            "findings": count,
+            "seconds": {"type": "number", "minimum": 0},
+        },
+    }
+    state_counts = {
+        "type": "object",
+        "additionalProperties": {"type": "object", "required": ["new", "unchanged", "resolved", "unknown"]},
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": "https://imagelint.invalid/schemas/result.json",
+        "title": "imagelint JSON result (check, audit, merge)",
+        "type": "object",
+        "required": [
+            "tool",
+            "engine",
+            "now",
+            "fail_on",
+            "source",
+            "summary",
+            "policies",
+            "findings",
+            "waivers",
+            "baseline",
+        ],
+        "properties": {
+            "tool": {"type": "object", "required": ["name", "version"], "properties": {"name": {"const": "imagelint"}}},
+            "engine": {"type": "string"},
+            "now": {"type": "string"},
+            "fail_on": {"type": "string"},
+            "source": {
+                "type": "object",
+                "required": ["kind", "location", "images", "complete", "error"],
+                "properties": {
+                    "kind": {"enum": ["file", "api", "targets"]},
+                    "location": {"type": "string"},
+                    "images": count,
+                    "complete": {"type": "boolean"},
+                    "error": nullable_str,
+                    "details": {"type": "object"},
+                },
+            },
+            "summary": {
+                "type": "object",
+                "required": ["images", "policies", *counts, "by_severity", "waived", "baselined"],
+                "properties": {
+                    "images": count,
+                    "policies": count,
+                    **counts,
+                    "by_severity": {"type": "object", "additionalProperties": count},
+                    "waived": count,
+                    "baselined": count,
+                },
+            },
+            "policies": {
+                "type": "array",
+                "items": {"type": "object", "required": ["name", "title", "severity", "file", "line", *counts]},
+            },
+            "findings": {"type": "array", "items": finding},
+            "waivers": {
+                "type": "object",
+                "required": ["expired", "stale"],
+                "properties": {
+                    "expired": {"type": "array", "items": waiver},
+                    "stale": {"type": "array", "items": waiver},
+                },
+            },
+            "baseline": {
+                "type": "object",
+                "required": ["file", "fixed"],
+                "properties": {"file": nullable_str, "fixed": {"type": "array", "items": key}},
+            },
+            "audit": {
+                "type": "object",
+                "required": [
+                    "targets_file",
+                    "targets_digest",
+                    "policies_digest",
+                    "shard",
+                    "selection",
+                    "expected_targets",
+                ],
+                "properties": {
+                    "shard": {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["index", "total"],
+                                "properties": {
+                                    "index": {"type": "integer", "minimum": 1},
+                                    "total": {"type": "integer", "minimum": 1},
+                                },
+                            },
+                        ]
+                    },
+                    "selection": {"type": "array", "items": {"type": "string"}},
+                    "expected_targets": count,
+                },
+            },
+            "targets": {"type": "array", "items": target},
+            "comparison": {
+                "type": "object",
+                "required": [
+                    "previous",
+                    "new",
+                    "unchanged",
+                    "resolved",
+                    "unknown",
+                    "by_policy",
+                    "by_target",
+                    "resolved_findings",
+                    "unknown_findings",
+                ],
+                "properties": {
+                    "by_policy": state_counts,
+                    "by_target": state_counts,
+                    "resolved_findings": {"type": "array", "items": finding},
+                    "unknown_findings": {"type": "array", "items": finding},
+                },
+            },
+        },
+    }
+
+
+SCHEMAS = {
+    "policy": policy_schema,
+    "test": policy_test_schema,
+    "waivers": waivers_schema,
+    "config": config_schema,
+    "targets": targets_schema,
+    "result": result_schema,
+}
 
 
 def render(kind: str = "policy") -> str:

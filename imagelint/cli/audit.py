@@ -1,0 +1,275 @@
+"""``imagelint audit --targets FILE``: judge every target of an estate (clouds, regions, projects) in one run.
+
+Everything that can be wrong with the input (the targets file, the selection, the shard, every target's
+settings and credential references, policies, waivers, report paths) is found before the first request,
+exit 2. Then the targets are judged concurrently (``judgement.estate``); a target that fails is incomplete
+with its reason and the run's exit code is 3, while the others are reported in full. SIGINT and SIGTERM
+stop the run at the next page: the reports are still written, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TextIO, cast
+
+from imagelint.cli import check, sharding
+from imagelint.cli.common import UsageError, err, load, parse_params, policy_paths
+from imagelint.cli.common import catalogue as catalogue_of
+from imagelint.engines import create_engine
+from imagelint.formats.outputs import plan as plan_reports
+from imagelint.formats.outputs import write_all as write_reports
+from imagelint.judgement.compare import compare_with
+from imagelint.judgement.compare import notes as compare_notes
+from imagelint.judgement.estate import Job, Progress, combine, run_estate
+from imagelint.judgement.gate import exit_code
+from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
+from imagelint.judgement.spill import Spill
+from imagelint.judgement.suppression import Suppression
+from imagelint.policy.model import Policy
+from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard
+from imagelint.sources.transport import origin
+from imagelint.times import rfc3339
+
+DEFAULT_JOBS = 8
+DEFAULT_PER_ENDPOINT = 4
+
+
+def run(args: argparse.Namespace) -> int:
+    now = check.parse_now(args.now)
+    env = os.environ
+    estate = load_targets(args.targets)
+    labels = [parse_label(text) for text in args.label]
+    chosen = select(estate.targets, args.target, labels)
+    where = sharding.detect(args.shard, args.shards, env)
+    if where is not None:
+        chosen = shard(chosen, *where)
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: expected 1 or more")
+    if args.per_endpoint < 1:
+        raise UsageError(f"--per-endpoint {args.per_endpoint}: expected 1 or more")
+    params = parse_params(args.param)
+    policies = load(args, policy_paths(args), params)
+    suppression = Suppression(
+        now,
+        waivers=args.waivers,
+        allow_permanent=args.allow_permanent_waivers,
+        baseline=args.baseline,
+        write_baseline=args.write_baseline,
+        catalogue=catalogue_of(args),
+        say=err,
+    )
+    previous = compare_with(args.compare) if args.compare else None
+    engine = create_engine(args.engine, policies, now)
+    reports = plan_reports(
+        format=args.format,
+        output=args.output,
+        reports=args.report,
+        template=args.template,
+        color=args.color,
+        others={
+            "--targets": args.targets,
+            "--waivers": args.waivers,
+            "--baseline": args.baseline,
+            "--write-baseline": args.write_baseline,
+            "--compare": args.compare,
+            "--config": args.config,
+        },
+    )
+    jobs = [_job(t, env, args) for t in chosen]  # every target's settings checked: no request sent yet
+    audit = AuditInfo(
+        targets_file=estate.file,
+        targets_digest=estate.digest,
+        policies_digest=policies_digest(policies),
+        shard=where,
+        selection=tuple([*(f"target={n}" for n in args.target), *(f"label={k}={v}" for k, v in labels)]),
+        expected_targets=len(jobs),
+    )
+    show = _ProgressLine(sys.stderr, forced=args.progress)
+    stop = threading.Event()
+    spill = Spill()
+    with _stopping_on_signals(stop):
+        outcomes = run_estate(
+            jobs,
+            policies,
+            engine,
+            now=rfc3339(now),
+            fail_on=args.fail_on,
+            annotate=suppression.annotate,
+            workers=args.jobs,
+            per_endpoint=args.per_endpoint,
+            stop=stop,
+            report=show,
+            spill=spill,
+        )
+    show.end()
+    result = combine(
+        outcomes,
+        [p.info() for p in policies],
+        engine=engine.name,
+        now=rfc3339(now),
+        fail_on=args.fail_on,
+        audit=audit,
+        spill=spill,
+    )
+    result = suppression.finish(result)
+    if previous is not None:
+        result = previous.apply(result)
+        for line in compare_notes(result):
+            err(line)
+    write_reports(reports, result)
+    code = exit_code(result, args.fail_on)
+    for line in target_lines(result):
+        err(line)
+    if stop.is_set():
+        err("imagelint: stopped by a signal: the report holds what was judged, marked incomplete")
+    err(summary_line(result, code))
+    return code
+
+
+def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace) -> Job:
+    # Opened once here to check every setting before any request (its warnings held back), then again in
+    # the target's own thread, so that no source (and its connection pool) lives longer than its target.
+    probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
+    endpoint = probe.location()
+    stream = cast(TextIO, _Prefixed(sys.stderr, target.name))
+    info = TargetInfo(
+        name=target.name,
+        labels=dict(target.labels),
+        cloud=target.cloud,
+        region=target.region,
+        project=target.project,
+        api=target.api,
+        endpoint=endpoint,
+    )
+    key = origin(endpoint) if endpoint else (target.cloud, target.region)
+    return Job(
+        info=info,
+        open=lambda: open_target(target, env, stream, timeout=args.timeout, retries=args.retries),
+        endpoint_key=repr(key),
+    )
+
+
+def policies_digest(policies: list[Policy]) -> str:
+    """What makes two runs' verdicts comparable: every policy's name, severity, expressions and params."""
+    described = [
+        {
+            "name": p.name,
+            "severity": p.severity.label,
+            "match": p.match.source if p.match else None,
+            "variables": [(v.name, v.expression.source) for v in p.variables],
+            "validations": [
+                (v.expression.source, v.message, v.message_expression.source if v.message_expression else None)
+                for v in p.validations
+            ],
+            "params": p.params,
+        }
+        for p in sorted(policies, key=lambda p: p.name)
+    ]
+    text = json.dumps(described, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class _Prefixed(io.TextIOBase):
+    """A target's stderr: its warnings, each line prefixed with the target's name; never a terminal, so
+    the sources draw no progress lines of their own (the audit draws one for all)."""
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self._stream = stream
+        self._name = name
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            for line in text.splitlines(keepends=True):
+                self._stream.write(line.replace("imagelint: ", f"imagelint: [{self._name}] ", 1))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+class _ProgressLine:
+    """``targets done/total, running, failed, images/s`` on stderr: redrawn on a terminal, else (with
+    ``--progress``) a line every few seconds."""
+
+    def __init__(self, stream: TextIO, *, forced: bool) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.on = self.tty or forced
+        self.last = 0.0
+        self.shown = False
+        self.text = ""
+
+    def __call__(self, p: Progress) -> None:
+        if not self.on:
+            return
+        line = (
+            f"imagelint: targets {p.done}/{p.total} done, {p.running} running, {p.failed} failed; "
+            f"{p.images:,} images, {p.rate:,.0f} images/s"
+        )
+        now = time.monotonic()
+        final = p.done == p.total
+        if line == self.text or (not final and now - self.last < (0.2 if self.tty else 5.0)):
+            return
+        self.last, self.text = now, line
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line)
+            self.shown = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@contextmanager
+def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` (the run ends at the next page, reports written) while inside."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def target_lines(result: RunResult) -> list[str]:
+    """One stderr line per incomplete target: which, and why."""
+    return [f"imagelint: target {t.name}: INCOMPLETE: {t.error}" for t in result.targets if not t.complete]
+
+
+def summary_line(result: RunResult, code: int) -> str:
+    s = result.summary
+    done = sum(1 for t in result.targets if t.complete)
+    counts = (
+        f"{len(result.targets)} targets ({done} complete), {s.images} images x {s.policies} policies: "
+        f"{s.passed} pass, {s.failed} fail, {s.skipped} skip, {s.errored} error ({result.engine})"
+    )
+    if not result.source.complete:
+        return f"imagelint: INCOMPLETE: {result.source.error}\nimagelint: {counts}; exit {code}"
+    return f"imagelint: {counts}; exit {code}"

@@ -1,0 +1,249 @@
+"""``imagelint audit``: an estate of fake IMS servers on loopback, each with its own fleet, latency or fault.
+
+A target that hangs, one that answers 403, one whose pagination loops: each is incomplete with its reason,
+the others are judged in full, and the run exits 3. Credentials come by reference (``token_env``) and never
+reach a report; the per-endpoint limit holds under load.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import policy_yaml, run_cli
+from tests.fakeims import FakeIMS, Fault, generate_images
+from tests.test_clouds import FLEET, PASSWORD, clouds_yaml, iam_server, password_cloud
+
+NOW = "2026-12-01T00:00:00Z"
+ENV = {"GITHUB_ACTIONS": "", "OS_AUTH_TOKEN": "", "HUAWEICLOUD_SDK_AK": "", "HUAWEICLOUD_SDK_SK": ""}
+
+
+def public_count(images: list[dict]) -> int:
+    return sum(1 for i in images if i.get("visibility") == "public")
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    path = tmp_path / "no-public.yaml"
+    path.write_text(policy_yaml("no-public", validations=["image.visibility != 'public'"]), encoding="utf-8")
+    return path
+
+
+def targets_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "targets.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def audit(tmp_path: Path, targets: Path, policy: Path, *extra: str, env: dict[str, str] | None = None):
+    out = tmp_path / "r.json"
+    run = run_cli(
+        "audit",
+        "--targets",
+        str(targets),
+        "--policies",
+        str(policy),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        *extra,
+        env={**ENV, **(env or {})},
+    )
+    doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+    return run, doc
+
+
+def test_failing_targets_are_incomplete_and_the_others_complete(tmp_path, policy):
+    fleets = {name: generate_images(n, seed=s) for name, n, s in (("slow", 120, 1), ("fast", 40, 2))}
+    with (
+        FakeIMS(fleets["slow"], latency=0.05, default_limit=25) as slow,
+        FakeIMS(fleets["fast"]) as fast,
+        FakeIMS(generate_images(10, seed=3), faults=[Fault("status", status=403, style="apigw", times=None)]) as denied,
+        FakeIMS(generate_images(80, seed=4), faults=[Fault("next_loop", page=1, times=None)]) as looping,
+        FakeIMS(generate_images(10, seed=5), faults=[Fault("latency", seconds=30, times=None)]) as hanging,
+        FakeIMS(generate_images(10, seed=6), faults=[Fault("status", status=503, times=None)]) as failing,
+    ):
+        targets = targets_file(
+            tmp_path,
+            f"""
+            defaults: {{retries: 0, labels: {{env: prod}}}}
+            targets:
+              - {{name: slow, endpoint: "{slow.url}", page_size: 25}}
+              - {{name: fast, endpoint: "{fast.url}"}}
+              - {{name: denied, endpoint: "{denied.url}"}}
+              - {{name: looping, endpoint: "{looping.url}", page_size: 20}}
+              - {{name: hanging, endpoint: "{hanging.url}", timeout: 0.5}}
+              - {{name: failing, endpoint: "{failing.url}", retries: 1}}
+            """.replace("\n            ", "\n"),
+        )
+        started = time.monotonic()
+        run, doc = audit(tmp_path, targets, policy)
+        took = time.monotonic() - started
+    assert run.returncode == 3, run.stderr
+    assert took < 20  # the hanging target costs its timeout, not the run
+    by = {t["name"]: t for t in doc["targets"]}
+    assert [t["name"] for t in doc["targets"]] == ["slow", "fast", "denied", "looping", "hanging", "failing"]
+    for name in ("slow", "fast"):
+        assert by[name]["complete"] and by[name]["error"] is None
+        assert by[name]["images"] == len(fleets[name])
+        assert by[name]["verdicts"]["fail"] == public_count(fleets[name])
+        assert sum(1 for f in doc["findings"] if f["target"] == name) == public_count(fleets[name])
+    assert "HTTP 403" in by["denied"]["error"]
+    assert "pagination loop" in by["looping"]["error"]
+    assert "timed out" in by["hanging"]["error"].lower() or "timeout" in by["hanging"]["error"].lower()
+    assert "HTTP 503" in by["failing"]["error"]  # persistent 5xx: retried, then incomplete
+    for name in ("denied", "looping", "hanging", "failing"):
+        assert not by[name]["complete"]
+        assert f"imagelint: target {name}: INCOMPLETE: " in run.stderr
+    assert doc["source"]["complete"] is False
+    assert doc["source"]["error"].startswith("4 of 6 targets incomplete")
+    assert doc["summary"]["images"] == sum(t["images"] for t in doc["targets"])
+
+
+def test_a_complete_estate_exits_1_with_findings_and_0_without(tmp_path, policy):
+    private = [dict(i, visibility="private") for i in generate_images(30, seed=7)]
+    with FakeIMS(generate_images(30, seed=6)) as mixed, FakeIMS(private) as clean:
+        targets = targets_file(
+            tmp_path,
+            f'targets:\n  - {{name: mixed, endpoint: "{mixed.url}"}}\n  - {{name: clean, endpoint: "{clean.url}"}}\n',
+        )
+        run, doc = audit(tmp_path, targets, policy)
+        assert run.returncode == 1, run.stderr
+        assert all(t["complete"] for t in doc["targets"])
+        run, doc = audit(tmp_path, targets, policy, "--target", "clean")
+        assert run.returncode == 0, run.stderr
+        assert [t["name"] for t in doc["targets"]] == ["clean"]
+
+
+def test_projects_expand_and_labels_select(tmp_path, policy):
+    with FakeIMS(generate_images(20, seed=8)) as srv:
+        targets = targets_file(
+            tmp_path,
+            f"""defaults:
+  endpoint: "{srv.url}"
+  labels: {{team: core}}
+targets:
+  - name: prod
+    projects: [web, batch]
+    labels: {{env: prod}}
+  - name: lab
+    project_id: 0123abcd
+    labels: {{env: lab}}
+""",
+        )
+        run, doc = audit(tmp_path, targets, policy, "--label", "env=prod")
+    assert run.returncode == 1, run.stderr
+    assert [(t["name"], t["project"], t["labels"]) for t in doc["targets"]] == [
+        ("prod/web", "web", {"team": "core", "env": "prod"}),
+        ("prod/batch", "batch", {"team": "core", "env": "prod"}),
+    ]
+
+
+def test_token_by_reference_never_reaches_the_report(tmp_path, policy):
+    secret = "tok-s3cr3t-0123456789"
+    with FakeIMS(generate_images(15, seed=9), auth="token", token=secret) as srv:
+        targets = targets_file(
+            tmp_path, f'targets:\n  - {{name: t, endpoint: "{srv.url}", auth: {{token_env: LAB_TOKEN}}}}\n'
+        )
+        missing, _ = audit(tmp_path, targets, policy)
+        assert missing.returncode == 2
+        assert (
+            missing.stderr.strip()
+            .splitlines()[-1]
+            .endswith("target t: auth.token_env: environment variable LAB_TOKEN is not set")
+        )
+        assert srv.image_requests == []  # refused before any request
+        run, doc = audit(
+            tmp_path, targets, policy, "--report", f"html={tmp_path / 'r.html'}", env={"LAB_TOKEN": secret}
+        )
+        assert run.returncode == 1, run.stderr
+        # the process's own OS_AUTH_TOKEN is not what the target uses
+        assert {r.headers["X-Auth-Token"] for r in srv.image_requests} == {secret}
+    assert doc["targets"][0]["complete"]
+    for text in (run.stderr, (tmp_path / "r.json").read_text(), (tmp_path / "r.html").read_text()):
+        assert secret not in text
+
+
+def test_per_endpoint_limit(tmp_path, policy):
+    latency = 0.3
+    with FakeIMS(generate_images(5, seed=10), latency=latency) as srv:
+        names = "\n".join(f"  - {{name: p{i}, project: p{i}}}" for i in range(6))
+        targets = targets_file(tmp_path, f'defaults: {{endpoint: "{srv.url}"}}\ntargets:\n{names}\n')
+        run, doc = audit(tmp_path, targets, policy, "--jobs", "6", "--per-endpoint", "2")
+        times = sorted(r.time for r in srv.image_requests)
+    assert run.returncode == 1, run.stderr
+    assert len(times) == 6
+    # no more than two requests are ever in flight: any three arrivals span at least one response time
+    assert all(times[i + 2] - times[i] >= latency * 0.8 for i in range(len(times) - 2)), times
+
+
+def test_a_cloud_target_naming_an_unknown_cloud_is_one_line_at_its_place(tmp_path, policy):
+    targets = targets_file(tmp_path, "targets:\n  - {name: prod, cloud: prod, regions: [eu-de, eu-nl]}\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    run, _ = audit(tmp_path, targets, policy, env={"HOME": str(home), "OS_CLIENT_CONFIG_FILE": str(home / "none.yaml")})
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "targets.yaml:2:5: target prod/eu-de: --cloud prod: no such cloud" in lines[0]
+
+
+def test_a_cloud_target_reads_clouds_yaml_and_the_catalog(tmp_path, policy):
+    """A target named by its clouds.yaml cloud: Keystone-v3 auth and the image endpoint from the token's
+    catalog (the fake IAM beside the fake IMS), judged like an endpoint target."""
+    with iam_server() as srv:
+        env = clouds_yaml(tmp_path, password_cloud(srv))
+        targets = targets_file(tmp_path, "targets:\n  - {name: prod, cloud: prod}\n")
+        run, doc = audit(tmp_path, targets, policy, env=env)
+    assert run.returncode == 1, run.stderr
+    (target,) = doc["targets"]
+    assert target["name"] == "prod" and target["cloud"] == "prod" and target["complete"]
+    assert target["images"] == len(FLEET)
+    assert PASSWORD not in run.stderr + json.dumps(doc)
+
+
+def test_unknown_target_has_a_did_you_mean(tmp_path, policy):
+    targets = targets_file(tmp_path, 'targets:\n  - {name: production, endpoint: "http://127.0.0.1:9"}\n')
+    run, _ = audit(tmp_path, targets, policy, "--target", "prodution")
+    assert run.returncode == 2
+    assert run.stderr.strip() == "--target 'prodution': no such target in the targets file; did you mean 'production'?"
+
+
+def test_sigterm_writes_what_was_judged_marked_incomplete(tmp_path, policy):
+    with FakeIMS(generate_images(10, seed=11)) as quick, FakeIMS(generate_images(400, seed=12), latency=0.2) as slow:
+        targets = targets_file(
+            tmp_path,
+            f'targets:\n  - {{name: quick, endpoint: "{quick.url}"}}\n'
+            f'  - {{name: slow, endpoint: "{slow.url}", page_size: 10}}\n',
+        )
+        out = tmp_path / "r.json"
+        import os
+
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "imagelint", "audit", "--targets", str(targets), "--policies", str(policy)]
+            + ["--now", NOW, "--format", "json", "--output", str(out)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **ENV},
+        )
+        deadline = time.monotonic() + 30
+        while len(slow.image_requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 3, stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    by = {t["name"]: t for t in doc["targets"]}
+    assert by["quick"]["complete"] and by["quick"]["images"] == 10
+    assert not by["slow"]["complete"] and "interrupted" in by["slow"]["error"]
+    assert 0 < by["slow"]["images"] < 400  # what was judged of it is kept
+    assert "stopped by a signal" in stderr
