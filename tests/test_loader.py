@@ -124,8 +124,8 @@ def test_cel_syntax_error_points_into_the_yaml_file(write, expression_yaml, line
         (
             "foo(image.name)",
             (
-                "1:1: unknown function foo() (only the standard CEL library is available, so that both "
-                "engines mean the same thing)"
+                "1:1: unknown function foo() (only the standard CEL library and the image library of "
+                "docs/cel-library.md are available, so that every engine means the same thing)"
             ),
         ),
         (

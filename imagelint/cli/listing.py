@@ -59,15 +59,15 @@ def render_explain(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> s
         out += ["", "Params (override with --param " + policy.name + ".KEY=VALUE):"]
         out += [f"  {k} = {json.dumps(v)}" for k, v in policy.params.items()]
     if policy.match is not None:
-        out += ["", "Applies to images where (match):", *_indent(policy.match.source.strip())]
+        out += ["", "Applies to images where (match):", *_indent(policy.match.text.strip())]
     for var in policy.variables:
-        out += ["", f"Variable {var.name}:", *_indent(var.expression.source.strip())]
+        out += ["", f"Variable {var.name}:", *_indent(var.expression.text.strip())]
     for i, v in enumerate(policy.validations):
-        out += ["", f"Validation {i}:", *_indent(v.expression.source.strip())]
+        out += ["", f"Validation {i}:", *_indent(v.expression.text.strip())]
         if v.message:
             out.append(f"  message: {v.message}")
         if v.message_expression is not None:
-            out += ["  messageExpression:", *_indent(v.message_expression.source.strip(), 4)]
+            out += ["  messageExpression:", *_indent(v.message_expression.text.strip(), 4)]
     cases = cases_for(policy, catalogue)
     out += [
         "",

@@ -505,7 +505,7 @@ class _Doc:
             return None
         mapper = _offset_mapper(self.file, self.text, node, source)
         try:
-            analysis = celtree.analyse(source, defined)
+            analysis = celtree.analyse(source, defined, library=True)
         except RecursionError:  # cel-python's parse tree has about ten levels per parenthesis
             self.problem(mapper(0), f"{where}: expression nested too deeply to read (cel-cpp allows 32 levels)")
             return None
@@ -513,8 +513,9 @@ class _Doc:
             self.problem(mapper(issue.offset), f"{where}: {issue.message}")
         if analysis.issues or analysis.tree is None:
             return None
+        origin = analysis.origin
         return Expr(
-            source=source,
+            source=analysis.source,
             where=where,
             position=mapper(0),
             tree=analysis.tree,
@@ -523,7 +524,10 @@ class _Doc:
             variables=frozenset(analysis.variables),
             shape_only=frozenset(analysis.attributes - analysis.values - analysis.matched),
             matched=frozenset(analysis.matched - analysis.values),
-            offset_to_position=mapper,
+            offset_to_position=mapper if origin is None else (lambda offset: mapper(origin(offset))),
+            written=source,
+            written_tree=analysis.written_tree,
+            written_to_position=mapper,
         )
 
     def check_params(self, expr: Expr, params: Mapping[str, Any]) -> None:
