@@ -622,7 +622,7 @@ class _Expander:
         return [s for s in out if s[0]]
 
     def call(self, tree: lark.Tree, function: Any, subst: Mapping[str, list[Segment]]) -> list[Segment]:
-        from imagelint.policy.library import Arg
+        from imagelint.policy.library import Arg, ExpansionError
 
         start, _ = self.span(tree)
         args = _call_args(tree)
@@ -659,12 +659,23 @@ class _Expander:
             if bare.data == "member_dot" and _ident_name(bare.children[0]) == "image":  # type: ignore[arg-type]
                 guard = f"has(\x00{index}\x00)"
             elif bare.data == "member_index" and _ident_name(bare.children[0]) == "image":  # type: ignore[arg-type]
-                key = _string_literal(bare.children[1])  # type: ignore[arg-type]
-                guard = f"{cel_literal(key)} in image" if key is not None else None
-            values.append(Arg(text=f"\x00{index}\x00", guard=guard, literal=literal))
+                key_node = bare.children[1]
+                key = _string_literal(key_node)  # type: ignore[arg-type]
+                key_text = "".join(s[0] for s in self.render(key_node, subst))  # type: ignore[arg-type]
+                if _bare(key_node).data not in _SIMPLE:  # type: ignore[arg-type]
+                    key_text = f"({key_text})"
+                guard = f"{cel_literal(key)} in image" if key is not None else f"{key_text} in image"
+            attribute = None
+            if guard is not None:
+                attribute = str(_token(bare)) if bare.data == "member_dot" else _string_literal(bare.children[1])  # type: ignore[arg-type]
+            values.append(Arg(text=f"\x00{index}\x00", guard=guard, literal=literal, attribute=attribute))
         if len(self.issues) > known:
             return [(self.source[slice(*self.span(tree))], start, True)]
-        text = function.expand(values)
+        try:
+            text = function.expand(values)
+        except ExpansionError as exc:
+            self.issues.append(CelIssue(start, f"{function.name}(): {exc}"))
+            return [(self.source[slice(*self.span(tree))], start, True)]
         out: list[Segment] = []
         for n, piece in enumerate(text.split("\x00")):
             if n % 2:

@@ -50,6 +50,12 @@ class Arg:
     """A presence test for it (``has(image.x)``, ``"x" in image``), when it is a selection that can be absent."""
     literal: str | None
     """Its value, when it is a plain string literal."""
+    attribute: str | None = None
+    """The attribute name, when it is ``image.NAME`` or ``image["NAME"]``."""
+
+
+class ExpansionError(ValueError):
+    """A call the library cannot expand (reported at the call, like a type error)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,10 @@ def _guarded(arg: Arg, test: str) -> str:
 
 def _is_string(args: list[Arg]) -> str:
     return _guarded(args[0], f"type({args[0].text}) == string")
+
+
+def _is_list(args: list[Arg]) -> str:
+    return _guarded(args[0], f"type({args[0].text}) == list")
 
 
 def _present(args: list[Arg]) -> str:
@@ -128,6 +138,46 @@ def _describe(args: list[Arg]) -> str:
 
 MAX_DURATION_SECONDS = 9_223_372_036
 """cel-cpp holds durations in int64 nanoseconds (about 292 years); cel-python up to 10,000 years."""
+
+
+def _is_not(args: list[Arg]) -> str:
+    name, value, what = (a.text for a in args)
+    return (
+        f"(type({value}) == string ? {name} + ' \"' + {value} + '\" is not ' + {what} : "
+        f"{name} + ' is not a string, expected ' + {what})"
+    )
+
+
+def _documented_values(arg: Arg) -> tuple[str, tuple[str, ...]]:
+    """The attribute an argument selects and its documented values (``DocumentedError`` if none)."""
+    from imagelint.policy.catalogue import IMAGE_ATTRIBUTES
+
+    name = arg.attribute or ""
+    attribute = IMAGE_ATTRIBUTES.get(name)
+    if attribute is None or not attribute.values:
+        raise ExpansionError(f"the attribute catalogue documents no set of values for {name or 'this argument'}")
+    return name, attribute.values
+
+
+def _documented(args: list[Arg]) -> str:
+    _, values = _documented_values(args[0])
+    return _one_of([args[0], Arg("[" + ", ".join(_quote(v) for v in values) + "]", None, None)])
+
+
+def _not_documented(args: list[Arg]) -> str:
+    name, values = _documented_values(args[0])
+    return _is_not([Arg(_quote(name), None, name), args[0], Arg(_quote("one of " + ", ".join(values)), None, None)])
+
+
+def _as_list(args: list[Arg]) -> str:
+    x = args[0].text
+    return f"(type({x}) == list ? {x} : [{x}])"
+
+
+def _and_more(args: list[Arg]) -> str:
+    items, noun = args[0].text, args[1].literal or ""
+    more = _quote(f" more {noun})" if noun else " more)")
+    return f"(size({items}) > 1 ? ' (and ' + string(size({items}) - 1) + {more} : '')"
 
 
 def _span(unit_seconds: int) -> Callable[[list[Arg]], str]:
@@ -197,6 +247,7 @@ FUNCTIONS: dict[str, Function] = {
         Function("present", ("dyn",), "bool", "the attribute is there and not null", _present),
         Function("blank", ("dyn",), "bool", "absent, null, empty or only white space / zero-width", _blank),
         Function("isString", ("dyn",), "bool", "the value is there and a string", _is_string),
+        Function("isList", ("dyn",), "bool", "the value is there and a list", _is_list),
         Function("oneOf", ("dyn", "list"), "bool", "a string that is one of the list's", _one_of),
         Function("flag", ("image", "string"), "bool", 'an IMS flag that is true or "true"', _flag, literal_params=(1,)),
         Function("isUUID", ("dyn",), "bool", "a string that is a UUID (either letter case)", _matching(UUID)),
@@ -207,6 +258,18 @@ FUNCTIONS: dict[str, Function] = {
         Function("days", ("int",), "duration", "n days (|n| <= 106,751) as a duration", _span(86400)),
         Function("hours", ("int",), "duration", "n hours (|n| <= 2,562,047) as a duration", _span(3600)),
         Function("describe", ("dyn",), "string", "a value for a message", _describe),
+        Function("documented", ("dyn",), "bool", "image.X is one of the catalogue's values for X", _documented),
+        Function("notDocumented", ("dyn",), "string", 'a message: X "value" is not one of ...', _not_documented),
+        Function("asList", ("dyn",), "list", "a list as it is, anything else as a list of one", _as_list),
+        Function("isNot", ("string", "dyn", "string"), "string", 'a message: NAME "value" is not WHAT', _is_not),
+        Function(
+            "andMore",
+            ("list", "string"),
+            "string",
+            "a message's ' (and N more NOUN)' after a list's first",
+            _and_more,
+            literal_params=(1,),
+        ),
     )
 }
 """Every library function by name."""
