@@ -59,7 +59,7 @@ def test_yaml_syntax_error_has_line_and_column(write):
         ),
         (
             ("  title: A title", "  title: A title\n  owner: me"),
-            "6:3: metadata: unknown key 'owner' (allowed: name, title, severity, description, references, labels)",
+            "6:3: metadata: unknown key 'owner' (allowed: name, title, severity, description, references, labels, remediation)",
         ),
         (("  severity: high\n", ""), "4:3: metadata: missing required key 'severity'"),
         (

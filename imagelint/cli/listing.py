@@ -55,6 +55,9 @@ def render_explain(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> s
         out += ["", "References:", *(f"  - {r}" for r in policy.references)]
     if policy.labels:
         out += ["", "Labels: " + ", ".join(f"{k}={v}" for k, v in sorted(policy.labels.items()))]
+    if policy.remediation is not None:
+        out += ["", "Remediation:", *_indent(policy.remediation.text.strip())]
+        out += [f"  {cloud}: {command}" for cloud, command in policy.remediation.commands.items()]
     if policy.params:
         out += ["", "Params (override with --param " + policy.name + ".KEY=VALUE):"]
         out += [f"  {k} = {json.dumps(v)}" for k, v in policy.params.items()]

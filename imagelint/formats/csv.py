@@ -35,6 +35,7 @@ COLUMNS = (
     "baselined",
     "policy_file",
     "policy_line",
+    "remediation",
 )
 
 
@@ -67,6 +68,7 @@ class CsvReporter(Reporter):
                 d["baselined"],
                 file,
                 line,
+                _remediation(d["remediation"]),
             )
             writer.writerow(csv_cell(v) for v in row)
             if number % BATCH == 0:  # written piece by piece: a large fleet's report is never whole in memory
@@ -81,6 +83,13 @@ def _incomplete_row(result: RunResult) -> tuple[Any, ...]:
     row["status"] = "incomplete"
     row["message"] = f"INCOMPLETE: the fleet was not read completely: {result.source.error}"
     return tuple(row.values())
+
+
+def _remediation(fix: dict[str, Any] | None) -> str:
+    """The remediation text, then each cloud's command for this image, one per line."""
+    if not fix:
+        return ""
+    return "\n".join([fix["text"], *(f"{cloud}: {command}" for cloud, command in fix["commands"].items())])
 
 
 def _attributes(attributes: dict[str, Any]) -> str:

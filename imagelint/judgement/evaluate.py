@@ -133,6 +133,7 @@ def _findings(
                     message=message,
                     image=ref,
                     attributes=attributes,
+                    remediation=policy.remediation,
                 )
             )
     return out

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from imagelint.judgement.result import Severity
+from imagelint.judgement.result import CLOUDS, PLACEHOLDERS, Remediation, Severity
 from imagelint.policy import celtree
 from imagelint.policy.model import Expr, Policy, Position, Validation, Variable
 
@@ -34,7 +34,9 @@ METADATA_KEYS = {
     "description": False,
     "references": False,
     "labels": False,
+    "remediation": False,
 }
+REMEDIATION_KEYS = {"text": True, "commands": False}
 SPEC_KEYS = {"params": False, "match": False, "variables": False, "validations": True}
 VARIABLE_KEYS = {"name": True, "expression": True}
 VALIDATION_KEYS = {"expression": True, "message": False, "messageExpression": False}
@@ -400,6 +402,7 @@ class _Doc:
         )
         references = self.string_list(meta["references"][1], "metadata.references") if "references" in meta else ()
         labels = self.labels(meta["labels"][1]) if "labels" in meta else {}
+        remediation = self.remediation(meta["remediation"][1]) if "remediation" in meta else None
 
         spec = self.mapping(top["spec"][1], "spec", SPEC_KEYS) if "spec" in top else {}
         params: dict[str, Any] = {}
@@ -443,7 +446,26 @@ class _Doc:
             validations=validations,
             position=_pos(self.file, node),
             declared_params=frozenset(params),
+            remediation=remediation,
         )
+
+    def remediation(self, node: yaml.Node) -> Remediation | None:
+        entries = self.mapping(node, "metadata.remediation", REMEDIATION_KEYS)
+        text = self.string(entries["text"][1], "metadata.remediation.text") if "text" in entries else None
+        commands: dict[str, str] = {}
+        if "commands" in entries:
+            clouds = self.mapping(entries["commands"][1], "metadata.remediation.commands", dict.fromkeys(CLOUDS, False))
+            for cloud, (_, vnode) in clouds.items():
+                where = f"metadata.remediation.commands.{cloud}"
+                command = self.string(vnode, where)
+                if command is None:
+                    continue
+                problem = _command_problem(command)
+                if problem:
+                    self.problem(vnode, f"{where}: {problem}")
+                    continue
+                commands[cloud] = command
+        return Remediation(text, commands) if text is not None else None
 
     def labels(self, node: yaml.Node) -> dict[str, str]:
         entries = self.mapping(node, "metadata.labels", _AnyKeys())
@@ -557,6 +579,18 @@ def _param_keys(expr: Expr) -> list[tuple[int, str]]:
             if key is not None:
                 out.append((tree.meta.start_pos, key))
     return out
+
+
+def _command_problem(command: str) -> str | None:
+    """Why a remediation command template is refused, or ``None``: one line, known placeholders only."""
+    if any(ch in command for ch in "\n\r") or not command.isprintable():
+        return "must be one line of printable text"
+    rest = re.sub(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", "", command)
+    if "{" in rest or "}" in rest:
+        found = re.search(r"\{[^{}]*\}?|\}", rest)
+        known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        return f"unknown placeholder {found.group() if found else '{'!r} (known: {known})"
+    return None
 
 
 def syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:

@@ -12,7 +12,7 @@ from typing import Any
 
 import lark
 
-from imagelint.judgement.result import PolicyInfo, Severity
+from imagelint.judgement.result import PolicyInfo, Remediation, Severity
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ class Policy:
     position: Position
     """Where the document starts (its first key)."""
     declared_params: frozenset[str] = frozenset()
+    remediation: Remediation | None = None
+    """How to fix a finding (``metadata.remediation``), if the policy says."""
 
     def expressions(self, *, messages: bool = True) -> list[Expr]:
         """Every expression of the policy, in evaluation order (``messages=False``: those that decide)."""
@@ -143,4 +145,5 @@ class Policy:
             line=self.position.line,
             match_line=self.match.position.line if self.match else None,
             validation_lines=tuple(v.expression.position.line for v in self.validations),
+            remediation=self.remediation,
         )
