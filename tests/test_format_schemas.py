@@ -32,7 +32,7 @@ def sample(tmp_path_factory):
     (tmp / ".git").mkdir()  # the repository root that SARIF locations are relative to
     policies = tmp / "policies"
     policies.mkdir()
-    for src in (Path(__file__).resolve().parent.parent / "policies").glob("*.yaml"):
+    for src in (Path(__file__).resolve().parent.parent / "policies" / "ims").glob("*.yaml"):
         (policies / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
     args = (
         "check",
@@ -97,7 +97,7 @@ def test_sarif_results_locations_and_fingerprints(sample):
     assert len(results) == len(findings)
     rules = run["tool"]["driver"]["rules"]
     policies = {p["name"]: p for p in sample["json"]["policies"]}
-    pack = Path(__file__).resolve().parent.parent / "policies"
+    pack = Path(__file__).resolve().parent.parent / "policies" / "ims"
     placed = set()
     for result, finding in zip(results, findings, strict=True):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["policy"]
@@ -153,7 +153,7 @@ def test_junit_sample_is_valid_and_counts_match(sample):
 def _incomplete(tmp_path: Path, formats: list[str]):
     snapshot = tmp_path / "partial.jsonl"
     snapshot.write_text('{"id": "a", "name": "x"}\nnot json\n', encoding="utf-8")
-    return run_formats(tmp_path, snapshot, Path(__file__).resolve().parent.parent / "policies", formats)
+    return run_formats(tmp_path, snapshot, Path(__file__).resolve().parent.parent / "policies" / "ims", formats)
 
 
 def test_incomplete_run_in_sarif_and_junit(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelint.policy import bundled_policy_dir, load_policies
+from imagelint.policy import bundled_packs, load_policies
 
 MAX_TOTAL = 8000
 MAX_EXPRESSION = 200
@@ -31,8 +31,7 @@ def measure(directory: Path) -> tuple[int, list[tuple[int, str, str]]]:
 
 
 def packs() -> dict[str, Path]:
-    root = bundled_policy_dir()
-    return {"ims": root}
+    return bundled_packs()
 
 
 @pytest.mark.parametrize("pack", sorted(packs()))

@@ -14,14 +14,28 @@ from collections.abc import Sequence
 
 from imagelint.cli.common import catalogue, err, load, policy_paths
 from imagelint.judgement.gate import ExitCode
+from imagelint.policy import DEFAULT_PACK, bundled_packs, load_policies
 from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 from imagelint.policy.model import Policy
 from imagelint.policy.testing import cases_for
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.packs:
+        sys.stdout.write(render_packs())
+        return ExitCode.OK
     sys.stdout.write(render_list(load(args, policy_paths(args))))
     return ExitCode.OK
+
+
+def render_packs() -> str:
+    """One line per bundled pack: name, number of policies, and whether it is the default."""
+    lines = []
+    for name, folder in bundled_packs().items():
+        count = len(load_policies([folder]))
+        default = "  (default)" if name == DEFAULT_PACK else ""
+        lines.append(f"{name:<12}{count:>3} policies  --pack {name}{default}")
+    return "\n".join(lines) + "\n"
 
 
 def run_explain(args: argparse.Namespace) -> int:

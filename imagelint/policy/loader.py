@@ -173,11 +173,31 @@ def parse_param(text: str) -> tuple[Any, str | None]:
     return value, param_problem(value)
 
 
+DEFAULT_PACK = "ims"
+"""The pack used when no ``--pack``, ``--policies`` or PATH names others."""
+
+
 def bundled_policy_dir() -> Path:
-    """The bundled pack: ``imagelint/policies`` when installed, ``policies/`` in a source checkout."""
+    """The bundled packs' folder: ``imagelint/policies`` when installed, ``policies/`` in a source checkout;
+    each pack is a folder in it (``ims/``, ``openstack/``)."""
     here = Path(__file__).resolve().parent.parent
     installed = here / "policies"
     return installed if installed.is_dir() else here.parent / "policies"
+
+
+def bundled_packs() -> dict[str, Path]:
+    """Every bundled pack by name (its folder's name)."""
+    root = bundled_policy_dir()
+    return {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(("_", "."))}
+
+
+def bundled_pack(name: str = DEFAULT_PACK) -> Path:
+    """The folder of one bundled pack; ``PolicyError`` naming the packs there are for an unknown name."""
+    packs = bundled_packs()
+    if name not in packs:
+        known = ", ".join(packs) or "none"
+        raise PolicyError([Problem("--pack", 1, 1, f"no bundled pack named {name!r} (bundled packs: {known})")])
+    return packs[name]
 
 
 def policy_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
