@@ -12,6 +12,7 @@ import pytest
 import xmlschema
 import yaml
 
+from imagelint.formats.result_schema import result_schema
 from tests.conftest import run_cli
 from tests.reportdata import DATA, NEUTRAL_ENV, NOW, run_formats, write_hostile
 
@@ -175,3 +176,21 @@ def test_hostile_sarif_and_junit_are_valid(tmp_path):
     assert result.returncode == 1
     _validate_sarif(json.loads(texts["sarif"]))
     JUNIT_SCHEMA.validate(io.StringIO(texts["junit"]))
+
+
+def test_json_results_are_valid_against_the_result_schema(sample, tmp_path):
+    """The bundled pack's sample run (every policy with a remediation) and the hostile fleet's run."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft7Validator(result_schema())
+    jsonschema.Draft7Validator.check_schema(result_schema())
+    assert list(validator.iter_errors(sample["json"])) == []
+    assert all(p["remediation"] for p in sample["json"]["policies"])
+    assert sample["json"]["findings"] and all(f["remediation"] for f in sample["json"]["findings"])
+    fleet, policy = write_hostile(tmp_path)
+    result, texts = run_formats(tmp_path, fleet, policy, ["json"])
+    assert result.returncode == 1
+    assert list(validator.iter_errors(json.loads(texts["json"]))) == []
+    # a finding without a remediation is null, and a wrong shape is caught
+    broken = json.loads(texts["json"])
+    broken["findings"][0]["remediation"] = {"text": "x", "commands": {"aws": "x"}}
+    assert list(validator.iter_errors(broken))

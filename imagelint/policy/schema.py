@@ -221,6 +221,7 @@ def config_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "policies": strings,
+            "pack": strings,
             "params": {"type": "object", "additionalProperties": {"type": "object"}},
             "waivers": {"type": "string"},
             "allow-permanent-waivers": {"type": "boolean"},
