@@ -34,6 +34,7 @@ def policy_yaml(
     variables: list[dict[str, str]] | None = None,
     params: dict[str, Any] | None = None,
     title: str | None = None,
+    remediation: dict[str, Any] | None = None,
 ) -> str:
     """One ``imagelint/v1`` document built from arguments (validations: expressions or dicts)."""
     doc: dict[str, Any] = {
@@ -42,6 +43,8 @@ def policy_yaml(
         "metadata": {"name": name, "title": title or f"title of {name}", "severity": severity},
         "spec": {},
     }
+    if remediation is not None:
+        doc["metadata"]["remediation"] = remediation
     if params is not None:
         doc["spec"]["params"] = params
     if match is not None:

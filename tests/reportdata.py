@@ -46,6 +46,13 @@ PAYLOADS: tuple[str, ...] = (
 )
 
 HOSTILE_ID = "<script>document.title='PWNED-ID'</script>"
+REMEDIATION = {
+    "text": "Rename the image <b>now</b> [docs](http://e.test).",
+    "commands": {
+        "openstack": "openstack image set --name plain-{id} {name}",
+        "huaweicloud": "hcloud IMS GlanceUpdateImage --image_id={id} --name={name}",
+    },
+}
 
 
 def hostile_images(payloads: tuple[str, ...] = PAYLOADS) -> list[dict[str, Any]]:
@@ -78,6 +85,8 @@ def write_hostile(tmp_path: Path, payloads: tuple[str, ...] = PAYLOADS) -> tuple
                     "messageExpression": "'image name is ' + image.name",
                 }
             ],
+            # the filled commands carry the hostile id and names into every format too
+            remediation=REMEDIATION,
         ),
         encoding="utf-8",
     )

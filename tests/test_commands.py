@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imagelint.policy import bundled_policy_dir, load_policies
+from imagelint.policy import bundled_pack, bundled_policy_dir, load_policies
 from imagelint.policy.loader import METADATA_KEYS, SPEC_KEYS, TOP_KEYS, VALIDATION_KEYS
 from imagelint.policy.schema import SCHEMAS
 from tests.conftest import policy_yaml
@@ -67,7 +67,7 @@ def test_list(cli, pack):
 def test_list_bundled_pack(cli):
     run = cli("list")
     names = [line.split()[0] for line in run.stdout.splitlines()]
-    assert run.returncode == 0 and names == sorted(p.name for p in load_policies([bundled_policy_dir()]))
+    assert run.returncode == 0 and names == sorted(p.name for p in load_policies([bundled_pack()]))
 
 
 def test_explain_shows_the_policy_and_its_tests_as_examples(cli, pack):
@@ -111,7 +111,7 @@ def test_explain_unknown_name(cli, pack):
 
 
 def test_explain_a_bundled_policy(cli):
-    name = load_policies([bundled_policy_dir()])[0].name
+    name = load_policies([bundled_pack()])[0].name
     run = cli("explain", name)
     assert run.returncode == 0 and run.stdout.startswith(f"{name} (")
     assert "Examples (" in run.stdout  # every bundled policy ships with test cases
@@ -138,7 +138,7 @@ def test_bundled_files_validate_against_the_schemas():
     jsonschema = pytest.importorskip("jsonschema")
     policy = jsonschema.Draft7Validator(SCHEMAS["policy"]())
     tests = jsonschema.Draft7Validator(SCHEMAS["test"]())
-    for path in sorted(bundled_policy_dir().glob("*.yaml")):
+    for path in sorted(bundled_policy_dir().rglob("*.yaml")):  # every pack
         for doc in yaml.safe_load_all(path.read_text()):
             validator = tests if path.name.endswith(".test.yaml") else policy
             errors = [e.message for e in validator.iter_errors(json.loads(json.dumps(doc, default=str)))]

@@ -173,7 +173,7 @@ def test_secrets_are_refused(cli, project, text, message):
         (
             "fail_on: high\n",
             (
-                "1:1: config: unknown key 'fail_on' (allowed: policies, params, waivers, "
+                "1:1: config: unknown key 'fail_on' (allowed: policies, pack, params, waivers, "
                 "allow-permanent-waivers, baseline, fail-on, engine, endpoint, query, page-size, allow-empty, "
                 "min-images, reports, attributes)"
             ),

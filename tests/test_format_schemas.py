@@ -12,6 +12,7 @@ import pytest
 import xmlschema
 import yaml
 
+from imagelint.formats.result_schema import result_schema
 from tests.conftest import run_cli
 from tests.reportdata import DATA, NEUTRAL_ENV, NOW, run_formats, write_hostile
 
@@ -32,7 +33,7 @@ def sample(tmp_path_factory):
     (tmp / ".git").mkdir()  # the repository root that SARIF locations are relative to
     policies = tmp / "policies"
     policies.mkdir()
-    for src in (Path(__file__).resolve().parent.parent / "policies").glob("*.yaml"):
+    for src in (Path(__file__).resolve().parent.parent / "policies" / "ims").glob("*.yaml"):
         (policies / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
     args = (
         "check",
@@ -97,7 +98,7 @@ def test_sarif_results_locations_and_fingerprints(sample):
     assert len(results) == len(findings)
     rules = run["tool"]["driver"]["rules"]
     policies = {p["name"]: p for p in sample["json"]["policies"]}
-    pack = Path(__file__).resolve().parent.parent / "policies"
+    pack = Path(__file__).resolve().parent.parent / "policies" / "ims"
     placed = set()
     for result, finding in zip(results, findings, strict=True):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["policy"]
@@ -153,7 +154,7 @@ def test_junit_sample_is_valid_and_counts_match(sample):
 def _incomplete(tmp_path: Path, formats: list[str]):
     snapshot = tmp_path / "partial.jsonl"
     snapshot.write_text('{"id": "a", "name": "x"}\nnot json\n', encoding="utf-8")
-    return run_formats(tmp_path, snapshot, Path(__file__).resolve().parent.parent / "policies", formats)
+    return run_formats(tmp_path, snapshot, Path(__file__).resolve().parent.parent / "policies" / "ims", formats)
 
 
 def test_incomplete_run_in_sarif_and_junit(tmp_path):
@@ -175,3 +176,21 @@ def test_hostile_sarif_and_junit_are_valid(tmp_path):
     assert result.returncode == 1
     _validate_sarif(json.loads(texts["sarif"]))
     JUNIT_SCHEMA.validate(io.StringIO(texts["junit"]))
+
+
+def test_json_results_are_valid_against_the_result_schema(sample, tmp_path):
+    """The bundled pack's sample run (every policy with a remediation) and the hostile fleet's run."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft7Validator(result_schema())
+    jsonschema.Draft7Validator.check_schema(result_schema())
+    assert list(validator.iter_errors(sample["json"])) == []
+    assert all(p["remediation"] for p in sample["json"]["policies"])
+    assert sample["json"]["findings"] and all(f["remediation"] for f in sample["json"]["findings"])
+    fleet, policy = write_hostile(tmp_path)
+    result, texts = run_formats(tmp_path, fleet, policy, ["json"])
+    assert result.returncode == 1
+    assert list(validator.iter_errors(json.loads(texts["json"]))) == []
+    # a finding without a remediation is null, and a wrong shape is caught
+    broken = json.loads(texts["json"])
+    broken["findings"][0]["remediation"] = {"text": "x", "commands": {"aws": "x"}}
+    assert list(validator.iter_errors(broken))

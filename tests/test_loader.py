@@ -59,7 +59,7 @@ def test_yaml_syntax_error_has_line_and_column(write):
         ),
         (
             ("  title: A title", "  title: A title\n  owner: me"),
-            "6:3: metadata: unknown key 'owner' (allowed: name, title, severity, description, references, labels)",
+            "6:3: metadata: unknown key 'owner' (allowed: name, title, severity, description, references, labels, remediation)",
         ),
         (("  severity: high\n", ""), "4:3: metadata: missing required key 'severity'"),
         (
@@ -146,8 +146,8 @@ def test_cel_error_column_is_exact_after_escapes_in_quoted_scalars(write, expres
         (
             "foo(image.name)",
             (
-                "1:1: unknown function foo() (only the standard CEL library is available, so that both "
-                "engines mean the same thing)"
+                "1:1: unknown function foo() (only the standard CEL library and the image library of "
+                "docs/cel-library.md are available, so that every engine means the same thing)"
             ),
         ),
         (

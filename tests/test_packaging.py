@@ -33,7 +33,9 @@ def test_wheel_contains_policies_reports_and_sample_fleet(tmp_path):
     )
     [wheel] = tmp_path.glob("imagelint-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    policies = {p.name for p in (ROOT / "policies").glob("*.yaml") if not p.name.endswith(".test.yaml")}
+    # every pack's policies and tests, in its own folder (policies/ims/, policies/openstack/)
+    policies = {p.relative_to(ROOT / "policies").as_posix() for p in (ROOT / "policies").glob("*/*.yaml")}
+    assert {"ims", "openstack"} <= {p.split("/")[0] for p in policies}
     assert policies and {f"imagelint/policies/{p}" for p in policies} <= names
     templates = {p.name for p in (ROOT / "reports").glob("*.j2")}
     assert templates and {f"imagelint/reports/{t}" for t in templates} <= names

@@ -20,11 +20,14 @@ PAGE = "bundled-policies.md"
 POLICY_SUFFIXES = (".yaml", ".yml")
 
 INTRO = """\
-# The bundled pack
+# The bundled packs
 
-imagelint ships with policies: `imagelint check` uses them unless `--policies` (or `policies:` in
-`imagelint.yaml`) names others. Each quotes the text of the API page it enforces in `metadata.references`, and each has
-tests beside it (`NAME.test.yaml`) for its pass, fail and skip paths, which `imagelint test` runs. The policies'
+imagelint ships with two packs of policies: `ims` for Huawei Cloud IMS, which `imagelint check` uses unless
+`--pack`, `--policies` (or `policies:` in `imagelint.yaml`) name others, and `openstack` for plain OpenStack Glance
+(`--pack openstack`; `imagelint list --packs` lists them). They are written with
+[the image library](cel-library.md), and every policy says how to fix what it finds (`metadata.remediation`).
+Each quotes the text it enforces in `metadata.references`, and each has tests beside it (`NAME.test.yaml`)
+for its pass, fail and skip paths, which `imagelint test` runs. The policies'
 params can be changed without editing them: `--param NAME.KEY=VALUE`, or `params:` in
 [the config file](config.md).
 
@@ -83,12 +86,18 @@ def policy_section(policy: Policy, pack: str, root: Path) -> str:
     if policy.references:
         out.append("References:\n\n" + "".join(f"- {text(r)}\n" for r in policy.references))
     if policy.match is not None:
-        out.append("Applies when (`spec.match`):\n\n" + code(policy.match.source))
+        out.append("Applies when (`spec.match`):\n\n" + code(policy.match.text))
     for variable in policy.variables:
-        out.append(f"Variable `{variable.name}`:\n\n" + code(variable.expression.source))
+        out.append(f"Variable `{variable.name}`:\n\n" + code(variable.expression.text))
     for i, validation in enumerate(policy.validations):
         message = f" — message: {text(validation.message)}" if validation.message else ""
-        out.append(f"Validation {i}{message}:\n\n" + code(validation.expression.source))
+        out.append(f"Validation {i}{message}:\n\n" + code(validation.expression.text))
+        if validation.message_expression is not None:
+            out.append("Its message (`messageExpression`):\n\n" + code(validation.message_expression.text))
+    if policy.remediation is not None:
+        fix = policy.remediation
+        commands = "".join(f"- {text(cloud)}: {inline(command)}\n" for cloud, command in fix.commands.items())
+        out.append(f"How to fix: {text(fix.text)}\n" + (f"\n{commands}" if commands else ""))
     return "\n".join(out)
 
 

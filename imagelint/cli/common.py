@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from imagelint.policy import Policy, bundled_policy_dir, parse_param
+from imagelint.policy import Policy, bundled_pack, parse_param
 from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 from imagelint.policy.static import load_checked
 
@@ -28,8 +28,10 @@ def catalogue(args: argparse.Namespace) -> Catalogue:
 
 
 def policy_paths(args: argparse.Namespace) -> list[str | Path]:
-    """The command's PATH arguments, else ``--policies``, else the bundled pack."""
-    return list(getattr(args, "paths", None) or getattr(args, "policies", None) or [bundled_policy_dir()])
+    """The command's PATH arguments, else ``--policies`` and the ``--pack``s named, else the default pack."""
+    packs: list[str | Path] = [bundled_pack(name) for name in getattr(args, "pack", None) or []]
+    given = getattr(args, "paths", None) or getattr(args, "policies", None)
+    return [*(given or []), *packs] or [bundled_pack()]
 
 
 def load(

@@ -4,6 +4,7 @@ Found in the working directory (``imagelint.yaml``, else ``imagelint.yml``) or n
 Precedence: command-line flags override the file; the file overrides built-in defaults. ::
 
     policies: [policies/, team-policies/]    # replaces the bundled pack, like --policies
+    pack: [openstack]                        # bundled packs by name, like --pack (with policies: both)
     params:                                  # like --param, merged per key (flags win)
       image-max-age: {max_age_days: 180}
     waivers: waivers.yaml
@@ -57,6 +58,7 @@ FILE_NAMES = ("imagelint.yaml", "imagelint.yml")
 
 KEYS = (
     "policies",
+    "pack",
     "params",
     "waivers",
     "allow-permanent-waivers",
@@ -178,6 +180,8 @@ def load(path: Path, *, explicit: bool = True) -> Config:
                 "policies: an empty list; list policy files or directories, or remove the key to use the bundled pack",
             )
         out["policies"] = [f"--policies={p}" for p in paths("policies")]
+    if "pack" in top:
+        out["pack"] = [f"--pack={name}" for name in reader.strings(top["pack"][1], "pack")]
     params: dict[str, str] = {}  # argument -> FILE:LINE:COL, where it is finer than its key's value
     if "params" in top:
         found = _params(reader, top["params"][1])

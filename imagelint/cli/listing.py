@@ -14,14 +14,28 @@ from collections.abc import Sequence
 
 from imagelint.cli.common import catalogue, err, load, policy_paths
 from imagelint.judgement.gate import ExitCode
+from imagelint.policy import DEFAULT_PACK, bundled_packs, load_policies
 from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 from imagelint.policy.model import Policy
 from imagelint.policy.testing import cases_for
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.packs:
+        sys.stdout.write(render_packs())
+        return ExitCode.OK
     sys.stdout.write(render_list(load(args, policy_paths(args))))
     return ExitCode.OK
+
+
+def render_packs() -> str:
+    """One line per bundled pack: name, number of policies, and whether it is the default."""
+    lines = []
+    for name, folder in bundled_packs().items():
+        count = len(load_policies([folder]))
+        default = "  (default)" if name == DEFAULT_PACK else ""
+        lines.append(f"{name:<12}{count:>3} policies  --pack {name}{default}")
+    return "\n".join(lines) + "\n"
 
 
 def run_explain(args: argparse.Namespace) -> int:
@@ -55,19 +69,22 @@ def render_explain(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> s
         out += ["", "References:", *(f"  - {r}" for r in policy.references)]
     if policy.labels:
         out += ["", "Labels: " + ", ".join(f"{k}={v}" for k, v in sorted(policy.labels.items()))]
+    if policy.remediation is not None:
+        out += ["", "Remediation:", *_indent(policy.remediation.text.strip())]
+        out += [f"  {cloud}: {command}" for cloud, command in policy.remediation.commands.items()]
     if policy.params:
         out += ["", "Params (override with --param " + policy.name + ".KEY=VALUE):"]
         out += [f"  {k} = {json.dumps(v)}" for k, v in policy.params.items()]
     if policy.match is not None:
-        out += ["", "Applies to images where (match):", *_indent(policy.match.source.strip())]
+        out += ["", "Applies to images where (match):", *_indent(policy.match.text.strip())]
     for var in policy.variables:
-        out += ["", f"Variable {var.name}:", *_indent(var.expression.source.strip())]
+        out += ["", f"Variable {var.name}:", *_indent(var.expression.text.strip())]
     for i, v in enumerate(policy.validations):
-        out += ["", f"Validation {i}:", *_indent(v.expression.source.strip())]
+        out += ["", f"Validation {i}:", *_indent(v.expression.text.strip())]
         if v.message:
             out.append(f"  message: {v.message}")
         if v.message_expression is not None:
-            out += ["  messageExpression:", *_indent(v.message_expression.source.strip(), 4)]
+            out += ["  messageExpression:", *_indent(v.message_expression.text.strip(), 4)]
     cases = cases_for(policy, catalogue)
     out += [
         "",

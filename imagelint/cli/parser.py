@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", help="list the loaded policies: name, severity, title")
     _policy_options(listing)
+    listing.add_argument("--packs", action="store_true", help="list the bundled packs instead")
 
     explain = sub.add_parser("explain", help="show one policy in full, with its test cases as examples")
     explain.add_argument("name", metavar="NAME", help="policy name")
@@ -126,6 +127,12 @@ def _policy_options(p: argparse.ArgumentParser, *, params: bool = False) -> None
         action="append",
         metavar="PATH",
         help="policy file or directory (repeatable; default: the bundled pack)",
+    )
+    p.add_argument(
+        "--pack",
+        action="append",
+        metavar="NAME",
+        help="a bundled pack by name, e.g. ims or openstack (repeatable; `imagelint list --packs` lists them)",
     )
     if params:
         p.add_argument(

@@ -55,7 +55,7 @@ from imagelint.engines.interface import (
     Outcome,
 )
 from imagelint.engines.regex import Matcher
-from imagelint.policy import celtree
+from imagelint.policy import celtree, library
 from imagelint.policy.loader import Problem
 from imagelint.policy.model import Expr, Policy
 
@@ -77,9 +77,28 @@ def available() -> bool:
     return cel is not None
 
 
+_CEL_TYPES = {"string": "STRING", "timestamp": "TIMESTAMP", "int": "INT", "bool": "BOOL", "dyn": "DYN"}
+
+
+def _library() -> dict[str, Any]:
+    """The image library's native functions (``policy.library.NATIVES``) as cel-expr-python declarations."""
+    decls, impls = [], {}
+    for name, function in library.NATIVES.items():
+        overload = f"{name}_{'_'.join(function.params)}"
+        params = [getattr(cel.Type, _CEL_TYPES[p]) for p in function.params]
+        decls.append(
+            cel.FunctionDecl(name, [cel.Overload(overload, getattr(cel.Type, _CEL_TYPES[function.result]), params)])
+        )
+        impls[overload] = function.native
+    return {"functions": decls, "function_impls": impls}
+
+
 def _checker_env() -> Any:
     dyn_map = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
-    return cel.NewEnv(variables={"image": dyn_map, "params": dyn_map, "variables": dyn_map, "now": cel.Type.TIMESTAMP})
+    return cel.NewEnv(
+        variables={"image": dyn_map, "params": dyn_map, "variables": dyn_map, "now": cel.Type.TIMESTAMP},
+        **_library(),
+    )
 
 
 def type_check(policies: list[Policy]) -> list[Problem]:
@@ -246,7 +265,8 @@ class CelCppEngine(Engine):
                 "image": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
                 "now": cel.Type.TIMESTAMP,
                 "rx": cel.Type.Map(cel.Type.STRING, cel.Type.BOOL),
-            }
+            },
+            **_library(),
         )
         self.inlined: dict[int, str] = {}
         self.reference: Engine | None = None

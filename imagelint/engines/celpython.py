@@ -15,6 +15,7 @@ import celpy
 from celpy import celtypes
 
 from imagelint.engines.interface import Engine, EngineError, EvalFailure, NonBool
+from imagelint.policy import library
 from imagelint.policy.model import Expr, Policy
 
 
@@ -29,7 +30,7 @@ class CelPythonEngine(Engine):
 
     def compile(self, expr: Expr, policy: Policy) -> Any:
         try:
-            return self.env.program(self.env.compile(expr.source))
+            return self.env.program(self.env.compile(expr.source), functions=_LIBRARY)
         except celpy.CELParseError as exc:  # the loader parsed it already: only a cel-python change gets here
             raise EngineError(f"{expr.position}: cel-python cannot compile {expr.where}: {exc}") from None
 
@@ -69,6 +70,35 @@ class CelPythonEngine(Engine):
         if isinstance(value, str):  # StringType, or a plain str from some cel-python functions
             return str(value)
         return NonBool(_cel_type_name(value))
+
+
+def _native(function: Any) -> Any:
+    """A library native (plain Python on plain values) as a cel-python function; errors become CEL errors."""
+    to_python: dict[str, tuple[type, Any]] = {
+        "string": (celtypes.StringType, str),
+        "timestamp": (celtypes.TimestampType, lambda v: v),
+    }
+    to_cel: dict[str, Any] = {
+        "timestamp": celtypes.TimestampType,
+        "string": celtypes.StringType,
+        "bool": celtypes.BoolType,
+    }
+
+    def call(*args: Any) -> Any:
+        if len(args) != len(function.params):
+            raise TypeError(f"no such overload: {function.name} with {len(args)} argument(s)")
+        plain = []
+        for value, kind in zip(args, function.params, strict=True):
+            cls, convert = to_python.get(kind, (object, lambda v: v))
+            if not isinstance(value, cls):
+                raise TypeError(f"no such overload: {function.name}({type(value).__name__})")
+            plain.append(convert(value))
+        return to_cel[function.result](function.native(*plain))
+
+    return call
+
+
+_LIBRARY = {name: _native(function) for name, function in library.NATIVES.items()}
 
 
 def _to_cel(value: Any) -> Any:

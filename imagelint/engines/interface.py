@@ -115,7 +115,7 @@ class Engine(ABC):
 
     def message(self, index: int, number: int, activation: Any) -> str:
         validation = self.policies[index].validations[number]
-        fallback = validation.message or validation.expression.source.strip()
+        fallback = validation.message or validation.expression.text.strip()
         if validation.message_expression is None:
             return fallback
         value = self._value(validation.message_expression, activation)

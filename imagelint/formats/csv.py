@@ -36,6 +36,7 @@ COLUMNS = (
     "baselined",
     "policy_file",
     "policy_line",
+    "remediation",
 )
 
 
@@ -90,6 +91,7 @@ class CsvReporter(Reporter):
                 d["baselined"],
                 file,
                 line,
+                _remediation(d["remediation"]),
                 *extra(finding.target, finding.state),
             )
             writer.writerow(csv_cell(v) for v in row)
@@ -105,6 +107,13 @@ def _incomplete_row(result: RunResult) -> tuple[Any, ...]:
     row["status"] = "incomplete"
     row["message"] = f"INCOMPLETE: the fleet was not read completely: {result.source.error}"
     return tuple(row.values())
+
+
+def _remediation(fix: dict[str, Any] | None) -> str:
+    """The remediation text, then each cloud's command for this image, one per line."""
+    if not fix:
+        return ""
+    return "\n".join([fix["text"], *(f"{cloud}: {command}" for cloud, command in fix["commands"].items())])
 
 
 def _attributes(attributes: dict[str, Any]) -> str:

@@ -115,7 +115,7 @@ def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, 
                 "kind": "error" if errored else "failure",
                 "type": "error" if errored else "fail",
                 "message": findings[0].message,
-                "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings),
+                "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings) + _fix(findings[0]),
             }
         )
     for finding in [*group["waived"].findings, *group["baselined"].findings]:
@@ -144,6 +144,15 @@ def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, 
         "errors": sum(c["kind"] == "error" for c in cases),
         "skipped": sum(c["kind"] == "skipped" for c in cases),
     }
+
+
+def _fix(finding: Finding) -> str:
+    """The remediation under a failure's text (the template escapes it for XML like the rest)."""
+    fix = finding.remediation
+    if fix is None:
+        return ""
+    commands = "".join(f"\n  {cloud}: {command}" for cloud, command in fix.filled(finding.image).items())
+    return f"\n\nHow to fix: {fix.text}{commands}"
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from imagelint.formats.escape import sarif_text
+from imagelint.formats.escape import md_code, md_text, sarif_text
 from imagelint.formats.interface import Reporter
 from imagelint.formats.json import json_lines
 from imagelint.formats.locations import relative_path, repository_root
 from imagelint.formats.view import verdict
-from imagelint.judgement.result import Finding, PolicyInfo, RunResult, Severity, as_dict
+from imagelint.judgement.result import Finding, PolicyInfo, RunResult, Severity, as_dict, remediation_dict
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -162,12 +162,20 @@ def _rule(policy: PolicyInfo) -> dict[str, Any]:
     description = policy.description or policy.title
     references = "".join(f"\n- {r}" for r in policy.references)
     help_text = description + (f"\n\nReferences:{references}" if references else "")
+    help_markdown = help_text
+    fix = policy.remediation
+    if fix is not None:
+        # the commands' placeholders ({id}) are filled per result, in its properties.remediation
+        help_text += f"\n\nHow to fix: {fix.text}" + "".join(f"\n  {c}: {cmd}" for c, cmd in fix.commands.items())
+        help_markdown += f"\n\n**How to fix:** {md_text(fix.text)}" + "".join(
+            f"\n- {c}: {md_code(cmd)}" for c, cmd in fix.commands.items()
+        )
     return {
         "id": policy.name,
         "name": "".join(part.capitalize() for part in policy.name.replace("_", "-").split("-")),
         "shortDescription": {"text": policy.title},
         "fullDescription": {"text": description},
-        "help": {"text": help_text, "markdown": help_text},
+        "help": {"text": help_text, "markdown": help_markdown},
         "defaultConfiguration": {"level": LEVEL[policy.severity]},
         "properties": {
             # GitHub reads security-severity only on rules tagged "security"
@@ -215,6 +223,8 @@ def _result(
         out["properties"]["target"] = finding.target
     if finding.state in BASELINE_STATE:
         out["baselineState"] = BASELINE_STATE[finding.state]
+    if finding.remediation is not None:
+        out["properties"]["remediation"] = remediation_dict(finding.remediation, image)
     if finding.waiver is not None:
         waiver = finding.waiver
         suppression: dict[str, Any] = {"kind": "external", "status": "accepted", "justification": waiver.reason}

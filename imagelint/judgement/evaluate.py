@@ -144,6 +144,7 @@ def _findings(
                     image=ref,
                     attributes=attributes,
                     target=target,
+                    remediation=policy.remediation,
                 )
             )
     return out

@@ -9,6 +9,7 @@ JSON output can never drift apart.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,52 @@ class ImageRef:
         return cls(id=str(image["id"]), name=text("name"), visibility=text("visibility"), owner=text("owner"))
 
 
+CLOUDS = ("openstack", "huaweicloud")
+"""Clouds a remediation can give a command for: the ``openstack`` client, Huawei Cloud's KooCLI ``hcloud``."""
+PLACEHOLDERS = ("id", "name", "owner", "visibility")
+"""What a remediation command can name of the image (``{id}``): the fields of ``ImageRef``."""
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9._:/=@%+-]+")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """How to fix a policy's findings: a sentence, and per cloud a command with placeholders (``{id}``)."""
+
+    text: str
+    commands: Mapping[str, str] = field(default_factory=dict)
+    """Cloud (one of ``CLOUDS``) -> command template; placeholders are ``PLACEHOLDERS`` in braces."""
+
+    def filled(self, image: ImageRef) -> dict[str, str]:
+        """The commands for one image. Image values come from other tenants: each is one shell word (quoted
+        unless it is plainly safe), and a value with control or bidi characters is not inserted at all."""
+        return {cloud: fill(template, image) for cloud, template in self.commands.items()}
+
+
+def fill(template: str, image: ImageRef) -> str:
+    return _PLACEHOLDER.sub(lambda m: shell_word(getattr(image, m.group(1)), m.group(1)), template)
+
+
+def shell_word(value: str | None, name: str = "value") -> str:
+    """``value`` as one inert POSIX shell word."""
+    if value is None:
+        return f"'<no {name}>'"
+    if _SHELL_SAFE.fullmatch(value):
+        return value
+    if _UNPRINTABLE.search(value):
+        return f"'<{name} with unprintable characters>'"
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def remediation_dict(remediation: Remediation | None, image: ImageRef | None = None) -> dict[str, Any] | None:
+    """The JSON shape: the command templates, or with ``image`` the commands filled for it."""
+    if remediation is None:
+        return None
+    commands = remediation.filled(image) if image is not None else dict(remediation.commands)
+    return {"text": remediation.text, "commands": commands}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One failed or erroring validation of one policy on one image."""
@@ -95,6 +142,8 @@ class Finding:
     the finding's identity: one public or shared image is seen, and judged, from every project it is in."""
     state: str | None = None
     """With ``--compare``: ``new`` (not in the previous run) or ``unchanged``; else ``None``."""
+    remediation: Remediation | None = None
+    """The policy's remediation (shared by its findings; filled for the image when reported)."""
 
     @property
     def suppressed(self) -> bool:
@@ -218,6 +267,7 @@ class PolicyInfo:
     """Line where ``spec.match``'s expression starts, ``None`` without a match."""
     validation_lines: tuple[int, ...] = ()
     """Line where each validation's expression starts, by validation index."""
+    remediation: Remediation | None = None
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -320,6 +370,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "waived": f.waiver is not None,
         "waiver": waiver_dict(f.waiver) if f.waiver else None,
         "baselined": f.baselined,
+        "remediation": remediation_dict(f.remediation, f.image),
         **({"target": f.target} if f.target is not None else {}),
         **({"state": f.state} if f.state is not None else {}),
     }
@@ -430,6 +481,7 @@ def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
                 "line": p.line,
                 "match_line": p.match_line,
                 "validation_lines": list(p.validation_lines),
+                "remediation": remediation_dict(p.remediation),
                 "pass": p.passed,
                 "fail": p.failed,
                 "skip": p.skipped,

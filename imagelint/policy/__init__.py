@@ -1,9 +1,19 @@
 """Policies: the ``imagelint/v1`` model, its loader and validator, and CEL static analysis."""
 
-from imagelint.policy.loader import PolicyError, Problem, bundled_policy_dir, load_policies, parse_param
+from imagelint.policy.loader import (
+    DEFAULT_PACK,
+    PolicyError,
+    Problem,
+    bundled_pack,
+    bundled_packs,
+    bundled_policy_dir,
+    load_policies,
+    parse_param,
+)
 from imagelint.policy.model import Expr, Policy, Position, Validation, Variable
 
 __all__ = [
+    "DEFAULT_PACK",
     "Expr",
     "Policy",
     "PolicyError",
@@ -11,6 +21,8 @@ __all__ = [
     "Problem",
     "Validation",
     "Variable",
+    "bundled_pack",
+    "bundled_packs",
     "bundled_policy_dir",
     "load_policies",
     "parse_param",

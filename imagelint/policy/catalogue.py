@@ -161,5 +161,33 @@ class Catalogue(Mapping[str, Attribute]):
         return Catalogue([*(a for a in self._by_name.values() if a.name not in extra), *extra.values()])
 
 
-IMAGE_ATTRIBUTES = Catalogue(_ATTRIBUTES)
-"""The catalogue of the API page (without any cloud's extra attributes)."""
+# Properties of plain OpenStack Glance images that the API page's table does not list (the openstack pack
+# reads them): signature verification, Secure Boot, memory encryption, multihash. Only when set.
+_GLANCE = [
+    Attribute("os_hash_algo", "string"),
+    Attribute("os_hash_value", "string"),
+    Attribute("hw_mem_encryption", "string"),
+    Attribute("os_secure_boot", "string", values=("required", "disabled", "optional")),
+    Attribute("img_signature", "string"),
+    Attribute("img_signature_hash_method", "string", values=("SHA-224", "SHA-256", "SHA-384", "SHA-512")),
+    Attribute(
+        "img_signature_key_type",
+        "string",
+        values=(
+            "RSA-PSS",
+            "DSA",
+            "ECC_SECT571K1",
+            "ECC_SECT409K1",
+            "ECC_SECT571R1",
+            "ECC_SECT409R1",
+            "ECC_SECP521R1",
+            "ECC_SECP384R1",
+        ),
+    ),
+    Attribute("img_signature_certificate_uuid", "string"),
+]
+
+IMS_ATTRIBUTES = Catalogue(_ATTRIBUTES)
+"""The API page's response table, exactly."""
+IMAGE_ATTRIBUTES = Catalogue(_ATTRIBUTES + _GLANCE)
+"""What the static checks know: the IMS table and the Glance properties above (no cloud's extra attributes)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,12 @@ class Analysis:
     """True when ``image`` is used other than by selecting a literal key (``image.size()``, ``"k" in image``)."""
     variables: set[str] = field(default_factory=set)
     """``variables.NAME`` references."""
+    source: str = ""
+    """The expression as the engines run it: the written text with the image library expanded."""
+    written_tree: lark.Tree | None = None
+    """The parse tree of the text as written (``tree`` is that of ``source``)."""
+    origin: Any = None
+    """Callable mapping an offset in ``source`` to one in the written text."""
 
 
 def parse(source: str) -> lark.Tree:
@@ -152,16 +159,30 @@ def _string_literal(tree: lark.Tree) -> str | None:
     return None
 
 
-def analyse(source: str, defined_variables: frozenset[str] = frozenset()) -> Analysis:
-    """Parse and check one expression; never raises for a bad expression (problems go in ``issues``)."""
+def analyse(source: str, defined_variables: frozenset[str] = frozenset(), *, library: bool = False) -> Analysis:
+    """Parse and check one expression; never raises for a bad expression (problems go in ``issues``).
+
+    With ``library``, calls of the image library are expanded first (``expand``): the analysis is that of
+    the expanded text (``Analysis.source``), its issues at offsets into the text as written.
+    """
     try:
         tree = parse(source)
     except CELParseError as exc:
         line, col = getattr(exc, "line", None), getattr(exc, "column", None)
         offset = offset_of(source, line, col) if line and col else 0
         return Analysis(tree=None, issues=[CelIssue(offset, f"CEL syntax error: {_syntax_message(exc)}")])
-    result = Analysis(tree=tree)
-    _walk(tree, {}, result, defined_variables)
+    written_tree, origin, expanded = tree, None, source
+    if library:
+        expansion = expand(source, tree)
+        if expansion.issues:
+            return Analysis(tree=None, issues=expansion.issues, source=source)
+        if expansion.changed:
+            tree, origin, expanded = parse(expansion.source), expansion.origin, expansion.source
+    result = Analysis(tree=tree, source=expanded, written_tree=written_tree)
+    result.origin = origin
+    _walk(tree, {}, result, defined_variables, library)
+    if origin is not None:
+        result.issues = [CelIssue(origin(i.offset), i.message) for i in result.issues]
     return result
 
 
@@ -183,7 +204,7 @@ Bound = Mapping[str, "frozenset[str] | None"]
 """Macro variables in scope; a variable that ranges over a list literal of strings maps to those strings."""
 
 
-def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str]) -> None:
+def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str], library: bool = False) -> None:
     kind = tree.data
     start = tree.meta.start_pos if not tree.meta.empty else 0
 
@@ -200,7 +221,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         keys = _literal_keys(left, bound)  # type: ignore[arg-type]
         if keys is not None:
             out.attributes.update(keys)
-            _walk(left, bound, out, defined)  # type: ignore[arg-type]
+            _walk(left, bound, out, defined, library)  # type: ignore[arg-type]
             return
 
     if kind == "ident":
@@ -230,7 +251,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
                     out.attributes.update(keys)
                     out.values.update(keys)
                 for sub in rest:
-                    _walk(sub, bound, out, defined)
+                    _walk(sub, bound, out, defined, library)
                 return
             if root == "variables":
                 if key is None:
@@ -244,7 +265,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
                     out.variables.add(key)
                 return
         for sub in _children(tree):
-            _walk(sub, bound, out, defined)
+            _walk(sub, bound, out, defined, library)
         return
 
     site = _regex_site(tree)
@@ -256,14 +277,8 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
     if kind == "ident_arg":
         name = str(_token(tree))
         args = [e for c in _children(tree) for e in _children(c)]
-        if name not in GLOBAL_FUNCTIONS:
-            out.issues.append(
-                CelIssue(
-                    start,
-                    f"unknown function {name}() (only the standard CEL library is "
-                    "available, so that both engines mean the same thing)",
-                )
-            )
+        if name not in GLOBAL_FUNCTIONS and not (library and name in _natives()):
+            out.issues.append(CelIssue(start, _unknown_function(name, library)))
         if name == "has" and (len(args) != 1 or not _is_select(args[0])):
             out.issues.append(CelIssue(start, "has() takes one field selection, e.g. has(image.name)"))
         shape = _image_select(args[0], bound) if name in ("has", "type") and len(args) == 1 else None
@@ -271,7 +286,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
             out.attributes.update(shape)
             return
         for sub in _children(tree):
-            _walk(sub, bound, out, defined)
+            _walk(sub, bound, out, defined, library)
         return
 
     if kind == "member_dot_arg":
@@ -280,7 +295,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         args = [e for c in rest for e in _children(c)]
         if name not in METHODS:
             out.issues.append(CelIssue(start, f"unknown method .{name}() (only the standard CEL library is available)"))
-        _walk(target, bound, out, defined)
+        _walk(target, bound, out, defined, library)
         if name in MACROS and args:
             var = _ident_name(args[0])
             if var is None:
@@ -291,10 +306,10 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
                 )
             inner = {**bound, var: _literal_keys(target, bound, list_of=True)} if var else bound
             for arg in args[1:]:
-                _walk(arg, inner, out, defined)
+                _walk(arg, inner, out, defined, library)
             return
         for sub in rest:
-            _walk(sub, bound, out, defined)
+            _walk(sub, bound, out, defined, library)
         return
 
     if kind in ("dot_ident", "dot_ident_arg", "member_object"):
@@ -302,7 +317,31 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str])
         return
 
     for sub in _children(tree):
-        _walk(sub, bound, out, defined)
+        _walk(sub, bound, out, defined, library)
+
+
+def _natives() -> frozenset[str]:
+    from imagelint.policy.library import NATIVES
+
+    return frozenset(NATIVES)
+
+
+def _unknown_function(name: str, library: bool) -> str:
+    if not library:
+        return (
+            f"unknown function {name}() (only the standard CEL library is available, so that both engines "
+            "mean the same thing)"
+        )
+    from difflib import get_close_matches
+
+    from imagelint.policy.library import FUNCTIONS
+
+    close = get_close_matches(name, sorted(FUNCTIONS) + sorted(GLOBAL_FUNCTIONS), n=1)
+    hint = f"; did you mean {close[0]}()?" if close else ""
+    return (
+        f"unknown function {name}() (only the standard CEL library and the image library of "
+        f"docs/cel-library.md are available, so that every engine means the same thing){hint}"
+    )
 
 
 def _literal_keys(tree: lark.Tree, bound: Bound, *, list_of: bool = False) -> frozenset[str] | None:
@@ -464,3 +503,198 @@ def _collect_edits(
         return
     for sub in _children(tree):
         _collect_edits(sub, bound, variables, params, edits)
+
+
+# --- the image library: load-time expansion ------------------------------------------------------------
+
+Segment = tuple[str, int, bool]
+"""A piece of expanded text: (text, offset in the written text, copied verbatim from there)."""
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """An expression with its library calls replaced by standard CEL."""
+
+    source: str
+    origin: Any
+    """Callable mapping an offset in ``source`` to the offset in the written text it came from."""
+    issues: list[CelIssue]
+    changed: bool
+
+
+def expand(source: str, tree: lark.Tree) -> Expansion:
+    """Replace every library expansion (``imagelint.policy.library``) and ``cel.bind`` in ``source``.
+
+    Offsets inside copied text (arguments included) map back to where they were written; offsets inside
+    a function's own text map to the call.
+    """
+    if not any(_library_site(node) for node in tree.iter_subtrees()):
+        return Expansion(source, lambda offset: offset, [], False)
+    issues: list[CelIssue] = []
+    segments = _Expander(source, issues).render(tree, {})
+    text = "".join(s[0] for s in segments)
+    starts, pos = [], 0
+    for seg in segments:
+        starts.append(pos)
+        pos += len(seg[0])
+
+    def origin(offset: int) -> int:
+        index = max(0, bisect_right(starts, offset) - 1)
+        if not segments:
+            return 0
+        piece, at, verbatim = segments[index]
+        return at + min(offset - starts[index], max(len(piece) - 1, 0)) if verbatim else at
+
+    return Expansion(text, origin, issues, True)
+
+
+def _library_site(node: lark.Tree) -> bool:
+    from imagelint.policy.library import FUNCTIONS
+
+    if node.data == "ident_arg":
+        function = FUNCTIONS.get(str(_token(node)))
+        return function is not None and function.expand is not None
+    return _is_bind(node)
+
+
+def _is_bind(node: lark.Tree) -> bool:
+    if node.data != "member_dot_arg" or str(_token(node)) != "bind":
+        return False
+    target = next(_children(node), None)
+    return target is not None and _ident_name(target) == "cel"
+
+
+def _call_args(node: lark.Tree) -> list[lark.Tree]:
+    kids = list(_children(node))
+    if node.data == "member_dot_arg":
+        kids = kids[1:]
+    return [e for c in kids for e in _children(c)]
+
+
+_SIMPLE = frozenset({"member_dot", "member_index", "ident", "literal", "paren_expr", "ident_arg", "member_dot_arg"})
+
+
+def _bare(tree: lark.Tree) -> lark.Tree:
+    while isinstance(tree, lark.Tree) and len(tree.children) == 1 and tree.data not in _SIMPLE:
+        child = tree.children[0]
+        if not isinstance(child, lark.Tree):
+            break
+        tree = child
+    return tree
+
+
+class _Expander:
+    def __init__(self, source: str, issues: list[CelIssue]) -> None:
+        self.source = source
+        self.issues = issues
+
+    def span(self, tree: lark.Tree) -> tuple[int, int]:
+        return tree.meta.start_pos, tree.meta.end_pos
+
+    def render(self, tree: lark.Tree, subst: Mapping[str, list[Segment]]) -> list[Segment]:
+        from imagelint.policy.library import FUNCTIONS
+
+        start, end = self.span(tree)
+        if tree.data == "ident_arg" and _library_site(tree):
+            return self.call(tree, FUNCTIONS[str(_token(tree))], subst)
+        if _is_bind(tree):
+            return self.bind(tree, subst)
+        if tree.data == "ident" and str(_token(tree)) in subst:
+            return [("(", start, False), *subst[str(_token(tree))], (")", start, False)]
+        inner = subst
+        macro_var = None
+        if tree.data == "member_dot_arg" and str(_token(tree)) in MACROS and subst:
+            args = _call_args(tree)
+            macro_var = _ident_name(args[0]) if args else None
+            if macro_var in subst:
+                inner = {k: v for k, v in subst.items() if k != macro_var}
+        out: list[Segment] = []
+        pos = start
+        for index, child in enumerate(c for c in tree.children if isinstance(c, lark.Tree)):
+            if child.meta.empty:
+                continue
+            c_start, c_end = self.span(child)
+            out.append((self.source[pos:c_start], pos, True))
+            # the target of a macro keeps the outer bindings; its variable and body see the inner ones
+            out += self.render(child, subst if (macro_var is not None and index == 0) else inner)
+            pos = c_end
+        out.append((self.source[pos:end], pos, True))
+        return [s for s in out if s[0]]
+
+    def call(self, tree: lark.Tree, function: Any, subst: Mapping[str, list[Segment]]) -> list[Segment]:
+        from imagelint.policy.library import Arg, ExpansionError
+
+        start, _ = self.span(tree)
+        args = _call_args(tree)
+        if len(args) != len(function.params):
+            self.issues.append(
+                CelIssue(start, f"{function.name}() takes {len(function.params)} argument(s): {function.signature}")
+            )
+            return [(self.source[slice(*self.span(tree))], start, True)]
+        rendered, values = [], []
+        known = len(self.issues)
+        for index, (arg, kind) in enumerate(zip(args, function.params, strict=True)):
+            bare = _bare(arg)
+            literal = _string_literal(arg)
+            if kind == "image" and (_ident_name(arg) != "image"):
+                self.issues.append(
+                    CelIssue(
+                        arg.meta.start_pos,
+                        f"{function.name}(): the first argument is image itself: {function.signature}",
+                    )
+                )
+            if index in function.literal_params and literal is None:
+                self.issues.append(
+                    CelIssue(
+                        arg.meta.start_pos,
+                        f"{function.name}(): argument {index + 1} must be a string literal (an attribute name)",
+                    )
+                )
+            segs = self.render(arg, subst)
+            if bare.data not in _SIMPLE:
+                a_start = arg.meta.start_pos
+                segs = [("(", a_start, False), *segs, (")", a_start, False)]
+            rendered.append(segs)
+            guard = None
+            if bare.data == "member_dot" and _ident_name(bare.children[0]) == "image":  # type: ignore[arg-type]
+                guard = f"has(\x00{index}\x00)"
+            elif bare.data == "member_index" and _ident_name(bare.children[0]) == "image":  # type: ignore[arg-type]
+                key_node = bare.children[1]
+                key = _string_literal(key_node)  # type: ignore[arg-type]
+                key_text = "".join(s[0] for s in self.render(key_node, subst))  # type: ignore[arg-type]
+                if _bare(key_node).data not in _SIMPLE:  # type: ignore[arg-type]
+                    key_text = f"({key_text})"
+                guard = f"{cel_literal(key)} in image" if key is not None else f"{key_text} in image"
+            attribute = None
+            if guard is not None:
+                attribute = str(_token(bare)) if bare.data == "member_dot" else _string_literal(bare.children[1])  # type: ignore[arg-type]
+            values.append(Arg(text=f"\x00{index}\x00", guard=guard, literal=literal, attribute=attribute))
+        if len(self.issues) > known:
+            return [(self.source[slice(*self.span(tree))], start, True)]
+        try:
+            text = function.expand(values)
+        except ExpansionError as exc:
+            self.issues.append(CelIssue(start, f"{function.name}(): {exc}"))
+            return [(self.source[slice(*self.span(tree))], start, True)]
+        out: list[Segment] = []
+        for n, piece in enumerate(text.split("\x00")):
+            if n % 2:
+                out += rendered[int(piece)]
+            elif piece:
+                out.append((piece, start, False))
+        return out
+
+    def bind(self, tree: lark.Tree, subst: Mapping[str, list[Segment]]) -> list[Segment]:
+        start, _ = self.span(tree)
+        args = _call_args(tree)
+        name = _ident_name(args[0]) if len(args) == 3 else None
+        if name is None or name in ROOTS:
+            problem = (
+                "cel.bind(name, value, expression) takes a name, a value and an expression"
+                if name is None
+                else f"cel.bind({name}, ...) would hide the variable {name!r}; pick another name"
+            )
+            self.issues.append(CelIssue(start, problem))
+            return [(self.source[slice(*self.span(tree))], start, True)]
+        value = self.render(args[1], subst)
+        return [("(", start, False), *self.render(args[2], {**subst, name: value}), (")", start, False)]

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from imagelint.judgement.result import Severity
+from imagelint.judgement.result import CLOUDS, PLACEHOLDERS, Remediation, Severity
 from imagelint.policy import celtree
 from imagelint.policy.model import Expr, Policy, Position, Validation, Variable
 
@@ -34,7 +34,9 @@ METADATA_KEYS = {
     "description": False,
     "references": False,
     "labels": False,
+    "remediation": False,
 }
+REMEDIATION_KEYS = {"text": True, "commands": False}
 SPEC_KEYS = {"params": False, "match": False, "variables": False, "validations": True}
 VARIABLE_KEYS = {"name": True, "expression": True}
 VALIDATION_KEYS = {"expression": True, "message": False, "messageExpression": False}
@@ -210,11 +212,31 @@ def parse_param(text: str) -> tuple[Any, str | None]:
     return value, param_problem(value)
 
 
+DEFAULT_PACK = "ims"
+"""The pack used when no ``--pack``, ``--policies`` or PATH names others."""
+
+
 def bundled_policy_dir() -> Path:
-    """The bundled pack: ``imagelint/policies`` when installed, ``policies/`` in a source checkout."""
+    """The bundled packs' folder: ``imagelint/policies`` when installed, ``policies/`` in a source checkout;
+    each pack is a folder in it (``ims/``, ``openstack/``)."""
     here = Path(__file__).resolve().parent.parent
     installed = here / "policies"
     return installed if installed.is_dir() else here.parent / "policies"
+
+
+def bundled_packs() -> dict[str, Path]:
+    """Every bundled pack by name (its folder's name)."""
+    root = bundled_policy_dir()
+    return {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(("_", "."))}
+
+
+def bundled_pack(name: str = DEFAULT_PACK) -> Path:
+    """The folder of one bundled pack; ``PolicyError`` naming the packs there are for an unknown name."""
+    packs = bundled_packs()
+    if name not in packs:
+        known = ", ".join(packs) or "none"
+        raise PolicyError([Problem("--pack", 1, 1, f"no bundled pack named {name!r} (bundled packs: {known})")])
+    return packs[name]
 
 
 def policy_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
@@ -439,6 +461,7 @@ class _Doc:
         )
         references = self.string_list(meta["references"][1], "metadata.references") if "references" in meta else ()
         labels = self.labels(meta["labels"][1]) if "labels" in meta else {}
+        remediation = self.remediation(meta["remediation"][1]) if "remediation" in meta else None
 
         spec = self.mapping(top["spec"][1], "spec", SPEC_KEYS) if "spec" in top else {}
         params: dict[str, Any] = {}
@@ -482,7 +505,26 @@ class _Doc:
             validations=validations,
             position=_pos(self.file, node),
             declared_params=frozenset(params),
+            remediation=remediation,
         )
+
+    def remediation(self, node: yaml.Node) -> Remediation | None:
+        entries = self.mapping(node, "metadata.remediation", REMEDIATION_KEYS)
+        text = self.string(entries["text"][1], "metadata.remediation.text") if "text" in entries else None
+        commands: dict[str, str] = {}
+        if "commands" in entries:
+            clouds = self.mapping(entries["commands"][1], "metadata.remediation.commands", dict.fromkeys(CLOUDS, False))
+            for cloud, (_, vnode) in clouds.items():
+                where = f"metadata.remediation.commands.{cloud}"
+                command = self.string(vnode, where)
+                if command is None:
+                    continue
+                problem = _command_problem(command)
+                if problem:
+                    self.problem(vnode, f"{where}: {problem}")
+                    continue
+                commands[cloud] = command
+        return Remediation(text, commands) if text is not None else None
 
     def labels(self, node: yaml.Node) -> dict[str, str]:
         entries = self.mapping(node, "metadata.labels", _AnyKeys())
@@ -544,7 +586,7 @@ class _Doc:
             return None
         mapper = _offset_mapper(self.file, self.text, node, source)
         try:
-            analysis = celtree.analyse(source, defined)
+            analysis = celtree.analyse(source, defined, library=True)
         except RecursionError:  # cel-python's parse tree has about ten levels per parenthesis
             self.problem(mapper(0), f"{where}: expression nested too deeply to read (cel-cpp allows 32 levels)")
             return None
@@ -552,8 +594,9 @@ class _Doc:
             self.problem(mapper(issue.offset), f"{where}: {issue.message}")
         if analysis.issues or analysis.tree is None:
             return None
+        origin = analysis.origin
         return Expr(
-            source=source,
+            source=analysis.source,
             where=where,
             position=mapper(0),
             tree=analysis.tree,
@@ -562,7 +605,10 @@ class _Doc:
             variables=frozenset(analysis.variables),
             shape_only=frozenset(analysis.attributes - analysis.values - analysis.matched),
             matched=frozenset(analysis.matched - analysis.values),
-            offset_to_position=mapper,
+            offset_to_position=mapper if origin is None else (lambda offset: mapper(origin(offset))),
+            written=source,
+            written_tree=analysis.written_tree,
+            written_to_position=mapper,
         )
 
     def check_params(self, expr: Expr, params: Mapping[str, Any]) -> None:
@@ -592,6 +638,18 @@ def _param_keys(expr: Expr) -> list[tuple[int, str]]:
             if key is not None:
                 out.append((tree.meta.start_pos, key))
     return out
+
+
+def _command_problem(command: str) -> str | None:
+    """Why a remediation command template is refused, or ``None``: one line, known placeholders only."""
+    if any(ch in command for ch in "\n\r") or not command.isprintable():
+        return "must be one line of printable text"
+    rest = re.sub(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", "", command)
+    if "{" in rest or "}" in rest:
+        found = re.search(r"\{[^{}]*\}?|\}", rest)
+        known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        return f"unknown placeholder {found.group() if found else '{'!r} (known: {known})"
+    return None
 
 
 def syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:

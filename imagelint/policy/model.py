@@ -12,7 +12,7 @@ from typing import Any
 
 import lark
 
-from imagelint.judgement.result import PolicyInfo, Severity
+from imagelint.judgement.result import PolicyInfo, Remediation, Severity
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Expr:
     """One CEL expression of a policy, with where it sits in its YAML file."""
 
     source: str
+    """The expression as engines run it: standard CEL (image library calls expanded, see ``policy.library``)."""
     where: str
     """Its path inside the document, e.g. ``spec.validations[1].expression``."""
     position: Position
@@ -50,6 +51,17 @@ class Expr:
     are all that matters of their value."""
     offset_to_position: Any = field(repr=False, compare=False, default=None)
     """Callable mapping an offset in ``source`` to a ``Position`` in the file."""
+    written: str = ""
+    """The expression as written in the file (``source`` when it calls no library expansion)."""
+    written_tree: lark.Tree | None = field(repr=False, compare=False, default=None)
+    """The parse tree of ``written``."""
+    written_to_position: Any = field(repr=False, compare=False, default=None)
+    """Callable mapping an offset in ``written`` to a ``Position`` in the file."""
+
+    @property
+    def text(self) -> str:
+        """What a reader wrote: for ``explain`` and messages."""
+        return self.written or self.source
 
     def at(self, offset: int) -> Position:
         return self.offset_to_position(offset) if self.offset_to_position else self.position
@@ -86,6 +98,8 @@ class Policy:
     position: Position
     """Where the document starts (its first key)."""
     declared_params: frozenset[str] = frozenset()
+    remediation: Remediation | None = None
+    """How to fix a finding (``metadata.remediation``), if the policy says."""
 
     def expressions(self, *, messages: bool = True) -> list[Expr]:
         """Every expression of the policy, in evaluation order (``messages=False``: those that decide)."""
@@ -131,4 +145,5 @@ class Policy:
             line=self.position.line,
             match_line=self.match.position.line if self.match else None,
             validation_lines=tuple(v.expression.position.line for v in self.validations),
+            remediation=self.remediation,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from imagelint.judgement.result import Severity
+from imagelint.judgement.result import CLOUDS, PLACEHOLDERS, Severity
 from imagelint.policy.catalogue import TYPES
 from imagelint.policy.loader import API_VERSION, NAME_RE, VAR_RE
 
@@ -49,6 +49,30 @@ def policy_schema() -> dict[str, Any]:
                     "description": {"type": "string"},
                     "references": {"type": "array", "items": {"type": "string", "minLength": 1}},
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "remediation": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["text"],
+                        "description": "How to fix a finding: a sentence, and per cloud a command.",
+                        "properties": {
+                            "text": {"type": "string", "minLength": 1},
+                            "commands": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    cloud: {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "pattern": "^[^\\n\\r]*$",
+                                        "description": "One command line; "
+                                        + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+                                        + " are filled from the image, each as one quoted shell word.",
+                                    }
+                                    for cloud in CLOUDS
+                                },
+                            },
+                        },
+                    },
                 },
             },
             "spec": {
@@ -198,6 +222,7 @@ def config_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "policies": strings,
+            "pack": strings,
             "params": {"type": "object", "additionalProperties": {"type": "object"}},
             "waivers": {"type": "string"},
             "allow-permanent-waivers": {"type": "boolean"},

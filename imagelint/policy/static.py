@@ -38,6 +38,7 @@ from typing import Any
 import lark
 
 from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
+from imagelint.policy.library import FUNCTIONS
 from imagelint.policy.loader import PolicyError, Problem, load_policies
 from imagelint.policy.model import Expr, Policy, Position
 
@@ -363,7 +364,7 @@ class Checker:
                 "timestamp": "timestamp",
                 "duration": "duration",
                 "type": "type",
-            }.get(node.op)
+            }.get(node.op) or (FUNCTIONS[node.op].result if node.op in FUNCTIONS else None)
         if k == "method":
             if node.op in ("contains", "startsWith", "endsWith", "matches", "all", "exists", "exists_one"):
                 return "bool"
@@ -623,7 +624,34 @@ def check_policy(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> lis
     for var in policy.variables:
         if var.name not in used:  # never evaluated, but check it as if used right after match
             checker.check(_Context(var.expression), checker.variables[var.name][1], base)
+    for expr in policy.expressions():
+        _library_arguments(checker, expr)
     return sorted(found.values(), key=lambda p: (p.file, p.line, p.column))
+
+
+def _library_arguments(checker: Checker, expr: Expr) -> None:
+    """A library call whose argument certainly has another type than its signature's is an error."""
+    if expr.written_tree is None or expr.written_to_position is None:
+        return
+    root = view(expr.written_tree, expr.written)
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        todo.extend(node.kids)
+        function = FUNCTIONS.get(node.op) if node.kind == "call" else None
+        if function is None:
+            continue
+        for number, (arg, wanted) in enumerate(zip(node.kids, function.params, strict=False), 1):
+            if wanted in ("dyn", "image"):
+                continue
+            got = checker.type_of(arg, frozenset())
+            if got is not None and got != wanted:
+                checker.report(
+                    expr.written_to_position(arg.start),
+                    f"{expr.where}: {function.name}() argument {number} must be {_a(wanted)}, but it is always "
+                    f"{_a(got)} ({function.signature})",
+                    "error",
+                )
 
 
 def _variables_used(expr: Expr, checker: Checker) -> set[str]:

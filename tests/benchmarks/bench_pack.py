@@ -1,0 +1,86 @@
+"""Benchmark: the bundled pack against the same pack at an earlier commit, per image, on each engine.
+
+    python tests/benchmarks/bench_pack.py [--before 2bba061] [--images 20000] [--reference-images 300] [--repeat 5]
+
+The pack of ``--before`` (``git archive`` of its ``policies/``, the hand-written CEL before the image
+library) and the working tree's pack are judged over the same generated fleet by the current code, each
+measurement in a fresh process (``bench_engines.py --child``), end to end as ``imagelint check`` does
+minus the report. Medians of ``--repeat`` runs for cel-cpp, before and after alternated; one run each for cel-python (the reference, about
+40 ms per image); every ratio compares numbers taken in this same run. The findings column shows both
+packs find the same things.
+
+Not collected by pytest (``norecursedirs``); results go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_engines import measure, write_fleet  # noqa: E402
+
+
+def pack_at(revision: str, into: Path) -> Path:
+    """The IMS pack's YAML files as they were at ``revision`` (flat ``policies/`` then)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "policies"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "policies"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default="2bba061")
+    parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--reference-images", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    from imagelint.policy import bundled_pack
+
+    with tempfile.TemporaryDirectory() as tmp:
+        big, ref = Path(tmp, "big.jsonl"), Path(tmp, "ref.jsonl")
+        write_fleet(big, args.images)
+        write_fleet(ref, args.reference_images)
+        before = pack_at(args.before, Path(tmp, "before"))
+        after = bundled_pack()  # the default pack, ims
+        rows = []
+        for engine, fleet, repeat in (("cel-cpp", big, args.repeat), ("cel-python", ref, 1)):
+            # alternated, so that a change in the machine's load hits both packs alike
+            runs: dict[Path, list[dict[str, float]]] = {before: [], after: []}
+            for _ in range(repeat):
+                for pack in (before, after):
+                    runs[pack].append(measure(engine, fleet, 1, pack))
+            old, new = (
+                {k: statistics.median(r[k] for r in runs[pack]) for k in runs[pack][0]} for pack in (before, after)
+            )
+            rows.append((engine, old, new))
+    print(
+        f"fleet: generated images (~40 keys each); pack at {args.before} vs working tree; python "
+        f"{sys.version.split()[0]}; cel-cpp medians of {args.repeat}, cel-python one run each"
+    )
+    print()
+    print("| engine | images | µs per image, before | µs per image, after | after / before | findings before / after |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for engine, old, new in rows:
+        per_old = old["seconds"] / old["images"] * 1e6
+        per_new = new["seconds"] / new["images"] * 1e6
+        print(
+            f"| {engine} | {int(old['images']):,} | {per_old:,.1f} | {per_new:,.1f} | {per_new / per_old:.2f} | "
+            f"{int(old['findings']):,} / {int(new['findings']):,} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
