@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=[e.value for e in EngineName],
         default="auto",
-        help="CEL engine (default auto: cel-cpp when it imports)",
+        help="CEL engine (default auto: compiled, and cel-cpp for a policy outside the compiled subset)",
     )
     check.add_argument(
         "--format",
