@@ -149,8 +149,10 @@ def eq(a: Any, b: Any) -> bool:
         if ta is dict:
             return _map_eq(a, b)
         return bool(a == b)
-    if ta in _NUMERIC and tb in _NUMERIC:
-        return bool(a == b)  # Python compares int and float exactly; bool is not in _NUMERIC
+    if ta in _NUMERIC and tb in _NUMERIC:  # bool is not in _NUMERIC
+        if ta is float or tb is float:
+            return float(a) == float(b)  # cel-cpp converts the integer to double (rounding) first
+        return bool(a == b)
     if (ta is list or ta is tuple) and (tb is list or tb is tuple):
         return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b, strict=True))
     return False
@@ -175,6 +177,8 @@ def _ordered(name: str, a: Any, b: Any) -> tuple[Any, Any]:
     if ta is tb and ta in (int, Uint, float, str, bytes, bool):
         return a, b
     if ta in _NUMERIC and tb in _NUMERIC:
+        if ta is float or tb is float:
+            return float(a), float(b)
         return a, b
     if ta is tb and (ta is Timestamp or ta is Duration):
         return a.ns, b.ns
@@ -323,6 +327,13 @@ def _int(value: int) -> int:
     raise CelError("integer overflow")
 
 
+def _nanos(value: int) -> Duration:
+    """Duration arithmetic runs on int64 nanoseconds in cel-cpp (parsing allows more)."""
+    if INT_MIN <= value <= INT_MAX:
+        return Duration(value)
+    raise CelError("integer overflow")
+
+
 def _uint(value: int) -> Uint:
     if 0 <= value <= UINT_MAX:
         return Uint(value)
@@ -341,7 +352,7 @@ def add(a: Any, b: Any) -> Any:
         if ta is list:
             return a + b
         if ta is Duration:
-            return Duration(a.ns + b.ns)
+            return _nanos(a.ns + b.ns)
     if ta is Timestamp and tb is Duration:
         return Timestamp(a.ns + b.ns)
     if ta is Duration and tb is Timestamp:
@@ -360,10 +371,8 @@ def sub(a: Any, b: Any) -> Any:
             return a - b
         if ta is Uint:
             return _uint(a - b)
-        if ta is Timestamp:
-            return Duration(a.ns - b.ns)
-        if ta is Duration:
-            return Duration(a.ns - b.ns)
+        if ta is Timestamp or ta is Duration:
+            return _nanos(a.ns - b.ns)
     if ta is Timestamp and tb is Duration:
         return Timestamp(a.ns - b.ns)
     raise no_overload("_-_", a, b)
@@ -416,9 +425,7 @@ def neg(a: Any) -> Any:
         return _int(-a)
     if ta is float:
         return -a
-    if ta is Duration:
-        return Duration(-a.ns)
-    raise no_overload("-_", a)
+    raise no_overload("-_", a)  # cel-cpp has no negation of a duration
 
 
 def logical_not(a: Any) -> bool:
@@ -429,30 +436,18 @@ def logical_not(a: Any) -> bool:
     raise no_overload("!_", a)
 
 
-def and_rest(left: Any, right: Any) -> bool:
-    """``left && right`` once ``left`` is known not to be false (errors are values here)."""
-    if right is False:
-        return False
-    if left is True and right is True:
-        return True
-    if isinstance(left, CelError):
-        raise left
-    if isinstance(right, CelError):
-        raise right
-    raise no_overload("_&&_", left, right)
+def and_rest(pending: Any) -> bool:
+    """The result of ``&&`` when no operand was false: ``pending`` is an error or a non-bool operand."""
+    if isinstance(pending, CelError):
+        raise pending
+    raise no_overload("_&&_", pending)
 
 
-def or_rest(left: Any, right: Any) -> bool:
-    """``left || right`` once ``left`` is known not to be true."""
-    if right is True:
-        return True
-    if left is False and right is False:
-        return False
-    if isinstance(left, CelError):
-        raise left
-    if isinstance(right, CelError):
-        raise right
-    raise no_overload("_||_", left, right)
+def or_rest(pending: Any) -> bool:
+    """The result of ``||`` when no operand was true."""
+    if isinstance(pending, CelError):
+        raise pending
+    raise no_overload("_||_", pending)
 
 
 def truth(value: Any, name: str) -> bool:
@@ -534,8 +529,6 @@ def to_uint(value: Any) -> Uint:
         if number > UINT_MAX:
             raise CelError("cannot convert string to uint")
         return Uint(number)
-    if kind is bool:
-        return Uint(int(value))
     raise no_overload("uint", value)
 
 
@@ -559,8 +552,7 @@ def to_double(value: Any) -> float:
 
 
 def format_double(value: float) -> str:
-    """cel-cpp's ``string(double)``: the shortest digits that read back, ``%g`` layout (exponent outside
-    -5..5 or so: see tests)."""
+    """cel-cpp's ``string(double)``: the shortest digits that read back, laid out as ``%g`` does."""
     if math.isnan(value):
         return "nan"
     if math.isinf(value):
@@ -580,7 +572,7 @@ def format_double(value: float) -> str:
     else:
         e10 = exponent - (len(frac) - len(frac.lstrip("0"))) - 1
     significant = significant.rstrip("0") or "0"
-    if -5 <= e10 < max(6, len(significant)) and e10 < 17:
+    if -4 <= e10 <= 5:  # %g's layout with the shortest round-trip digits (cel-cpp: 123456 but 1.234567e+06)
         text = f"{abs(value):.{max(0, len(significant) - e10 - 1)}f}"
         if "." in text:
             text = text.rstrip("0").rstrip(".")
@@ -660,7 +652,7 @@ def to_bool(value: Any) -> bool:
 
 
 _TIMESTAMP_TEXT = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?([Zz]|[+-][0-9]{2}:[0-9]{2})",
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})",
     re.ASCII,
 )
 
@@ -677,9 +669,11 @@ def parse_timestamp(text: str) -> Timestamp:
     seconds = int((moment - _EPOCH).total_seconds()) + (1 if second == 60 else 0)
     zone = found.group(8)
     if zone not in ("Z", "z"):
+        if int(zone[1:3]) > 23 or int(zone[4:6]) > 59:
+            raise CelError(f"invalid timestamp {text[:64]!r}")
         offset = int(zone[1:3]) * 3600 + int(zone[4:6]) * 60
         seconds -= offset if zone[0] == "+" else -offset
-    nanos = int((found.group(7) or "").ljust(9, "0") or 0)
+    nanos = int((found.group(7) or "")[:9].ljust(9, "0"))  # digits past nanoseconds are cut, as in cel-cpp
     return Timestamp(seconds * NANOS + nanos)
 
 
@@ -740,7 +734,7 @@ def from_datetime(moment: dt.datetime) -> Timestamp:
 
 # --- timestamp and duration accessors --------------------------------------------------------------------
 
-_OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2})", re.ASCII)
+_OFFSET = re.compile(r"([+-]?)([0-9]{1,2}):([0-9]{2})", re.ASCII)
 
 
 def _local(value: Timestamp, zone: Any) -> tuple[dt.datetime, int]:
@@ -752,7 +746,7 @@ def _local(value: Timestamp, zone: Any) -> tuple[dt.datetime, int]:
         found = _OFFSET.fullmatch(zone)
         if found is not None:
             delta = dt.timedelta(hours=int(found.group(2)), minutes=int(found.group(3)))
-            moment = moment + (delta if found.group(1) == "+" else -delta)
+            moment = moment + (-delta if found.group(1) == "-" else delta)
         else:
             try:
                 from zoneinfo import ZoneInfo

@@ -35,7 +35,6 @@ from typing import Any
 
 import lark
 import re2
-from celpy.evaluation import celbytes, celstr
 from re2 import _re2
 
 from imagelint.engines import celvalues as cv
@@ -160,6 +159,7 @@ _RUNTIME: dict[str, Any] = {
     "Uint": cv.Uint,
     "_M": _MISSING,
     "_raise": _raise,
+    "_ONCE": (None,),
     "_fail": _fail,
     "_matches": _matches,
     "_regex": _regex,
@@ -205,6 +205,71 @@ _ACCESSORS = frozenset(
         "getSeconds",
     }
 )
+
+
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "`": "`",
+    "?": "?",
+}
+
+
+def decode_literal(text: str, *, as_bytes: bool) -> Any:
+    """A CEL string (or, after its ``b``, bytes) literal's value, escapes as the CEL spec lists them."""
+    raw = text[:1] in "rR"
+    if raw:
+        text = text[1:]
+    quote = 3 if text[:3] in ('"""', "'''") else 1
+    body = text[quote:-quote]
+    if raw:
+        return body.encode("utf-8") if as_bytes else body
+    out: list[Any] = []  # str pieces, or ints (bytes) for \x and octal escapes in bytes
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        n = body[i + 1] if i + 1 < len(body) else ""
+        if n in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[n])
+            i += 2
+        elif n in "xX":
+            code = int(body[i + 2 : i + 4], 16)
+            out.append(code if as_bytes else chr(code))
+            i += 4
+        elif n in "01234567":
+            code = int(body[i + 1 : i + 4], 8)
+            out.append(code if as_bytes else chr(code))
+            i += 4
+        elif n in "uU" and not as_bytes:
+            width = 4 if n == "u" else 8
+            code = int(body[i + 2 : i + 2 + width], 16)
+            if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+                raise Unsupported("a string literal with an invalid code point escape")
+            out.append(chr(code))
+            i += 2 + width
+        else:
+            raise Unsupported(f"unknown escape \\{n} in a literal")
+    if not as_bytes:
+        return "".join(out)
+    data = bytearray()
+    for piece in out:
+        if isinstance(piece, int):
+            data.append(piece)
+        else:
+            data += piece.encode("utf-8")
+    return bytes(data)
 
 
 def _name(text: str) -> ast.Name:
@@ -301,7 +366,11 @@ class Compiler:
             setattr(definition, "type_params", [])  # noqa: B010 - the attribute is unknown to 3.11's stubs
         module = ast.Module(body=[definition], type_ignores=[])
         ast.fix_missing_locations(module)
-        exec(compile(module, "<cel>", "exec"), self.namespace)  # noqa: S102 - an AST we built, no policy text
+        try:
+            code = compile(module, "<cel>", "exec")
+        except SyntaxError as exc:  # "too many statically nested blocks": macros and logic nested past 20
+            raise Unsupported(f"nested too deeply to compile ({exc.msg})") from None
+        exec(code, self.namespace)  # noqa: S102 - an AST we built, no policy text
         function: Callable = self.namespace[name]
         return function
 
@@ -378,22 +447,51 @@ class Compiler:
         return _name(result)
 
     def _logic(self, node: lark.Tree, absorbing: bool, rest: str) -> ast.expr:
-        parts = _trees(node)
-        if len(parts) == 1:
-            return self.expr(parts[0])
-        left_node, right_node = parts
-        left, right, result = self.fresh(), self.fresh(), self.fresh()
-        self.block += self._guarded(left_node, left)
-        self.block.append(
-            ast.If(
-                test=_is(_name(left), ast.Constant(absorbing)),
-                body=[_assign(result, ast.Constant(absorbing))],
-                orelse=[
-                    *self._guarded(right_node, right),
-                    _assign(result, _call(rest, _name(left), _name(right))),
-                ],
+        """A whole ``a && b && c`` chain at one nesting level (Python allows 20 nested blocks): each operand
+        in its own ``try``, inside a one-pass loop that the absorbing value ``break``s out of."""
+        operands: list[lark.Tree] = []
+        while len(_trees(node)) == 2:
+            left, right = _trees(node)
+            operands.append(right)
+            node = left
+        operands.append(_trees(node)[0])
+        if len(operands) == 1:
+            return self.expr(operands[0])
+        operands.reverse()
+        result, pending, step = self.fresh(), self.fresh(), self.fresh()
+        body: list[ast.stmt] = []
+        for operand in operands:
+            body += self._guarded(operand, step)
+            body.append(
+                ast.If(
+                    test=_is(_name(step), ast.Constant(absorbing)),
+                    body=[_assign(result, ast.Constant(absorbing)), ast.Break()],
+                    orelse=[
+                        ast.If(
+                            test=_is(_name(step), ast.Constant(not absorbing), negate=True),
+                            body=[_assign(pending, _name(step))],
+                            orelse=[],
+                        )
+                    ],
+                )
             )
-        )
+        self.block += [
+            _assign(result, ast.Constant(not absorbing)),
+            _assign(pending, ast.Constant(None)),
+            ast.For(target=_store(self.fresh()), iter=_name("_ONCE"), body=body, orelse=[]),
+            # nothing absorbed: an error (or a non-bool operand) among the operands is the result
+            ast.If(
+                test=ast.BoolOp(
+                    op=ast.And(),
+                    values=[
+                        _is(_name(result), ast.Constant(not absorbing)),
+                        _is(_name(pending), ast.Constant(None), negate=True),
+                    ],
+                ),
+                body=[_assign(result, _call(rest, _name(pending)))],
+                orelse=[],
+            ),
+        ]
         return _name(result)
 
     def _conditionalor(self, node: lark.Tree) -> ast.expr:
@@ -502,9 +600,9 @@ class Compiler:
         if kind == "FLOAT_LIT":
             return float(text)
         if kind in ("STRING_LIT", "MLSTRING_LIT"):
-            return str(celstr(token))
+            return decode_literal(text, as_bytes=False)
         if kind == "BYTES_LIT":
-            return bytes(celbytes(token))
+            return decode_literal(text[1:], as_bytes=True)
         if kind == "BOOL_LIT":
             return text == "true"
         if kind == "NULL_LIT":
