@@ -280,3 +280,23 @@ def test_image_independent_variables_are_computed_once_and_lazily_erroring(tmp_p
     assert codes == [2]  # validation 0 false, validation 1 errors (the variable's error)
     assert [(s, v) for s, v, _ in details[0]] == [(1, 0), (2, 1)]
     assert engine.evaluate({"id": "i", "min_disk": 101})[0] == [1]  # 101 > 10: only validation 0 fails
+
+
+def test_list_and_explain_say_which_engine_judges_each_policy(cli, tmp_path):
+    nested = "image.min_disk > 1 && " + "".join(f"[1].all(v{i}, " for i in range(12)) + "true" + ")" * 12
+    (tmp_path / "p.yaml").write_text(
+        policy_yaml("deep", validations=[nested]) + "\n---\n" + policy_yaml("flat", validations=["image.min_disk > 1"])
+    )
+    run = cli("list", "--policies", str(tmp_path))
+    assert run.returncode == 0
+    assert [line.split()[:3] for line in run.stdout.splitlines()] == [
+        ["deep", "high", "cel-cpp"],
+        ["flat", "high", "compiled"],
+    ]
+    run = cli("explain", "deep", "--policies", str(tmp_path))
+    assert "  judged by the cel-cpp engine (outside the compiled subset: nested too deeply" in run.stdout
+    run = cli("check", "--sample", "--policies", str(tmp_path), "--engine", "compiled")
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "policy deep cannot be compiled" in run.stderr, run.stderr
+    run = cli("check", "--sample", "--policies", str(tmp_path))
+    assert run.returncode in (0, 1) and "(compiled, cel-cpp for 1 of 2 policies)" in run.stderr

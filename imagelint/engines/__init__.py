@@ -9,7 +9,7 @@ import enum
 from imagelint.engines import celcpp
 from imagelint.engines.celcpp import CelCppEngine
 from imagelint.engines.celpython import CelPythonEngine
-from imagelint.engines.compiled import CompiledEngine
+from imagelint.engines.compiled import CompiledEngine, compile_reason
 from imagelint.engines.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, Outcome
 from imagelint.policy.loader import PolicyError
 from imagelint.policy.model import Policy
@@ -33,6 +33,14 @@ def _interpreter(policies: list[Policy], now: dt.datetime) -> Engine:
     if celcpp.available():
         return CelCppEngine(policies, now)
     return CelPythonEngine(policies, now)
+
+
+def judged_by(policy: Policy) -> tuple[str, str | None]:
+    """The engine ``--engine auto`` judges ``policy`` with, and why when it is not the compiled one."""
+    reason = compile_reason(policy)
+    if reason is None:
+        return EngineName.COMPILED.value, None
+    return EngineName.AUTO.resolve().value, f"outside the compiled subset: {reason}"
 
 
 def create_engine(name: EngineName | str, policies: list[Policy], now: dt.datetime) -> Engine:
