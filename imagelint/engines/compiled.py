@@ -320,6 +320,7 @@ class Compiler:
         self._counter = itertools.count()
         self.block: list[ast.stmt] = []
         self.scope = _Scope({})
+        self.params_name = "_params"  # the current policy's (compile_policy binds a fresh name)
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -634,7 +635,7 @@ class Compiler:
         if text == "image":
             return _name("image")
         if text in ("now", "params"):
-            return _name("_" + text)
+            return _name("_now" if text == "now" else self.params_name)
         if text in cv.TYPE_IDENTS:
             return _name(f"T_{text}")
         raise Unsupported(f"identifier {text!r}")
@@ -904,17 +905,6 @@ def _odd(value: Any) -> bool:
     return False
 
 
-def _odd_number(value: Any) -> bool:
-    kind = type(value)
-    if kind is int:
-        return not cv.INT_MIN <= value <= cv.UINT_MAX
-    if kind is dict:
-        return any(map(_odd_number, value.values()))
-    if kind is list:
-        return any(map(_odd_number, value))
-    return False
-
-
 def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -923,18 +913,23 @@ def _encodable(text: str) -> bool:
     return True
 
 
-class _Policy:
-    """One policy's compiled functions."""
+RAISED = -2
+"""A policy's slot in the pack's result when its code raised (or cannot be a bitmask): judge it apart."""
 
-    def __init__(self, code: Callable[[dict[str, Any]], int] | None, fixed: list[str | None]) -> None:
-        self.code = code
+
+class _Policy:
+    """One policy's compiled code: statements that set ``slot`` to its code, ready to join the pack."""
+
+    def __init__(self, block: list[ast.stmt] | None, slot: str, fixed: list[str | None]) -> None:
+        self.block = block  # None: more validations than the bitmask holds
+        self.slot = slot
         self.fixed = fixed  # per validation: its message when it needs no evaluation, else None
 
 
 def compile_policy(policy: Policy, now: Any, compiler: Compiler) -> tuple[_Policy, dict[int, Callable]]:
-    """The policy's code function and one function per expression (for the exact path); raises Unsupported."""
-    params_name = "_params"
-    compiler.namespace[params_name] = _to_value(dict(policy.params))
+    """The policy's code block and one function per expression (for the exact path); raises Unsupported."""
+    compiler.params_name = compiler.fresh("_p")
+    compiler.namespace[compiler.params_name] = _to_value(dict(policy.params))
     compiler.namespace["_now"] = now
     variables: dict[str, tuple[str, Any]] = {}
     functions: dict[int, Callable] = {}
@@ -955,9 +950,12 @@ def compile_policy(policy: Policy, now: Any, compiler: Compiler) -> tuple[_Polic
         None if v.message_expression is not None else (v.message or v.expression.source.strip())
         for v in policy.validations
     ]
+    slot = compiler.fresh("_c")
     if len(policy.validations) > MAX_BITS:
-        return _Policy(None, fixed), functions
-    return _Policy(_code_function(policy, compiler, variables), fixed), functions
+        return _Policy(None, slot, fixed), functions
+    block = _code_block(policy, compiler, variables, slot)
+    compiler._define([*block, ast.Return(value=_name(slot))])  # alone, to find out now whether it compiles
+    return _Policy(block, slot, fixed), functions
 
 
 def _reads_image(expr: Expr, variables: dict[str, tuple[str, Any]]) -> bool:
@@ -966,8 +964,9 @@ def _reads_image(expr: Expr, variables: dict[str, tuple[str, Any]]) -> bool:
     )
 
 
-def _code_function(policy: Policy, compiler: Compiler, variables: dict[str, tuple[str, Any]]) -> Callable:
-    """``def code(image)``: -1 skip, 0 pass, else the bitmask of false validations; raises on any error."""
+def _code_block(policy: Policy, compiler: Compiler, variables: dict[str, tuple[str, Any]], slot: str) -> list[ast.stmt]:
+    """Statements that set ``slot``: -1 skip, 0 pass, else the bitmask of false validations; ``RAISED``
+    when anything raised or was not a bool (then the policy is judged expression by expression)."""
     scope = _Scope(dict(variables))
     saved_block, saved_scope = compiler.block, compiler.scope
     compiler.block, compiler.scope = [], scope
@@ -981,14 +980,15 @@ def _code_function(policy: Policy, compiler: Compiler, variables: dict[str, tupl
                     body=[
                         ast.If(
                             test=_is(_name(value), ast.Constant(False)),
-                            body=[ast.Return(value=ast.Constant(-1))],
+                            body=[_assign(slot, ast.Constant(-1)), ast.Break()],
                             orelse=[not_bool],
                         )
                     ],
                     orelse=[],
                 )
             )
-        compiler.block.append(_assign("_code", ast.Constant(0)))
+        code = compiler.fresh()
+        compiler.block.append(_assign(code, ast.Constant(0)))
         for number, validation in enumerate(policy.validations):
             value = compiler._temp(compiler.expr(validation.expression.tree))
             compiler.block.append(
@@ -997,19 +997,33 @@ def _code_function(policy: Policy, compiler: Compiler, variables: dict[str, tupl
                     body=[
                         ast.If(
                             test=_is(_name(value), ast.Constant(False)),
-                            body=[
-                                ast.AugAssign(target=_store("_code"), op=ast.BitOr(), value=ast.Constant(1 << number))
-                            ],
+                            body=[ast.AugAssign(target=_store(code), op=ast.BitOr(), value=ast.Constant(1 << number))],
                             orelse=[not_bool],
                         )
                     ],
                     orelse=[],
                 )
             )
-        compiler.block.append(ast.Return(value=_name("_code")))
-        return compiler._define(compiler.block)
+        compiler.block.append(_assign(slot, _name(code)))
+        body = compiler.block
     finally:
         compiler.block, compiler.scope = saved_block, saved_scope
+    # for _ in _ONCE: the match's `break` ends the policy; the try keeps one policy's error its own
+    loop = ast.For(target=_store(compiler.fresh()), iter=_name("_ONCE"), body=body, orelse=[])
+    return [
+        ast.Try(
+            body=[loop],
+            handlers=[
+                ast.ExceptHandler(
+                    type=ast.Tuple(elts=[_name("CelError"), _name("RecursionError")], ctx=ast.Load()),
+                    name=None,
+                    body=[_assign(slot, ast.Constant(RAISED))],
+                )
+            ],
+            orelse=[],
+            finalbody=[],
+        )
+    ]
 
 
 def compile_reason(policy: Policy) -> str | None:
@@ -1039,8 +1053,8 @@ class CompiledEngine(Engine):
         self.compiled: list[_Policy | None] = []
         self._functions: dict[int, Callable] = {}
         self.reasons: dict[int, str] = {}  # policy index -> why another engine judges it
+        compiler = Compiler()  # one namespace; every name in it is fresh, so policies keep their own
         for index, policy in enumerate(policies):
-            compiler = Compiler()  # one namespace per policy: its params and variables are its own
             try:
                 compiled, functions = compile_policy(policy, self.cel_now, compiler)
             except (Unsupported, RecursionError) as exc:
@@ -1054,6 +1068,7 @@ class CompiledEngine(Engine):
                 continue
             self.compiled.append(compiled)
             self._functions.update(functions)
+        self.pack = self._pack(compiler)
         self._exact_engine: Engine | None = None
         self.delegated = sorted(self.reasons)
         self.delegate: Engine | None = None
@@ -1069,6 +1084,19 @@ class CompiledEngine(Engine):
         self.keys: tuple[str, ...] | None = (
             None if any(a is None for a in attributes) else tuple(sorted(frozenset().union(*attributes)))  # type: ignore[arg-type]
         )
+
+    def _pack(self, compiler: Compiler) -> Callable[[dict[str, Any]], list[int]]:
+        """``pack(image)``: every policy's code in one call (a delegated policy's slot is RAISED)."""
+        statements: list[ast.stmt] = []
+        slots: list[ast.expr] = []
+        for compiled in self.compiled:
+            if compiled is None or compiled.block is None:
+                slots.append(ast.Constant(RAISED))
+                continue
+            statements += compiled.block
+            slots.append(_name(compiled.slot))
+        statements.append(ast.Return(value=ast.List(elts=slots, ctx=ast.Load())))
+        return compiler._define(statements)
 
     # --- primitives --------------------------------------------------------------------------------------
 
@@ -1105,48 +1133,40 @@ class CompiledEngine(Engine):
                 self._exact_engine = CelPythonEngine(self.policies, self.now)
         return self._exact_engine
 
-    def is_exotic(self, image: dict[str, Any], plain_strings: bool) -> bool:
-        """True for an image only the exact path judges as cel-cpp does (see the module docstring)."""
+    def is_exotic(self, image: dict[str, Any]) -> bool:
+        """True for an image only the exact path judges as cel-cpp does (see the module docstring); a page
+        whose source vouches for plain strings has no such image (``sources.interface.ODD_ESCAPE``)."""
         keys = self.keys
         if keys is None:
-            return _odd_number(image) if plain_strings else _odd(image)
-        check = _odd_number if plain_strings else _odd
+            return _odd(image)
         get = image.get
-        return any(check(get(k)) for k in keys)
+        return any(_odd(get(k)) for k in keys)
 
     def evaluate(
         self, image: dict[str, Any], *, plain_strings: bool = False
     ) -> tuple[list[int], dict[int, list[Outcome]]]:
-        if self.is_exotic(image, plain_strings):
+        if not plain_strings and self.is_exotic(image):
             return self._exact().evaluate(image)
-        codes: list[int] = []
+        codes = self.pack(image)
+        if self.delegate is None and min(codes) >= SKIP and max(codes) <= PASS:
+            return codes, {}  # the common case: nothing failed, nothing to explain
         details: dict[int, list[Outcome]] = {}
         delegated: tuple[list[int], dict[int, list[Outcome]]] | None = None
         if self.delegate is not None:
             delegated = self.delegate.evaluate(image, plain_strings=plain_strings)
-        for index, compiled in enumerate(self.compiled):
-            code = None
-            if compiled is None:
-                assert delegated is not None
-                position = self.delegated.index(index)
-                codes.append(delegated[0][position])
+            for position, index in enumerate(self.delegated):
+                codes[index] = delegated[0][position]
                 if position in delegated[1]:
                     details[index] = delegated[1][position]
+        for index, code in enumerate(codes):
+            if index in details or code in (SKIP, PASS):
                 continue
-            if compiled.code is not None:
-                try:
-                    code = compiled.code(image)
-                except (CelError, RecursionError):
-                    code = None
-            if code is None:
-                verdict, outcomes = self.judge_policy(index, image, {})
-                codes.append(verdict)
+            if code == RAISED:
+                codes[index], outcomes = self.judge_policy(index, image, {})
                 if outcomes:
                     details[index] = outcomes
-            elif code <= 0:
-                codes.append(code)  # -1 and 0 are SKIP and PASS
-            else:
-                codes.append(FAIL)
+            elif self.delegate is None or index not in self.reasons:
+                codes[index] = FAIL
                 details[index] = self._failures(index, code, image)
         return codes, details
 
