@@ -157,6 +157,8 @@ _HELPERS = [
 _RUNTIME: dict[str, Any] = {
     "CelError": CelError,
     "Uint": cv.Uint,
+    "NoneType": type(None),
+    "CelType": cv.CelType,
     "_M": _MISSING,
     "_raise": _raise,
     "_ONCE": (None,),
@@ -270,6 +272,21 @@ def decode_literal(text: str, *, as_bytes: bool) -> Any:
         else:
             data += piece.encode("utf-8")
     return bytes(data)
+
+
+# a CEL type identifier to the one Python class whose values have that type (JSON gives no tuple, and
+# Uint is its own class); list and map are absent: a list may be a list or a tuple
+_PYTHON_TYPES = {
+    "T_int": "int",
+    "T_uint": "Uint",
+    "T_double": "float",
+    "T_bool": "bool",
+    "T_string": "str",
+    "T_bytes": "bytes",
+    "T_map": "dict",
+    "T_null_type": "NoneType",
+    "T_type": "CelType",
+}
 
 
 def _name(text: str) -> ast.Name:
@@ -523,8 +540,25 @@ class Compiler:
         """``type(x) == string``: a type value against a type identifier is an identity test."""
         for a, b in ((left, right), (right, left)):
             name = self._type_ident(b)
-            if name is not None:  # no other value equals a type, and type values are unique objects
-                return _is(self.expr(a), _name(name), negate)
+            if name is None:
+                continue
+            inner = self._type_call(a)
+            python = _PYTHON_TYPES.get(name)
+            if inner is not None and python is not None:  # type(x) == string: type(x) is str, no CelType
+                test: ast.expr = _is(_call("type", self.expr(inner)), _name(python))
+                return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
+            # no other value equals a type, and type values are unique objects
+            return _is(self.expr(a), _name(name), negate)
+        return None
+
+    def _type_call(self, node: lark.Tree) -> lark.Tree | None:
+        """X if ``node`` is ``type(X)``."""
+        while isinstance(node, lark.Tree) and node.data != "ident_arg" and len(node.children) == 1:
+            node = node.children[0]  # type: ignore[assignment]
+        if isinstance(node, lark.Tree) and node.data == "ident_arg" and str(_tokens(node)[0]) == "type":
+            args = _args(_trees(node)[0]) if _trees(node) else []
+            if len(args) == 1:
+                return args[0]
         return None
 
     def _type_ident(self, node: lark.Tree) -> str | None:
@@ -547,6 +581,13 @@ class Compiler:
                     _is(_call("type", ast.NamedExpr(target=_store(temp), value=left)), _name("str")),
                     ast.Compare(left=_name(temp), ops=[ast.In()], comparators=[self.bind(frozenset(strings))]),
                 ],
+            )
+        if self._image_key(right_node):  # k in image: the image's keys are strings
+            temp = self.fresh()
+            return ast.IfExp(
+                test=_is(_call("type", ast.NamedExpr(target=_store(temp), value=left)), _name("str")),
+                body=ast.Compare(left=_name(temp), ops=[ast.In()], comparators=[_name("image")]),
+                orelse=_call("contains_in", _name(temp), _name("image")),
             )
         return _call("contains_in", left, self.expr(right_node))
 
@@ -700,6 +741,30 @@ class Compiler:
         literal = self._literal_of(key)
         if type(literal) is str and self._image_key(target):
             return self._image_get(literal)
+        if self._image_key(target):  # image[k]: a dict lookup when k is a string the image has
+            k, found = self.fresh(), self.fresh()
+            return ast.IfExp(
+                test=ast.BoolOp(
+                    op=ast.And(),
+                    values=[
+                        _is(_call("type", ast.NamedExpr(target=_store(k), value=self.expr(key))), _name("str")),
+                        _is(
+                            ast.NamedExpr(
+                                target=_store(found),
+                                value=ast.Call(
+                                    func=ast.Attribute(value=_name("image"), attr="get", ctx=ast.Load()),
+                                    args=[_name(k), _name("_M")],
+                                    keywords=[],
+                                ),
+                            ),
+                            _name("_M"),
+                            negate=True,
+                        ),
+                    ],
+                ),
+                body=_name(found),
+                orelse=_call("index", _name("image"), _name(k)),
+            )
         return _call("index", self.expr(target), self.expr(key))
 
     def _variable(self, name: str) -> ast.expr:
