@@ -970,6 +970,18 @@ def _odd(value: Any) -> bool:
     return False
 
 
+def _odd_number(value: Any) -> bool:
+    """An integer outside int64 and uint64 anywhere in ``value`` (a page with plain strings can hold one)."""
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is int:
+            if item < cv.INT_MIN or item > cv.UINT_MAX:
+                return True
+        elif (kind is list or kind is dict) and _odd_number(item):
+            return True
+    return False
+
+
 def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -1199,8 +1211,7 @@ class CompiledEngine(Engine):
         return self._exact_engine
 
     def is_exotic(self, image: dict[str, Any]) -> bool:
-        """True for an image only the exact path judges as cel-cpp does (see the module docstring); a page
-        whose source vouches for plain strings has no such image (``sources.interface.ODD_ESCAPE``)."""
+        """True for an image only the exact path judges as cel-cpp does (see the module docstring)."""
         keys = self.keys
         if keys is None:
             return _odd(image)
@@ -1210,7 +1221,7 @@ class CompiledEngine(Engine):
     def evaluate(
         self, image: dict[str, Any], *, plain_strings: bool = False
     ) -> tuple[list[int], dict[int, list[Outcome]]]:
-        if not plain_strings and self.is_exotic(image):
+        if _odd_number(image) if plain_strings else self.is_exotic(image):
             return self._exact().evaluate(image)
         codes = self.pack(image)
         if self.delegate is None and min(codes) >= SKIP and max(codes) <= PASS:
