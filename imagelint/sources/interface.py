@@ -17,10 +17,9 @@ from imagelint.judgement.result import SourceInfo
 Image = dict[str, Any]
 
 
-ODD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|[0-9]{19}")
+ODD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 """A JSON escape that can make an odd string: ``\\u0000`` (NUL), or half of a surrogate pair (``\\ud800``;
-``json`` decodes a pair into one character and leaves a lone half as it is); or a run of 19 digits, which
-an integer beyond int64/uint64 needs (the compiled engine sends such images down cel-cpp's exact path)."""
+``json`` decodes a pair into one character and leaves a lone half as it is)."""
 
 
 def plain_json(text: bytes) -> bool:
@@ -31,7 +30,7 @@ def plain_json(text: bytes) -> bool:
 
 class Page(list):  # type: ignore[type-arg]
     """A page of images. ``plain_strings`` is True when the source knows that no string in it holds a NUL
-    or a lone surrogate, and no integer needs more than 18 digits.
+    or a lone surrogate.
 
     A source can tell cheaply from the JSON text (``plain_json``), and that spares the fast engine a walk
     over every value of every image: cel-expr-python truncates strings at NUL, and fails part way through
