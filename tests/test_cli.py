@@ -47,7 +47,7 @@ def test_findings_exit_1_with_text_report_and_summary_on_stderr(setup, cli):
     ]
     assert "\x1b" not in result.stdout  # NO_COLOR, and the hostile name is made visible
     assert "disk    medium        2      1      0      0" in result.stdout
-    assert result.stderr == ("imagelint: 3 images x 2 policies: 4 pass, 2 fail, 0 skip, 0 error (cel-cpp); exit 1\n")
+    assert result.stderr == ("imagelint: 3 images x 2 policies: 4 pass, 2 fail, 0 skip, 0 error (compiled); exit 1\n")
 
 
 @pytest.mark.parametrize(

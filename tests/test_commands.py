@@ -60,7 +60,7 @@ def test_list(cli, pack):
     run = cli("list", "--policies", str(pack))
     assert (run.returncode, run.stdout) == (
         0,
-        ("another  critical  Always true\nnamed    medium    Private images have good names\n"),
+        ("another  critical  compiled  Always true\nnamed    medium    compiled  Private images have good names\n"),
     )
 
 
@@ -77,6 +77,7 @@ def test_explain_shows_the_policy_and_its_tests_as_examples(cli, pack):
     assert run.stdout == textwrap.dedent(f"""\
         named (medium): Private images have good names
           defined at {pack / "a.yaml"}:1:1
+          judged by the compiled engine under --engine auto
 
         Params (override with --param named.KEY=VALUE):
           prefix = "ok"

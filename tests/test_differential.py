@@ -1,7 +1,7 @@
-"""Differential test: the bundled pack over a generated fleet on both engines, verdict for verdict.
+"""Differential test: the bundled pack over a generated fleet on all three engines, verdict for verdict.
 
-cel-python is the reference; cel-cpp (with our inlining, attribute subsetting and combined fast path) must
-agree on every (policy, image) pair: the verdict, which validations failed or errored, and the failure
+cel-python is the reference; cel-cpp (with our inlining, attribute subsetting and combined fast path) and
+the compiled engine (CEL compiled to Python) must agree on every (policy, image) pair: the verdict, which validations failed or errored, and the failure
 messages. Error *texts* differ by engine and are not compared. Deliberate differences are documented in
 docs/engines.md and pinned by ``test_documented_differences`` so that a change in either engine
 shows up here.
@@ -46,10 +46,11 @@ def test_bundled_pack_same_verdicts_on_both_engines(fleet):
     policies = load_policies([bundled_policy_dir()])
     assert len(policies) >= 20
     reference = verdicts(EngineName.CEL_PYTHON, policies, fleet)
-    fast = verdicts(EngineName.CEL_CPP, policies, fleet)
     assert len(reference) == len(policies) * FLEET_SIZE
-    differences = [(key, reference[key], fast[key]) for key in reference if reference[key] != fast[key]]
-    assert differences == [], f"{len(differences)} differences, first: {differences[:3]}"
+    for other in (EngineName.CEL_CPP, EngineName.COMPILED):
+        fast = verdicts(other, policies, fleet)
+        differences = [(key, reference[key], fast[key]) for key in reference if reference[key] != fast[key]]
+        assert differences == [], f"{other.value}: {len(differences)} differences, first: {differences[:3]}"
     # the generated fleet must exercise every verdict, or the comparison proves little
     codes = {code for code, _ in reference.values()}
     assert codes == {-1, 0, 1, 2} or codes == {-1, 0, 1}, codes
@@ -74,9 +75,10 @@ def test_strings_cel_cpp_cannot_hold_are_judged_alike(fleet):
             image[rng.choice(odd)] = "value under an odd key"
     policies = load_policies([bundled_policy_dir()])
     reference = verdicts(EngineName.CEL_PYTHON, policies, images)
-    fast = verdicts(EngineName.CEL_CPP, policies, images)
-    differences = [(key, reference[key], fast[key]) for key in reference if reference[key] != fast[key]]
-    assert differences == [], f"{len(differences)} differences, first: {differences[:3]}"
+    for other in (EngineName.CEL_CPP, EngineName.COMPILED):
+        fast = verdicts(other, policies, images)
+        differences = [(key, reference[key], fast[key]) for key in reference if reference[key] != fast[key]]
+        assert differences == [], f"{other.value}: {len(differences)} differences, first: {differences[:3]}"
     assert {code for code, _ in reference.values()} >= {0, 1}
 
 
@@ -118,8 +120,9 @@ def test_fast_engine_agrees_on_errors_too(tmp_path, fleet):
     policies = load_policies([path])
     subset = fleet[:600]
     reference = verdicts(EngineName.CEL_PYTHON, policies, subset)
-    fast = verdicts(EngineName.CEL_CPP, policies, subset)
-    assert {k: v for k, v in reference.items() if v != fast[k]} == {}
+    for other in (EngineName.CEL_CPP, EngineName.COMPILED):
+        fast = verdicts(other, policies, subset)
+        assert {k: v for k, v in reference.items() if v != fast[k]} == {}, other.value
     assert any(code == 2 for code, _ in reference.values())
 
 
@@ -151,5 +154,6 @@ def test_documented_differences(tmp_path, expression, python_code, cpp_code):
     path.write_text(policy_yaml("d", validations=[expression]))
     policies = load_policies([path])
     image = {"id": "x", "min_disk": 40, "name": "web", "owner": None, "protected": True, "tags": ["a"]}
-    got = [create_engine(e, policies, NOW).evaluate(image)[0][0] for e in (EngineName.CEL_PYTHON, EngineName.CEL_CPP)]
-    assert got == [python_code, cpp_code]
+    engines = (EngineName.CEL_PYTHON, EngineName.CEL_CPP, EngineName.COMPILED)
+    got = [create_engine(e, policies, NOW).evaluate(image)[0][0] for e in engines]
+    assert got == [python_code, cpp_code, cpp_code]  # the compiled engine follows cel-cpp

@@ -89,14 +89,14 @@ def test_policy_spec_params(cli, project, value, message):
     assert not (project / "PWNED").exists()
 
 
-@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp"])
+@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp", "compiled"])
 def test_aliases_within_the_cap_are_accepted(cli, project, engine):
     value = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 10)) + "]"  # 2**10 strings
     proc = check(cli, project, "--param", f"p.v={value}", engine=engine)
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp"])
+@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp", "compiled"])
 def test_int64_limits_are_accepted(cli, project, engine):
     for value in ("9223372036854775807", "-9223372036854775808"):
         proc = check(cli, project, "--param", f"p.v={value}", engine=engine)
@@ -124,7 +124,7 @@ def test_config_params_reach_the_policy_unchanged(cli, tmp_path, fleet_file, wri
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp"])
+@pytest.mark.parametrize("engine", ["cel-python", "cel-cpp", "compiled"])
 def test_params_beyond_the_basic_plane_reach_both_engines(cli, tmp_path, fleet_file, engine):
     # params are inlined as CEL literals; cel-cpp refused JSON's escaped surrogate pair for an emoji
     (tmp_path / "p.yaml").write_text(

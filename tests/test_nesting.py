@@ -99,7 +99,7 @@ def test_a_policy_nested_within_reach_of_the_parser_meets_cel_cpps_limit(tmp_pat
     # which runs for both engines, refuses more than 32 levels first
     path = tmp_path / "deep.yaml"
     path.write_text(policy_yaml("deep", validations=["(" * 70 + 'image.name == "x"' + ")" * 70]))
-    for engine in ("cel-python", "cel-cpp"):
+    for engine in ("cel-python", "cel-cpp", "compiled"):
         proc = cli("check", "--sample", "--policies", str(path), "--engine", engine)
         assert "Expression recursion limit exceeded. limit: 32" in one_line_error(proc, 2)
 

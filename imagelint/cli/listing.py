@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from imagelint.cli.common import catalogue, err, load, policy_paths
+from imagelint.engines import judged_by
 from imagelint.judgement.gate import ExitCode
 from imagelint.policy import DEFAULT_PACK, bundled_packs, load_policies
 from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
@@ -53,16 +54,27 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def render_list(policies: Sequence[Policy]) -> str:
-    """One line per policy: name, severity, title (aligned)."""
+    """One line per policy: name, severity, the engine ``--engine auto`` judges it with, title (aligned)."""
     if not policies:
         return "no policies\n"
     width = max(len(p.name) for p in policies)
-    lines = [f"{p.name:<{width}}  {p.severity.label:<8}  {p.title}" for p in sorted(policies, key=lambda p: p.name)]
+    ordered = sorted(policies, key=lambda p: p.name)
+    engines = [judged_by(p)[0] for p in ordered]
+    engine_width = max(len(e) for e in engines)
+    lines = [
+        f"{p.name:<{width}}  {p.severity.label:<8}  {engine:<{engine_width}}  {p.title}"
+        for p, engine in zip(ordered, engines, strict=True)
+    ]
     return "\n".join(lines) + "\n"
 
 
 def render_explain(policy: Policy, catalogue: Catalogue = IMAGE_ATTRIBUTES) -> str:
-    out = [f"{policy.name} ({policy.severity.label}): {policy.title}", f"  defined at {policy.position}"]
+    engine, why = judged_by(policy)
+    out = [
+        f"{policy.name} ({policy.severity.label}): {policy.title}",
+        f"  defined at {policy.position}",
+        f"  judged by the {engine} engine" + (f" ({why})" if why else "") + " under --engine auto",
+    ]
     if policy.description:
         out += ["", *_indent(policy.description.strip())]
     if policy.references:

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=[e.value for e in EngineName],
         default="auto",
-        help="CEL engine (default auto: cel-cpp when it imports)",
+        help="CEL engine (default auto: compiled, and cel-cpp for a policy outside the compiled subset)",
     )
     _report_options(check)
     check.add_argument(
