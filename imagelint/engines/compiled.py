@@ -40,6 +40,7 @@ from re2 import _re2
 from imagelint.engines import celvalues as cv
 from imagelint.engines.celvalues import CelError
 from imagelint.engines.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, EvalFailure, NonBool, Outcome
+from imagelint.policy import library
 from imagelint.policy.model import Expr, Policy
 
 MAX_BITS = 62  # validations per policy the code's bitmask holds; more: judged expression by expression
@@ -295,6 +296,30 @@ def _name(text: str) -> ast.Name:
 
 def _store(text: str) -> ast.Name:
     return ast.Name(id=text, ctx=ast.Store())
+
+
+_NATIVE_TYPES: dict[str, type] = {"string": str, "bool": bool, "int": int, "double": float, "list": list, "map": dict}
+
+
+def _native_call(function: library.Function) -> Callable[..., Any]:
+    """The image library's native ``function`` (``policy.library.NATIVES``) as compiled code calls it: the
+    declared argument types checked as cel-cpp's overload resolution does, ``ValueError`` as a CEL error, a
+    ``datetime`` result as a CEL timestamp."""
+    kinds = tuple(_NATIVE_TYPES.get(p) for p in function.params)
+    implementation = function.native
+    assert implementation is not None
+
+    def call(*args: Any) -> Any:
+        for value, kind in zip(args, kinds, strict=True):
+            if kind is not None and type(value) is not kind:
+                raise CelError(f"no matching overload for '{function.name}'")
+        try:
+            out = implementation(*args)
+        except ValueError as exc:
+            raise CelError(str(exc)) from None
+        return cv.from_datetime(out) if isinstance(out, dt.datetime) else out
+
+    return call
 
 
 def _call(function: str, *args: ast.expr) -> ast.Call:
@@ -798,6 +823,9 @@ class Compiler:
             return self._match(args[0], args[1])
         if name in _CONVERSIONS and len(args) == 1:
             return _call(_CONVERSIONS[name], self.expr(args[0]))
+        native = library.NATIVES.get(name)
+        if native is not None and len(args) == len(native.params):
+            return _call(self._bound_name(_native_call(native)), *(self.expr(a) for a in args))
         raise Unsupported(f"function {name}() with {len(args)} argument(s)")
 
     def _has(self, args: list[lark.Tree]) -> ast.expr:
