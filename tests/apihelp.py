@@ -60,15 +60,15 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return run_cli(*args, env={**CLEAN_ENV, **(env or {})})
 
 
-def check(
-    url: str, tmp: Path, *extra: str, env: dict[str, str] | None = None, report: str = "report.json"
+def live_check(
+    tmp: Path, *args: str, env: dict[str, str] | None = None, report: str = "report.json"
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """``imagelint check --endpoint URL`` with the ``seen`` policy and a JSON report in ``tmp``."""
+    """``imagelint check ARGS`` with the ``seen`` policy and a JSON report in ``tmp``, never failing the gate
+    on findings; the report is ``{}`` when none was written."""
     out = tmp / report
     proc = run(
         "check",
-        "--endpoint",
-        url,
+        *args,
         "--policies",
         str(seen_policy(tmp)),
         "--format",
@@ -77,14 +77,18 @@ def check(
         str(out),
         "--fail-on",
         "never",
-        "--retries",
-        "3",
-        *extra,
         env=env,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     return proc, doc
+
+
+def check(
+    url: str, tmp: Path, *extra: str, env: dict[str, str] | None = None, report: str = "report.json"
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``imagelint check --endpoint URL`` with the ``seen`` policy and a JSON report in ``tmp``."""
+    return live_check(tmp, "--endpoint", url, "--retries", "3", *extra, env=env, report=report)
 
 
 def judged_ids(report: dict[str, Any]) -> Counter[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.apihelp import all_text, assert_each_once, run, seen_policy
+from tests.apihelp import all_text, assert_each_once, live_check, run
 from tests.fakeims import FakeIMS, generate_images
 
 USER, PASSWORD, DOMAIN, PROJECT = "alice", "pw-SECRET-clouds-7", "acme", "ap-southeast-1"
@@ -44,25 +44,6 @@ clouds:
       project_domain_name: {DOMAIN}
     identity_api_version: 3
 {extra}"""
-
-
-def live_check(tmp_path, *args, env):
-    out = tmp_path / "report.json"
-    proc = run(
-        "check",
-        *args,
-        "--policies",
-        str(seen_policy(tmp_path)),
-        "--format",
-        "json",
-        "--output",
-        str(out),
-        "--fail-on",
-        "never",
-        env=env,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc, (json.loads(out.read_text(encoding="utf-8")) if out.exists() else {})
 
 
 def test_cloud_endpoint_from_the_catalog(tmp_path):

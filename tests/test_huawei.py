@@ -4,11 +4,10 @@ fake IAM (real HTTP on loopback, signatures checked by the independent ``sigv``)
 
 from __future__ import annotations
 
-import json
 import os
 
 from imagelint.sources import huawei
-from tests.apihelp import all_text, assert_each_once, run, seen_policy
+from tests.apihelp import all_text, assert_each_once, live_check, run
 from tests.fakeims import FakeIMS, generate_images
 from tests.fakeims.iam import FakeIAM
 
@@ -28,25 +27,6 @@ def credentials(tmp_path, text=None, mode=0o600):
 def region_env(tmp_path, srv, iam):
     variable = "HUAWEICLOUD_SDK_REGION_IMS_" + REGION.upper().replace("-", "_")
     return {"HOME": str(tmp_path / "home"), variable: srv.url, "HUAWEICLOUD_SDK_IAM_ENDPOINT": iam.url}
-
-
-def live_check(tmp_path, *args, env):
-    out = tmp_path / "report.json"
-    proc = run(
-        "check",
-        *args,
-        "--policies",
-        str(seen_policy(tmp_path)),
-        "--format",
-        "json",
-        "--output",
-        str(out),
-        "--fail-on",
-        "never",
-        env=env,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc, (json.loads(out.read_text(encoding="utf-8")) if out.exists() else {})
 
 
 def test_region_credentials_file_and_project_lookup(tmp_path):

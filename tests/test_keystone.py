@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.apihelp import run, seen_policy
+from tests import apihelp
 from tests.glance.harness import Glance, GlanceUnavailable, running_glance
 from tests.keystone.harness import Keystone, KeystoneUnavailable, running_keystone
 
@@ -159,24 +159,7 @@ def password_auth(ks: Keystone) -> dict[str, str]:
 
 
 def live_check(tmp_path: Path, *args: str, env: dict[str, str]) -> tuple[Any, dict[str, Any]]:
-    out = tmp_path / "report.json"
-    proc = run(
-        "check",
-        *args,
-        "--policies",
-        str(seen_policy(tmp_path)),
-        "--format",
-        "json",
-        "--output",
-        str(out),
-        "--fail-on",
-        "never",
-        "--page-size",
-        str(PAGE),
-        env=env,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc, (json.loads(out.read_text(encoding="utf-8")) if out.exists() else {})
+    return apihelp.live_check(tmp_path, *args, "--page-size", str(PAGE), env=env)
 
 
 def assert_all_once(report: dict[str, Any], up: Stack) -> None:
@@ -225,7 +208,7 @@ def test_application_credential_cloud_fetches_every_image(tmp_path, up):
     }
     env = write_clouds(tmp_path, {"ci": cloud})
     out = tmp_path / "snap.json"
-    proc = run("fetch", "--cloud", "ci", "--page-size", str(PAGE), "--output", str(out), env=env)
+    proc = apihelp.run("fetch", "--cloud", "ci", "--page-size", str(PAGE), "--output", str(out), env=env)
     assert proc.returncode == 0, proc.stderr
     ids = [img["id"] for img in json.loads(out.read_text())["images"]]
     assert sorted(ids) == sorted(up.image_ids)

@@ -8,7 +8,7 @@ What it takes to run Glance 33 without Keystone (see shared/reference/glance-on-
 a ``glance-api.conf`` with file stores and SQLite, a paste pipeline that is the Keystone one minus
 ``authtoken`` (identity then comes from the ``X-Identity-Status``/``X-Roles``/``X-Project-Id`` request
 headers), ``glance-manage db sync``, WAL mode (or concurrent requests hit "database is locked"), and a
-WSGI server (``serve.py``).  Creates are sent one at a time for the same reason.
+WSGI server (``tests/wsgiserve.py``).  Creates are sent one at a time for the same reason.
 
     with running_glance() as glance:
         images = glance.seed(PROJECT, 321)
@@ -341,11 +341,12 @@ def running_glance(
         }  # eventlet's deprecation banner is noise in the log
         env.pop("VIRTUAL_ENV", None)
         with open(server_log, "wb") as log:
-            # stdin is a pipe we never write: it closes when this process dies, and serve.py then stops.
+            # stdin is a pipe we never write: it closes when this process dies, and wsgiserve.py then stops.
             proc = subprocess.Popen(
                 [
                     str(python),
-                    str(HERE / "serve.py"),
+                    str(HERE.parent / "wsgiserve.py"),
+                    *("--app", "glance"),
                     *("--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof", "--mount", mount),
                 ],
                 stdin=subprocess.PIPE,
@@ -374,7 +375,7 @@ def running_glance(
 def _wait_ready(
     proc: subprocess.Popen[str], server_log: Path, work: Path, deadline: float, *, protected: bool = False
 ) -> str:
-    """Read the port serve.py chose, then poll ``/versions`` until Glance answers 200 (behind authtoken:
+    """Read the port wsgiserve.py chose, then poll ``/versions`` until Glance answers 200 (behind authtoken:
     its 401, which only a loaded pipeline sends)."""
     lines: list[str] = []
 
@@ -387,7 +388,7 @@ def _wait_ready(
 
     def died(what: str) -> GlanceUnavailable:
         return GlanceUnavailable(
-            f"Glance {what} (serve.py exit code {proc.poll()}); is the venv complete? re-run `bash {SETUP}`.\n"
+            f"Glance {what} (wsgiserve.py exit code {proc.poll()}); is the venv complete? re-run `bash {SETUP}`.\n"
             f"--- serve.log ---\n{_tail(server_log)}\n--- glance-api.log ---\n{_tail(work / 'glance-api.log')}"
         )
 

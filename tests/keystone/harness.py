@@ -192,7 +192,17 @@ def running_keystone(venv: Path | None = None, *, start_timeout: float = 120.0) 
         env.pop("VIRTUAL_ENV", None)
         with open(work / "serve.log", "wb") as log:
             proc = subprocess.Popen(
-                [str(python), str(HERE / "serve.py"), "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"],
+                [
+                    str(python),
+                    str(HERE.parent / "wsgiserve.py"),
+                    "--app",
+                    "keystone",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--exit-on-stdin-eof",
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
