@@ -116,6 +116,6 @@ def test_an_entry_with_a_misspelt_key_and_a_name_is_a_usage_error(cli, tmp_path,
     run = check(cli, fleet(tmp_path, [{"id": "a"}]), policy, "--baseline", str(baseline))
     assert run.returncode == 2
     assert run.stderr.splitlines() == [
-        f"{baseline}:5:7: findings[0]: unknown key 'pol---icy' (allowed: policy, image_id, validation, image_name)",
+        f"{baseline}:5:7: findings[0]: unknown key 'pol---icy' (allowed: policy, image_id, validation, image_name, target)",
         f"{baseline}:4:5: findings[0]: missing required key 'policy'",
     ]
