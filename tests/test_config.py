@@ -142,7 +142,7 @@ def test_no_config_changes_nothing(tmp_path):
 def test_validate_and_list_use_the_files_policies(cli, project):
     write_config(project, "policies: [policies]\n")
     assert cli("validate", cwd=project).stderr.strip() == "1 policies OK"
-    assert cli("list", cwd=project).stdout.split() == ["p", "medium", "title", "of", "p"]
+    assert cli("list", cwd=project).stdout.split() == ["p", "medium", "compiled", "title", "of", "p"]
 
 
 @pytest.mark.parametrize(
