@@ -22,19 +22,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO, cast
 
-from imagelint.cli import check, sharding
+from imagelint.cli import check, common, sharding
 from imagelint.cli.common import UsageError, err, load, parse_params, policy_paths
-from imagelint.cli.common import catalogue as catalogue_of
 from imagelint.engines import create_engine
-from imagelint.formats.outputs import plan as plan_reports
-from imagelint.formats.outputs import write_all as write_reports
-from imagelint.judgement.compare import compare_with
-from imagelint.judgement.compare import notes as compare_notes
 from imagelint.judgement.estate import Job, Progress, combine, run_estate
-from imagelint.judgement.gate import exit_code
 from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
 from imagelint.judgement.spill import Spill
-from imagelint.judgement.suppression import Suppression
 from imagelint.policy.model import Policy
 from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard
 from imagelint.sources.transport import origin
@@ -59,24 +52,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--per-endpoint {args.per_endpoint}: expected 1 or more")
     params = parse_params(args.param)
     policies = load(args, policy_paths(args), params)
-    suppression = Suppression(
-        now,
-        waivers=args.waivers,
-        allow_permanent=args.allow_permanent_waivers,
-        baseline=args.baseline,
-        write_baseline=args.write_baseline,
-        catalogue=catalogue_of(args),
-        say=err,
-    )
-    previous = compare_with(args.compare) if args.compare else None
+    suppression = common.suppression(args, now)
+    previous = common.previous_run(args)
     engine = create_engine(args.engine, policies, now)
-    reports = plan_reports(
-        format=args.format,
-        output=args.output,
-        reports=args.report,
-        template=args.template,
-        color=args.color,
-        others={
+    reports = common.report_plan(
+        args,
+        {
             "--targets": args.targets,
             "--waivers": args.waivers,
             "--baseline": args.baseline,
@@ -121,13 +102,7 @@ def run(args: argparse.Namespace) -> int:
         audit=audit,
         spill=spill,
     )
-    result = suppression.finish(result)
-    if previous is not None:
-        result = previous.apply(result)
-        for line in compare_notes(result):
-            err(line)
-    write_reports(reports, result)
-    code = exit_code(result, args.fail_on)
+    result, code = common.conclude(args, suppression.finish(result), reports, previous)
     for line in target_lines(result):
         err(line)
     if stop.is_set():

@@ -5,19 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from imagelint.cli import live
+from imagelint.cli import common, live
 from imagelint.cli.common import UsageError, err, load, parse_params, policy_paths
-from imagelint.cli.common import catalogue as catalogue_of
 from imagelint.deadline import Deadline
 from imagelint.engines import create_engine
-from imagelint.formats.outputs import plan as plan_reports
-from imagelint.formats.outputs import write_all as write_reports
-from imagelint.judgement.compare import compare_with
-from imagelint.judgement.compare import notes as compare_notes
 from imagelint.judgement.evaluate import evaluate
-from imagelint.judgement.gate import exit_code, require_images
+from imagelint.judgement.gate import require_images
 from imagelint.judgement.result import RunResult
-from imagelint.judgement.suppression import Suppression
 from imagelint.sources import ImageSource, SnapshotSource
 from imagelint.sources.snapshot import sample_fleet_path
 from imagelint.times import UTC_RANGE, TimeError, Unreadable, parse_time, rfc3339
@@ -38,16 +32,8 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         err(f"imagelint: warning: {text}")  # a file picked up from the working directory weakened the gate
     # every check of policies, waivers, baselines and report paths happens before the first image is read
     policies = load(args, policy_paths(args), parse_params(args.param))
-    suppression = Suppression(
-        now,
-        waivers=args.waivers,
-        allow_permanent=args.allow_permanent_waivers,
-        baseline=args.baseline,
-        write_baseline=args.write_baseline,
-        catalogue=catalogue_of(args),
-        say=err,
-    )
-    previous = compare_with(args.compare) if args.compare else None
+    suppression = common.suppression(args, now)
+    previous = common.previous_run(args)
     engine = create_engine(args.engine, policies, now)
     others = {
         "--input": args.input,
@@ -57,14 +43,7 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         "--config": args.config,
         "--compare": args.compare,
     }
-    reports = plan_reports(
-        format=args.format,
-        output=args.output,
-        reports=args.report,
-        template=args.template,
-        color=args.color,
-        others=others,
-    )
+    reports = common.report_plan(args, others)
     result = evaluate(
         _source(args, deadline),
         policies,
@@ -75,12 +54,7 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         deadline=deadline,
     )
     result = require_images(suppression.finish(result), floor)
-    if previous is not None:
-        result = previous.apply(result)
-        for line in compare_notes(result):
-            err(line)
-    write_reports(reports, result)
-    code = exit_code(result, args.fail_on)
+    result, code = common.conclude(args, result, reports, previous)
     err(summary_line(result, code))
     return code
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from imagelint.formats.outputs import ReportTarget, write_all
+from imagelint.formats.outputs import plan as plan_reports
+from imagelint.judgement.compare import Previous, compare_with, notes
+from imagelint.judgement.gate import exit_code
+from imagelint.judgement.result import RunResult
+from imagelint.judgement.suppression import Suppression
 from imagelint.policy import Policy, bundled_pack, parse_param
 from imagelint.policy.catalogue import IMAGE_ATTRIBUTES, Catalogue
 from imagelint.policy.static import load_checked
@@ -57,3 +64,51 @@ def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
             raise UsageError(f"--param {item!r}: {refused}")
         out.setdefault(name, {})[param] = value
     return out
+
+
+# check, audit and merge share the report, waiver/baseline and --compare options (cli/parser.py); these read
+# them alike, so the three commands cannot drift apart in what an option means.
+
+
+def suppression(args: argparse.Namespace, now: dt.datetime) -> Suppression:
+    """The waivers and baseline of ``--waivers``/``--baseline``/``--write-baseline``, read and checked now."""
+    return Suppression(
+        now,
+        waivers=args.waivers,
+        allow_permanent=args.allow_permanent_waivers,
+        baseline=args.baseline,
+        write_baseline=args.write_baseline,
+        catalogue=catalogue(args),
+        say=err,
+    )
+
+
+def previous_run(args: argparse.Namespace) -> Previous | None:
+    """``--compare PREVIOUS.json``, read and checked before the run starts."""
+    return compare_with(args.compare) if args.compare else None
+
+
+def report_plan(args: argparse.Namespace, others: Mapping[str, str | None]) -> list[ReportTarget]:
+    """The run's reports, checked; ``others`` maps the options of the files the run reads or writes to their
+    paths, which no report may replace."""
+    return plan_reports(
+        format=args.format,
+        output=args.output,
+        reports=args.report,
+        template=args.template,
+        color=args.color,
+        others=others,
+    )
+
+
+def conclude(
+    args: argparse.Namespace, result: RunResult, reports: list[ReportTarget], previous: Previous | None
+) -> tuple[RunResult, int]:
+    """The end of a judged run: ``--compare``'s states applied (its notes on stderr), every report written,
+    and the gate's exit code."""
+    if previous is not None:
+        result = previous.apply(result)
+        for line in notes(result):
+            err(line)
+    write_all(reports, result)
+    return result, exit_code(result, args.fail_on)

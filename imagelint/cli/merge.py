@@ -14,34 +14,19 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
+from imagelint.cli import common
 from imagelint.cli.common import UsageError, err
-from imagelint.formats.outputs import plan as plan_reports
-from imagelint.formats.outputs import write_all as write_reports
-from imagelint.judgement import compare as _compare
 from imagelint.judgement.estate import assemble
-from imagelint.judgement.gate import exit_code
 from imagelint.judgement.reading import read_json, result_of
 from imagelint.judgement.result import AuditInfo, PolicyInfo, RunResult, Waiver, key_of
 
 
 def run(args: argparse.Namespace) -> int:
     results = [(path, result_of(read_json(path), path)) for path in args.results]
-    previous = _compare.compare_with(args.compare) if args.compare else None
-    reports = plan_reports(
-        format=args.format,
-        output=args.output,
-        reports=args.report,
-        template=args.template,
-        color=args.color,
-        others={"--compare": args.compare, **{f"RESULT {i + 1}": p for i, p in enumerate(args.results)}},
-    )
-    merged = merge(results, fail_on=args.fail_on)
-    if previous is not None:
-        merged = previous.apply(merged)
-        for line in _compare.notes(merged):
-            err(line)
-    write_reports(reports, merged)
-    code = exit_code(merged, args.fail_on)
+    previous = common.previous_run(args)
+    others = {"--compare": args.compare, **{f"RESULT {i + 1}": p for i, p in enumerate(args.results)}}
+    reports = common.report_plan(args, others)
+    merged, code = common.conclude(args, merge(results, fail_on=args.fail_on), reports, previous)
     for t in merged.targets:
         if not t.complete:
             err(f"imagelint: target {t.name}: INCOMPLETE: {t.error}")
