@@ -326,6 +326,23 @@ def _call(function: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=_name(function), args=list(args), keywords=[])
 
 
+def _absorb(step: str, decisive: bool, result: str, error: str) -> ast.If:
+    """One operand's step of ``&&``/``||`` (and of ``all``/``exists``): the decisive boolean ends the loop as
+    the result; anything but the other boolean (an error, a non-bool) is kept in ``error`` in case nothing is
+    decisive, which is how CEL's commutative absorption of errors works."""
+    return ast.If(
+        test=_is(_name(step), ast.Constant(decisive)),
+        body=[_assign(result, ast.Constant(decisive)), ast.Break()],
+        orelse=[
+            ast.If(
+                test=_is(_name(step), ast.Constant(not decisive), negate=True),
+                body=[_assign(error, _name(step))],
+                orelse=[],
+            )
+        ],
+    )
+
+
 def _assign(target: str, value: ast.expr) -> ast.Assign:
     return ast.Assign(targets=[_store(target)], value=value)
 
@@ -505,19 +522,7 @@ class Compiler:
         body: list[ast.stmt] = []
         for operand in operands:
             body += self._guarded(operand, step)
-            body.append(
-                ast.If(
-                    test=_is(_name(step), ast.Constant(absorbing)),
-                    body=[_assign(result, ast.Constant(absorbing)), ast.Break()],
-                    orelse=[
-                        ast.If(
-                            test=_is(_name(step), ast.Constant(not absorbing), negate=True),
-                            body=[_assign(pending, _name(step))],
-                            orelse=[],
-                        )
-                    ],
-                )
-            )
+            body.append(_absorb(step, absorbing, result, pending))
         self.block += [
             _assign(result, ast.Constant(not absorbing)),
             _assign(pending, ast.Constant(None)),
@@ -905,17 +910,7 @@ class Compiler:
             error = self.fresh()
             body = [
                 *self._in_scope(var, args[1], step, guarded=True),
-                ast.If(
-                    test=_is(_name(step), ast.Constant(decisive)),
-                    body=[_assign(result, ast.Constant(decisive)), ast.Break()],
-                    orelse=[
-                        ast.If(
-                            test=_is(_name(step), ast.Constant(not decisive), negate=True),
-                            body=[_assign(error, _name(step))],
-                            orelse=[],
-                        )
-                    ],
-                ),
+                _absorb(step, decisive, result, error),
             ]
             self.block += [_assign(result, ast.Constant(not decisive)), _assign(error, ast.Constant(None))]
             self.block.append(ast.For(target=_store(loop_var), iter=_name(items), body=body, orelse=[]))
