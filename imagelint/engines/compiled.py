@@ -41,6 +41,7 @@ from imagelint.engines import celvalues as cv
 from imagelint.engines.celvalues import CelError
 from imagelint.engines.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, EvalFailure, NonBool, Outcome
 from imagelint.policy import library
+from imagelint.policy.celtree import TIMESTAMP_ACCESSORS
 from imagelint.policy.model import Expr, Policy
 
 MAX_BITS = 62  # validations per policy the code's bitmask holds; more: judged expression by expression
@@ -194,20 +195,6 @@ _CONVERSIONS = {
     "duration": "to_duration",
 }
 _STRING_METHODS = {"contains": "contains", "startsWith": "starts_with", "endsWith": "ends_with"}
-_ACCESSORS = frozenset(
-    {
-        "getDate",
-        "getDayOfMonth",
-        "getDayOfWeek",
-        "getDayOfYear",
-        "getFullYear",
-        "getHours",
-        "getMilliseconds",
-        "getMinutes",
-        "getMonth",
-        "getSeconds",
-    }
-)
 
 
 _SIMPLE_ESCAPES = {
@@ -868,7 +855,7 @@ class Compiler:
             return _call(_STRING_METHODS[name], self.expr(target), self.expr(args[0]))
         if name == "matches" and len(args) == 1:
             return self._match(target, args[0])
-        if name in _ACCESSORS and len(args) <= 1:
+        if name in TIMESTAMP_ACCESSORS and len(args) <= 1:
             return _call("accessor", ast.Constant(name), self.expr(target), *(self.expr(a) for a in args))
         raise Unsupported(f"method .{name}() with {len(args)} argument(s)")
 

@@ -44,6 +44,21 @@ GLOBAL_FUNCTIONS = frozenset(
         "matches",
     }
 )
+TIMESTAMP_ACCESSORS = frozenset(
+    {
+        "getDate",
+        "getDayOfMonth",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getFullYear",
+        "getHours",
+        "getMilliseconds",
+        "getMinutes",
+        "getMonth",
+        "getSeconds",
+    }
+)
+"""The timestamp methods (``t.getHours()``, optionally with a time zone)."""
 METHODS = frozenset(
     {
         "size",
@@ -56,17 +71,8 @@ METHODS = frozenset(
         "exists_one",
         "map",
         "filter",
-        "getDate",
-        "getDayOfMonth",
-        "getDayOfWeek",
-        "getDayOfYear",
-        "getFullYear",
-        "getHours",
-        "getMilliseconds",
-        "getMinutes",
-        "getMonth",
-        "getSeconds",
     }
+    | TIMESTAMP_ACCESSORS
 )
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 
