@@ -12,7 +12,7 @@ import pytest
 import xmlschema
 import yaml
 
-from imagelint.formats.result_schema import result_schema
+from imagelint.policy.schema import result_schema
 from tests.conftest import run_cli
 from tests.reportdata import DATA, NEUTRAL_ENV, NOW, run_formats, write_hostile
 

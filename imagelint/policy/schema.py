@@ -305,9 +305,28 @@ def targets_schema() -> dict[str, Any]:
     }
 
 
+def _remediation(filled: bool) -> dict[str, Any]:
+    """A policy's ``remediation`` in the JSON result: command templates on a policy, filled on a finding."""
+    what = "the commands filled for this finding's image" if filled else "command templates ({id}, {name}...)"
+    return {
+        "type": ["object", "null"],
+        "required": ["text", "commands"],
+        "properties": {
+            "text": {"type": "string", "minLength": 1},
+            "commands": {
+                "type": "object",
+                "description": f"Per cloud, {what}.",
+                "propertyNames": {"enum": list(CLOUDS)},
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    }
+
+
 def result_schema() -> dict[str, Any]:
     """The JSON result (``--format json``) of check, audit and merge; ``judgement.result.as_dict`` writes it."""
     nullable_str = {"type": ["string", "null"]}
+    severity = {"enum": [s.label for s in Severity]}
     count = {"type": "integer", "minimum": 0}
     counts = {k: count for k in ("pass", "fail", "skip", "error")}
     waiver = {
@@ -337,10 +356,11 @@ def result_schema() -> dict[str, Any]:
             "waived",
             "waiver",
             "baselined",
+            "remediation",
         ],
         "properties": {
             "policy": {"type": "string"},
-            "severity": {"enum": ["critical", "high", "medium", "low", "info"]},
+            "severity": severity,
             "status": {"enum": ["fail", "error"]},
             "validation": {"type": ["integer", "null"], "minimum": 0},
             "message": {"type": "string"},
@@ -358,6 +378,7 @@ def result_schema() -> dict[str, Any]:
             "waived": {"type": "boolean"},
             "waiver": {"oneOf": [{"type": "null"}, waiver]},
             "baselined": {"type": "boolean"},
+            "remediation": _remediation(filled=True),
             "target": {"type": "string", "description": "The audit target (audit and merge only)."},
             "state": {"enum": ["new", "unchanged", "resolved", "unknown"], "description": "With --compare."},
         },
@@ -456,7 +477,27 @@ def result_schema() -> dict[str, Any]:
             },
             "policies": {
                 "type": "array",
-                "items": {"type": "object", "required": ["name", "title", "severity", "file", "line", *counts]},
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "name",
+                        "title",
+                        "severity",
+                        "file",
+                        "line",
+                        "validation_lines",
+                        "remediation",
+                        *counts,
+                    ],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "severity": severity,
+                        "references": {"type": "array", "items": {"type": "string"}},
+                        "validation_lines": {"type": "array", "items": {"type": "integer"}},
+                        "remediation": _remediation(filled=False),
+                        **counts,
+                    },
+                },
             },
             "findings": {"type": "array", "items": finding},
             "waivers": {
