@@ -162,43 +162,24 @@ def _mutated_text(data: Any, text: str) -> bytes:
     return raw
 
 
-@given(st.data())
-def test_a_damaged_policy_loads_or_is_refused_with_positions(data):
-    folder, path = written(_mutated_text(data, POLICY), "p.yaml")
+READERS = {
+    # each reader of a hand-edited file: its sample text, file name, load function and its error
+    "policy": (POLICY, "p.yaml", lambda path: load_policies([path]), PolicyError),
+    "waivers": (WAIVERS, "w.yaml", load_waivers, WaiverError),
+    "baseline": (BASELINE, "b.json", load_baseline, BaselineError),
+    "config": (CONFIG, "imagelint.yaml", cli_config.load, FileProblems),
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@given(data=st.data())
+def test_a_damaged_file_loads_or_is_refused_with_positions(reader, data):
+    text, name, load, error = READERS[reader]
+    folder, path = written(_mutated_text(data, text), name)
     with folder:
         try:
-            load_policies([path])
-        except PolicyError as exc:
-            assert exc.problems and all(str(p).startswith(str(path)) for p in exc.problems)
-
-
-@given(st.data())
-def test_damaged_waivers_load_or_are_refused_with_positions(data):
-    folder, path = written(_mutated_text(data, WAIVERS), "w.yaml")
-    with folder:
-        try:
-            load_waivers(path)
-        except WaiverError as exc:
-            assert exc.problems and all(str(p).startswith(str(path)) for p in exc.problems)
-
-
-@given(st.data())
-def test_a_damaged_baseline_loads_or_is_refused_with_positions(data):
-    folder, path = written(_mutated_text(data, BASELINE), "b.json")
-    with folder:
-        try:
-            load_baseline(path)
-        except BaselineError as exc:
-            assert exc.problems and all(str(p).startswith(str(path)) for p in exc.problems)
-
-
-@given(st.data())
-def test_a_damaged_config_loads_or_is_refused_with_positions(data):
-    folder, path = written(_mutated_text(data, CONFIG), "imagelint.yaml")
-    with folder:
-        try:
-            cli_config.load(path)
-        except FileProblems as exc:
+            load(path)
+        except error as exc:
             assert exc.problems and all(str(p).startswith(str(path)) for p in exc.problems)
 
 
