@@ -13,7 +13,7 @@ import pytest
 from imagelint.sources import jsonstream
 from imagelint.sources.interface import SourceError
 from imagelint.sources.jsonstream import JsonStream
-from imagelint.sources.snapshot import SnapshotSource
+from imagelint.sources.snapshot import PAGE, SnapshotSource
 from tests.fleetgen import generate_fleet
 
 TRICKY = [
@@ -170,7 +170,7 @@ def test_images_before_a_syntax_error_are_still_read(tmp_path):
     with pytest.raises(SourceError, match=r"cut\.json:2502:8: not valid JSON: Expecting value"):
         for page in source.pages():
             pages.append(page)  # noqa: PERF402 - list() would lose the pages read before the error
-    assert [len(p) for p in pages] == [1000, 1000, 500]
+    assert [len(p) for p in pages] == [PAGE] * (2500 // PAGE) + ([2500 % PAGE] if 2500 % PAGE else [])
     assert [i for p in pages for i in p] == images
 
 

@@ -126,7 +126,7 @@ def _image(rng: random.Random, number: int) -> dict:
 
 
 def _run(engine: celcpp.CelCppEngine, images: list[dict]) -> list:
-    return [engine.evaluate(image, plain_strings=True) for image in images]
+    return [engine.evaluate(image, plain=True) for image in images]
 
 
 def test_memos_answer_exactly_what_evaluation_does(tmp_path):
@@ -271,6 +271,6 @@ def test_a_value_that_cannot_convert_errs_only_the_policies_that_read_it(tmp_pat
     )
     engine = celcpp.CelCppEngine(load_policies([path]), NOW, memoize=memoize)
     for x in (1, 2**70, 2):  # converts, does not, converts: nothing of one image carries to the next
-        codes, details = engine.evaluate({"id": "i", "x": x, "y": "bad"}, plain_strings=True)
+        codes, details = engine.evaluate({"id": "i", "x": x, "y": "bad"}, plain=True)
         assert details[1] == [(celcpp.FAIL, 0, "y is bad")]
         assert codes == ([celcpp.ERROR, celcpp.FAIL] if x == 2**70 else [celcpp.PASS, celcpp.FAIL])

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from imagelint.sources import SnapshotSource, SourceError
+from imagelint.sources.snapshot import PAGE
 from tests.conftest import policy_yaml
 
 IMAGES = [{"id": f"img-{i}", "name": f"n{i}", "status": "active"} for i in range(2500)]
@@ -30,7 +31,7 @@ def test_json_lines_are_streamed_in_pages(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text("".join(json.dumps(i) + "\n" for i in IMAGES) + "\n")
     pages = list(SnapshotSource(str(path)).pages())
-    assert [len(p) for p in pages] == [1000, 1000, 500]
+    assert [len(p) for p in pages] == [PAGE] * (2500 // PAGE) + ([2500 % PAGE] if 2500 % PAGE else [])
     assert [i for p in pages for i in p] == IMAGES
 
 

@@ -457,10 +457,8 @@ class CelCppEngine(Engine):
 
     # --- the fast path ----------------------------------------------------------------------------
 
-    def evaluate(
-        self, image: dict[str, Any], *, plain_strings: bool = False
-    ) -> tuple[list[int], dict[int, list[Outcome]]]:
-        if not plain_strings and _has_odd_string(image if self.keys is None else {k: image.get(k) for k in self.keys}):
+    def evaluate(self, image: dict[str, Any], *, plain: bool = False) -> tuple[list[int], dict[int, list[Outcome]]]:
+        if not plain and _has_odd_string(image if self.keys is None else {k: image.get(k) for k in self.keys}):
             # cel-expr-python cuts strings at NUL ("a\x00b" has size 1 there): a name like
             # "ok-approved\x00..." would pass for what it is not. A lone surrogate (JSON "\ud800") cannot be
             # made UTF-8: the conversion fails part way through an evaluation ("basic_string: construction

@@ -338,6 +338,49 @@ def _is(left: ast.expr, right: ast.expr, negate: bool = False) -> ast.Compare:
     return ast.Compare(left=left, ops=[ast.IsNot() if negate else ast.Is()], comparators=[right])
 
 
+_WRAPPERS = frozenset(
+    {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary", "member"}
+    | {"primary", "paren_expr"}
+)
+_COMPARABLE = (int, float, str, bool)
+_COMPARE = {
+    "relation_lt": ast.Lt(),
+    "relation_le": ast.LtE(),
+    "relation_gt": ast.Gt(),
+    "relation_ge": ast.GtE(),
+    "relation_eq": ast.Eq(),
+    "relation_ne": ast.NotEq(),
+}
+_FACT_TYPES = {"T_int": int, "T_double": float, "T_bool": bool, "T_string": str, "T_null_type": type(None)}
+
+
+def _unwrap(node: lark.Tree) -> lark.Tree:
+    """The node under one-child wrappers (a relation without an operator, parentheses...)."""
+    while node.data in _WRAPPERS and len(node.children) == 1 and isinstance(node.children[0], lark.Tree):
+        node = node.children[0]
+    while node.data in _WRAPPERS and len(_trees(node)) == 1:
+        node = _trees(node)[0]
+    return node
+
+
+def _operands(node: lark.Tree) -> list[lark.Tree]:
+    """The operands of an ``a && b && c`` (or ``||``) chain, left to right."""
+    operands: list[lark.Tree] = []
+    while len(_trees(node)) == 2:
+        left, right = _trees(node)
+        operands.append(right)
+        node = left
+    operands.append(_trees(node)[0])
+    operands.reverse()
+    return operands
+
+
+def _has_target(node: lark.Tree) -> lark.Tree | None:
+    """The argument of a one-argument ``has(...)`` call node."""
+    args = _args(_trees(node)[0]) if _trees(node) else []
+    return args[0] if len(args) == 1 else None
+
+
 def _trees(node: lark.Tree) -> list[lark.Tree]:
     return [c for c in node.children if isinstance(c, lark.Tree)]
 
@@ -367,6 +410,9 @@ class Compiler:
         self.block: list[ast.stmt] = []
         self.scope = _Scope({})
         self.params_name = "_params"  # the current policy's (compile_policy binds a fresh name)
+        # image fields known to be there where the code being built runs: field -> Python type, or None
+        # when only its presence is known (see "short-circuit chains")
+        self.facts: dict[str, type | None] = {}
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -383,13 +429,13 @@ class Compiler:
 
     def function(self, tree: lark.Tree, scope: _Scope, body: Callable[[ast.expr], list[ast.stmt]]) -> Callable:
         """Compile ``tree`` into ``def f(image): ...`` whose tail ``body(result)`` writes."""
-        saved_block, saved_scope = self.block, self.scope
-        self.block, self.scope = [], scope
+        saved_block, saved_scope, saved_facts = self.block, self.scope, self.facts
+        self.block, self.scope, self.facts = [], scope, {}  # a function may be called from anywhere
         try:
             result = self.expr(tree)
             statements = self.block + body(result)
         finally:
-            self.block, self.scope = saved_block, saved_scope
+            self.block, self.scope, self.facts = saved_block, saved_scope, saved_facts
         return self._define(statements)
 
     def _define(self, statements: list[ast.stmt]) -> Callable:
@@ -505,6 +551,9 @@ class Compiler:
         if len(operands) == 1:
             return self.expr(operands[0])
         operands.reverse()
+        fast = self._short_circuit(operands, absorbing, rest)
+        if fast is not None:
+            return fast
         result, pending, step = self.fresh(), self.fresh(), self.fresh()
         body: list[ast.stmt] = []
         for operand in operands:
@@ -731,6 +780,8 @@ class Compiler:
         return _call("select", self.expr(target), ast.Constant(field))
 
     def _image_get(self, field: str) -> ast.expr:
+        if field in self.facts:  # an operand before this one showed it is there
+            return ast.Subscript(value=_name("image"), slice=ast.Constant(field), ctx=ast.Load())
         # (_t if (_t := image.get("f", _M)) is not _M else _fail(...)): a dict lookup, no call
         temp = self.fresh()
         return ast.IfExp(
@@ -859,6 +910,160 @@ class Compiler:
             return _call("accessor", ast.Constant(name), self.expr(target), *(self.expr(a) for a in args))
         raise Unsupported(f"method .{name}() with {len(args)} argument(s)")
 
+    # --- short-circuit chains ----------------------------------------------------------------------------
+    # Most operands of the packs' && chains cannot fail: has(image.f); type(image.f) == T once f is known to
+    # be there; a comparison of values whose types an earlier operand showed. Such an operand compiles to a
+    # plain Python expression (``_pure``), and a chain of them to Python's own ``and`` / ``or``: without
+    # errors CEL's commutative && is Python's short-circuit ``and``. One operand that may fail goes last,
+    # evaluated only when the others did not decide, which is what CEL's absorption of its error gives.
+    # What an operand shows when true (``facts``) holds for the operands after it, and the match's for the
+    # validations. A chain with two operands that may fail keeps the general form (``_logic``).
+
+    def _short_circuit(self, operands: list[lark.Tree], absorbing: bool, rest: str) -> ast.expr | None:
+        saved = dict(self.facts)
+        try:
+            pure: list[ast.expr] = []
+            failing: list[lark.Tree] = []
+            for operand in operands:
+                expr = self._pure(operand)
+                if expr is None:
+                    failing.append(operand)
+                    if len(failing) > 1:
+                        return None
+                    continue
+                pure.append(expr)
+                if not absorbing:
+                    self._learn(operand)
+            if not pure:
+                return None
+            result = self.fresh()
+            op: ast.boolop = ast.Or() if absorbing else ast.And()
+            self.block.append(_assign(result, pure[0] if len(pure) == 1 else ast.BoolOp(op=op, values=pure)))
+            if failing:
+                body = self._sub_block(failing[0], result)
+                body.append(
+                    ast.If(
+                        test=ast.BoolOp(
+                            op=ast.And(),
+                            values=[
+                                _is(_name(result), ast.Constant(True), negate=True),
+                                _is(_name(result), ast.Constant(False), negate=True),
+                            ],
+                        ),
+                        body=[_assign(result, _call(rest, _name(result)))],
+                        orelse=[],
+                    )
+                )
+                self.block.append(ast.If(test=_is(_name(result), ast.Constant(not absorbing)), body=body, orelse=[]))
+            return _name(result)
+        finally:
+            self.facts = saved
+
+    def _pure(self, node: lark.Tree) -> ast.expr | None:
+        """``node`` as a Python expression that cannot raise and gives a bool, or None."""
+        node = _unwrap(node)
+        kind = node.data
+        parts = _trees(node)
+        if kind in ("conditionaland", "conditionalor") and len(parts) == 2:
+            absorbing = kind == "conditionalor"
+            saved = dict(self.facts)
+            try:
+                values = []
+                for operand in _operands(node):
+                    expr = self._pure(operand)
+                    if expr is None:
+                        return None
+                    values.append(expr)
+                    if not absorbing:
+                        self._learn(operand)
+            finally:
+                self.facts = saved
+            return ast.BoolOp(op=ast.Or() if absorbing else ast.And(), values=values)
+        if kind == "unary" and len(parts) == 2 and parts[0].data == "unary_not":
+            inner = self._pure(parts[1])
+            return None if inner is None else ast.UnaryOp(op=ast.Not(), operand=inner)
+        if kind == "ident_arg" and str(_tokens(node)[0]) == "has" and self._image_field(_has_target(node)):
+            return self._has(_args(parts[0]))
+        if kind == "relation" and len(parts) == 2:
+            return self._pure_relation(_trees(parts[0])[0], parts[0].data, parts[1])
+        value = self._pure_value(node)
+        if value is not None and value[1] is bool:
+            return value[0]
+        return None
+
+    def _pure_relation(self, left: lark.Tree, operator: str, right: lark.Tree) -> ast.expr | None:
+        if operator in ("relation_eq", "relation_ne"):
+            for a, b in ((left, right), (right, left)):
+                python = _PYTHON_TYPES.get(self._type_ident(b) or "")
+                inner = self._type_call(a)
+                value = None if inner is None else self._pure_value(inner)
+                if python is not None and value is not None:
+                    test: ast.expr = _is(_call("type", value[0]), _name(python))
+                    return ast.UnaryOp(op=ast.Not(), operand=test) if operator == "relation_ne" else test
+        if operator == "relation_in":
+            strings = self._string_list(right)
+            value = self._pure_value(left)
+            if strings is None or value is None:
+                return None
+            return self._in(left, right)  # type(x) is str and x in {...}: x is a pure value
+        lhs, rhs = self._pure_value(left), self._pure_value(right)
+        if lhs is None or rhs is None or lhs[1] is not rhs[1] or lhs[1] not in _COMPARABLE:
+            return None
+        if lhs[1] is bool and operator not in ("relation_eq", "relation_ne"):
+            return None
+        return ast.Compare(left=lhs[0], ops=[_COMPARE[operator]], comparators=[rhs[0]])
+
+    def _pure_value(self, node: lark.Tree) -> tuple[ast.expr, type | None] | None:
+        """``node`` as a Python expression that cannot raise, with its Python type where known, or None."""
+        node = _unwrap(node)
+        if node.data == "literal":
+            value = self._literal_value(node)
+            if value is None or type(value) in (bool, int, float, str):
+                return ast.Constant(value), type(value)
+            return None
+        field = self._image_field(node)
+        if field is not None and field in self.facts:
+            return self._image_get(field), self.facts[field]
+        return None
+
+    def _image_field(self, node: lark.Tree | None) -> str | None:
+        """F if ``node`` is ``image.F`` or ``image["F"]``."""
+        node = None if node is None else _unwrap(node)
+        if node is None or node.data not in ("member_dot", "member_index") or self._variable_ref(node) is not None:
+            return None
+        target = _trees(node)[0]
+        if not self._image_key(target):
+            return None
+        if node.data == "member_dot":
+            return str(_tokens(node)[0])
+        literal = self._literal_of(_trees(node)[1])
+        return literal if type(literal) is str else None
+
+    def _learn(self, node: lark.Tree) -> None:
+        """Record what ``node`` being true shows about the image's fields."""
+        node = _unwrap(node)
+        parts = _trees(node)
+        if node.data == "conditionaland" and len(parts) == 2:
+            for operand in _operands(node):
+                self._learn(operand)
+        elif node.data == "ident_arg" and str(_tokens(node)[0]) == "has":
+            field = self._image_field(_has_target(node))
+            if field is not None:
+                self.facts.setdefault(field, None)
+        elif node.data == "relation" and len(parts) == 2:
+            left, operator, right = _trees(parts[0])[0], parts[0].data, parts[1]
+            if operator == "relation_eq":
+                for a, b in ((left, right), (right, left)):
+                    inner = self._type_call(a)
+                    python = _FACT_TYPES.get(self._type_ident(b) or "")
+                    field = None if inner is None else self._image_field(inner)
+                    if field is not None and python is not None:
+                        self.facts[field] = python
+            elif operator == "relation_in" and self._string_list(right) is not None:
+                field = self._image_field(left)
+                if field is not None:
+                    self.facts[field] = str
+
     # --- macros ------------------------------------------------------------------------------------------
 
     def _macro_var(self, node: lark.Tree) -> str:
@@ -980,18 +1185,6 @@ def _odd(value: Any) -> bool:
     return False
 
 
-def _odd_number(value: Any) -> bool:
-    """An integer outside int64 and uint64 anywhere in ``value`` (a page with plain strings can hold one)."""
-    for item in value.values() if type(value) is dict else value:
-        kind = type(item)
-        if kind is int:
-            if item < cv.INT_MIN or item > cv.UINT_MAX:
-                return True
-        elif (kind is list or kind is dict) and _odd_number(item):
-            return True
-    return False
-
-
 def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -1055,12 +1248,13 @@ def _code_block(policy: Policy, compiler: Compiler, variables: dict[str, tuple[s
     """Statements that set ``slot``: -1 skip, 0 pass, else the bitmask of false validations; ``RAISED``
     when anything raised or was not a bool (then the policy is judged expression by expression)."""
     scope = _Scope(dict(variables))
-    saved_block, saved_scope = compiler.block, compiler.scope
-    compiler.block, compiler.scope = [], scope
+    saved_block, saved_scope, saved_facts = compiler.block, compiler.scope, compiler.facts
+    compiler.block, compiler.scope, compiler.facts = [], scope, {}
     not_bool = ast.Expr(_call("_fail", ast.Constant("not a bool")))
     try:
         if policy.match is not None:
             value = compiler._temp(compiler.expr(policy.match.tree))
+            compiler._learn(policy.match.tree)  # the validations run only where the match is true
             compiler.block.append(
                 ast.If(
                     test=_is(_name(value), ast.Constant(True), negate=True),
@@ -1094,7 +1288,7 @@ def _code_block(policy: Policy, compiler: Compiler, variables: dict[str, tuple[s
         compiler.block.append(_assign(slot, _name(code)))
         body = compiler.block
     finally:
-        compiler.block, compiler.scope = saved_block, saved_scope
+        compiler.block, compiler.scope, compiler.facts = saved_block, saved_scope, saved_facts
     # for _ in _ONCE: the match's `break` ends the policy; the try keeps one policy's error its own
     loop = ast.For(target=_store(compiler.fresh()), iter=_name("_ONCE"), body=body, orelse=[])
     return [
@@ -1228,10 +1422,8 @@ class CompiledEngine(Engine):
         get = image.get
         return any(_odd(get(k)) for k in keys)
 
-    def evaluate(
-        self, image: dict[str, Any], *, plain_strings: bool = False
-    ) -> tuple[list[int], dict[int, list[Outcome]]]:
-        if _odd_number(image) if plain_strings else self.is_exotic(image):
+    def evaluate(self, image: dict[str, Any], *, plain: bool = False) -> tuple[list[int], dict[int, list[Outcome]]]:
+        if not plain and self.is_exotic(image):
             return self._exact().evaluate(image)
         codes = self.pack(image)
         if self.delegate is None and min(codes) >= SKIP and max(codes) <= PASS:
@@ -1239,7 +1431,7 @@ class CompiledEngine(Engine):
         details: dict[int, list[Outcome]] = {}
         delegated: tuple[list[int], dict[int, list[Outcome]]] | None = None
         if self.delegate is not None:
-            delegated = self.delegate.evaluate(image, plain_strings=plain_strings)
+            delegated = self.delegate.evaluate(image, plain=plain)
             for position, index in enumerate(self.delegated):
                 codes[index] = delegated[0][position]
                 if position in delegated[1]:

@@ -71,12 +71,11 @@ class Engine(ABC):
 
     # --- the shared semantics ---------------------------------------------------------------------
 
-    def evaluate(
-        self, image: dict[str, Any], *, plain_strings: bool = False
-    ) -> tuple[list[int], dict[int, list[Outcome]]]:
+    def evaluate(self, image: dict[str, Any], *, plain: bool = False) -> tuple[list[int], dict[int, list[Outcome]]]:
         """Judge ``image`` under every policy: verdict codes, and findings for the failing ones.
 
-        ``plain_strings``: the source vouches that no string in the image holds a NUL or a lone surrogate.
+        ``plain``: the source vouches that no string in the image holds a NUL or a lone surrogate and no
+        integer lies outside int64/uint64 (``imagelint.sources.jsontext``).
         """
         codes: list[int] = []
         details: dict[int, list[Outcome]] = {}

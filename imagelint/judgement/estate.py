@@ -85,9 +85,9 @@ class _Serial:
         self._lock = threading.Lock()
         self.name = engine.name
 
-    def evaluate(self, image: dict[str, Any], *, plain_strings: bool = False) -> Any:
+    def evaluate(self, image: dict[str, Any], *, plain: bool = False) -> Any:
         with self._lock:
-            return self._engine.evaluate(image, plain_strings=plain_strings)
+            return self._engine.evaluate(image, plain=plain)
 
 
 class _Stopped(SourceError):

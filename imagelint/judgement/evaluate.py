@@ -63,9 +63,9 @@ def evaluate(
         gc.freeze()  # the start-up heap (modules, compiled policies) too: no collection need walk it again
     try:
         for page in source.pages():
-            plain_strings = getattr(page, "plain_strings", False)
+            plain = getattr(page, "plain", False)
             for image in page:
-                codes, details = engine.evaluate(image, plain_strings=plain_strings)
+                codes, details = engine.evaluate(image, plain=plain)
                 vectors[tuple(codes)] += 1
                 if details:
                     new = _findings(policies, evidence, image, details, target)

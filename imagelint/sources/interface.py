@@ -22,27 +22,22 @@ ODD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 ``json`` decodes a pair into one character and leaves a lone half as it is)."""
 
 
-def plain_json(text: bytes) -> bool:
-    """No string decoded from this JSON text holds a NUL or a lone surrogate (the text has no escape that
-    could make one; a raw NUL or surrogate cannot be in valid JSON or UTF-8)."""
-    return ODD_ESCAPE.search(text) is None
-
-
 class Page(list):  # type: ignore[type-arg]
-    """A page of images. ``plain_strings`` is True when the source knows that no string in it holds a NUL
-    or a lone surrogate.
+    """A page of images. ``plain`` is True when the source knows that no string in it holds a NUL
+    or a lone surrogate and no integer lies outside int64/uint64.
 
-    A source can tell cheaply from the JSON text (``plain_json``), and that spares the fast engine a walk
-    over every value of every image: cel-expr-python truncates strings at NUL, and fails part way through
-    an evaluation on a lone surrogate, so such images go to the reference engine.
+    A source can tell cheaply while decoding (``jsontext.decode``; for JSON documents ``ODD_ESCAPE`` and
+    ``jsontext.wide_int``), and that spares the fast engines a walk over every value of every image:
+    cel-expr-python truncates strings at NUL, fails part way through an evaluation on a lone surrogate,
+    and refuses a map holding an integer it cannot convert, so such images go to the reference engine.
     """
 
-    plain_strings = False
+    plain = False
 
     @classmethod
-    def of(cls, images: list[Image], plain_strings: bool) -> Page:
+    def of(cls, images: list[Image], plain: bool) -> Page:
         page = cls(images)
-        page.plain_strings = plain_strings
+        page.plain = plain
         return page
 
 
