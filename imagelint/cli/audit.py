@@ -4,7 +4,8 @@ Everything that can be wrong with the input (the targets file, the selection, th
 settings and credential references, policies, waivers, report paths) is found before the first request,
 exit 2. Then the targets are judged concurrently (``judgement.estate``); a target that fails is incomplete
 with its reason and the run's exit code is 3, while the others are reported in full. SIGINT and SIGTERM
-stop the run at the next page: the reports are still written, marked incomplete.
+stop the run at the next page: the reports are still written with what was judged, marked incomplete, and
+the exit code is the signal's (130, 143), as ``check``'s is, never a verdict.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from imagelint.cli import check, common, sharding
 from imagelint.cli.common import UsageError, err, load, parse_params, policy_paths
 from imagelint.engines import create_engine
 from imagelint.judgement.estate import Job, Progress, combine, run_estate
+from imagelint.judgement.gate import signal_exit
 from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
 from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         expected_targets=len(jobs),
     )
     show = _ProgressLine(sys.stderr, forced=args.progress)
-    stop = threading.Event()
+    stop = _Stop()
     spill = Spill()
     with _stopping_on_signals(stop):
         outcomes = run_estate(
@@ -101,12 +103,15 @@ def run(args: argparse.Namespace) -> int:
         fail_on=args.fail_on,
         audit=audit,
         spill=spill,
+        interrupted=stop.reason(),
     )
     result, code = common.conclude(args, suppression.finish(result), reports, previous)
+    if stop.signum is not None:
+        code = signal_exit(stop.signum)  # cancelled, not judged: the reports say what was seen
     for line in target_lines(result):
         err(line)
-    if stop.is_set():
-        err("imagelint: stopped by a signal: the report holds what was judged, marked incomplete")
+    if stop.signum is not None:
+        err(f"imagelint: {stop.reason()}: the report holds what was judged, marked incomplete")
     err(summary_line(result, code))
     return code
 
@@ -213,8 +218,19 @@ class _ProgressLine:
             self.stream.flush()
 
 
+class _Stop(threading.Event):
+    """Set by the first SIGINT or SIGTERM; ``signum`` says which, for the exit code."""
+
+    signum: int | None = None
+
+    def reason(self) -> str | None:
+        if self.signum is None:
+            return None
+        return f"stopped by {signal.Signals(self.signum).name}"
+
+
 @contextmanager
-def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stopping_on_signals(stop: _Stop) -> Iterator[None]:
     """SIGINT and SIGTERM set ``stop`` (the run ends at the next page, reports written) while inside."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -222,6 +238,8 @@ def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
     previous = {}
 
     def handler(signum: int, frame: Any) -> None:
+        if stop.signum is None:  # the first signal decides the exit code
+            stop.signum = signum
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):

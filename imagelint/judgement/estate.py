@@ -266,11 +266,13 @@ def combine(
     fail_on: str,
     audit: AuditInfo,
     spill: Spill | None = None,
+    interrupted: str | None = None,
 ) -> RunResult:
     """One ``RunResult`` for the estate: counters summed per policy, findings of every target in target order.
 
     ``policies`` are the run's policies with zero counts (``Policy.info()``): a target that produced no
     result adds nothing to them. The estate is complete only when every target is and none is missing.
+    ``interrupted`` (``"stopped by SIGTERM"``) makes it incomplete even if every target had finished.
     """
     targets = tuple(info for info, _ in outcomes)
     results = [r for _, r in outcomes if r is not None]
@@ -288,6 +290,7 @@ def combine(
         now=now,
         fail_on=fail_on,
         audit=audit,
+        missing=[interrupted] if interrupted else (),
     )
 
 
