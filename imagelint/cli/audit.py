@@ -41,7 +41,11 @@ DEFAULT_PER_ENDPOINT = 4
 
 def run(args: argparse.Namespace) -> int:
     now = check.parse_now(args.now)
+    floor = check.image_floor(args.allow_empty, args.min_images)
     env = os.environ
+    config = getattr(args, "config_data", None)
+    for text in config.weakening.values() if config is not None else ():
+        err(f"imagelint: warning: {text}")  # a file picked up from the working directory weakened the gate
     estate = load_targets(args.targets)
     labels = [parse_label(text) for text in args.label]
     chosen = select(estate.targets, args.target, labels)
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             "--config": args.config,
         },
     )
-    jobs = [_job(t, env, args) for t in chosen]  # every target's settings checked: no request sent yet
+    jobs = [_job(t, env, args, floor) for t in chosen]  # every target's settings checked: no request sent yet
     audit = AuditInfo(
         targets_file=estate.file,
         targets_digest=estate.digest,
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace) -> Job:
+def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor: int) -> Job:
     # Opened once here to check every setting before any request (its warnings held back), then again in
     # the target's own thread, so that no source (and its connection pool) lives longer than its target.
     probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
@@ -136,6 +140,9 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace) -> Jo
         info=info,
         open=lambda: open_target(target, env, stream, timeout=args.timeout, retries=args.retries),
         endpoint_key=repr(key),
+        # the empty-fleet rule of check, per target: the targets file's min_images, else the command line's
+        min_images=floor if target.min_images is None else target.min_images,
+        floor_from="--min-images" if target.min_images is None else "min_images:",
     )
 
 

@@ -53,13 +53,16 @@ def exit_code(result: RunResult, fail_on: str) -> ExitCode:
     return ExitCode.OK
 
 
-def require_images(result: RunResult, minimum: int) -> RunResult:
-    """``result``, marked incomplete if it judged fewer than ``minimum`` images (and was complete so far)."""
+def require_images(
+    result: RunResult, minimum: int, *, allow: str = "--allow-empty", floor: str = "--min-images"
+) -> RunResult:
+    """``result``, marked incomplete if it judged fewer than ``minimum`` images (and was complete so far);
+    ``allow`` and ``floor`` name the settings that decided it (an audit's target may have its own)."""
     images = result.summary.images
     if not result.source.complete or images >= minimum:
         return result
     if minimum == 1:
-        why = "no image was judged: the source listed none (--allow-empty if an empty fleet is expected)"
+        why = f"no image was judged: the source listed none ({allow} if an empty fleet is expected)"
     else:
-        why = f"{images} images judged, fewer than --min-images {minimum}"
+        why = f"{images} images judged, fewer than {floor} {minimum}"
     return replace(result, source=replace(result.source, complete=False, error=why))
