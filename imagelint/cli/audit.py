@@ -1,9 +1,11 @@
 """``imagelint audit --targets FILE``: judge every target of an estate (clouds, regions, projects) in one run.
 
 Everything that can be wrong with the input (the targets file, the selection, the shard, every target's
-settings and credential references, policies, waivers, report paths) is found before the first request,
-exit 2. Then the targets are judged concurrently (``judgement.estate``); a target that fails is incomplete
-with its reason and the run's exit code is 3, while the others are reported in full. SIGINT and SIGTERM
+settings and credential references, policies, waivers, report paths) is found before the first image
+request, exit 2. A cloud target's endpoint is in its token's catalog, so finding it asks the identity
+service: one that refuses the credentials or cannot be reached makes that target incomplete, not the run.
+Then the targets are judged concurrently (``judgement.estate``); a target that fails is incomplete with its
+reason and the run's exit code is 3, while the others are reported in full. SIGINT and SIGTERM
 stop the run at the next page: the reports are still written with what was judged, marked incomplete, and
 the exit code is the signal's (130, 143), as ``check``'s is, never a verdict.
 """
@@ -19,8 +21,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TextIO, cast
 
 from imagelint.cli import check, common, sharding
@@ -31,6 +34,7 @@ from imagelint.judgement.gate import signal_exit
 from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
 from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
+from imagelint.sources.interface import ImageSource, SourceError
 from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard
 from imagelint.sources.transport import origin
 from imagelint.times import rfc3339
@@ -121,11 +125,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor: int) -> Job:
-    # Opened once here to check every setting before any request (its warnings held back), then again in
-    # the target's own thread, so that no source (and its connection pool) lives longer than its target.
-    probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
-    endpoint = probe.location()
-    stream = cast(TextIO, _Prefixed(sys.stderr, target.name))
+    # Opened once here to check every setting before any image request (its warnings held back), then again
+    # in the target's own thread, so that no source (and its connection pool) lives longer than its target.
     info = TargetInfo(
         name=target.name,
         labels=dict(target.labels),
@@ -133,17 +134,36 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor
         region=target.region,
         project=target.project,
         api=target.api,
-        endpoint=endpoint,
     )
+    opener: Callable[[], ImageSource]
+    try:
+        probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
+    except SourceError as exc:
+        # A cloud target's endpoint is in its token's catalog, so opening it asks the identity service; one
+        # that refuses the credentials or cannot be reached fails this target, not the estate. Not asked
+        # again in the target's thread: a wrong password tried twice counts twice towards a lockout.
+        opener = _failing(exc)
+        endpoint = None
+    else:
+        endpoint = probe.location()
+        stream = cast(TextIO, _Prefixed(sys.stderr, target.name))
+        opener = lambda: open_target(target, env, stream, timeout=args.timeout, retries=args.retries)  # noqa: E731
     key = origin(endpoint) if endpoint else (target.cloud, target.region)
     return Job(
-        info=info,
-        open=lambda: open_target(target, env, stream, timeout=args.timeout, retries=args.retries),
+        info=replace(info, endpoint=endpoint),
+        open=opener,
         endpoint_key=repr(key),
         # the empty-fleet rule of check, per target: the targets file's min_images, else the command line's
         min_images=floor if target.min_images is None else target.min_images,
         floor_from="--min-images" if target.min_images is None else "min_images:",
     )
+
+
+def _failing(exc: SourceError) -> Callable[[], ImageSource]:
+    def fail() -> ImageSource:
+        raise exc
+
+    return fail
 
 
 def policies_digest(policies: list[Policy]) -> str:
