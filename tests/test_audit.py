@@ -8,6 +8,7 @@ reach a report; the per-endpoint limit holds under load.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -211,6 +212,67 @@ def test_a_cloud_target_reads_clouds_yaml_and_the_catalog(tmp_path, policy):
     assert PASSWORD not in run.stderr + json.dumps(doc)
 
 
+def test_a_target_that_lists_no_image_is_incomplete_unless_allowed(tmp_path, policy):
+    """check's empty-fleet rule, per target: an empty project is what a mistyped project id or a token scoped
+    to the wrong project looks like, so it is incomplete (exit 3) unless --allow-empty, --min-images 0 or
+    the target's own min_images: 0 says it is expected; the other targets are complete either way."""
+    with FakeIMS(generate_images(10, seed=20)) as full, FakeIMS([]) as empty:
+        text = f'targets:\n  - {{name: full, endpoint: "{full.url}"}}\n  - {{name: empty, endpoint: "{empty.url}"}}\n'
+        targets = targets_file(tmp_path, text)
+        run, doc = audit(tmp_path, targets, policy)
+        assert run.returncode == 3, run.stderr
+        by = {t["name"]: t for t in doc["targets"]}
+        assert by["full"]["complete"] and by["full"]["images"] == 10
+        assert not by["empty"]["complete"]
+        assert by["empty"]["error"] == (
+            "no image was judged: the source listed none (--allow-empty or min_images: 0 if an empty fleet is expected)"
+        )
+        assert f"imagelint: target empty: INCOMPLETE: {by['empty']['error']}" in run.stderr
+        assert doc["source"]["error"].startswith("1 of 2 targets incomplete: empty: no image was judged")
+
+        for flags in (["--allow-empty"], ["--min-images", "0"]):
+            run, doc = audit(tmp_path, targets, policy, *flags)
+            assert run.returncode == 1, run.stderr  # complete: the full target's public images fail
+            assert all(t["complete"] for t in doc["targets"])
+
+        # the floor is each target's, not the estate's: 10 images in all does not satisfy --min-images 5
+        run, doc = audit(tmp_path, targets, policy, "--min-images", "5")
+        assert run.returncode == 3, run.stderr
+        by = {t["name"]: t for t in doc["targets"]}
+        assert by["full"]["complete"]
+        assert by["empty"]["error"] == "0 images judged, fewer than --min-images 5"
+
+        # the target's own min_images wins over the command line, in both directions
+        text = (
+            f'targets:\n  - {{name: full, endpoint: "{full.url}", min_images: 11}}\n'
+            f'  - {{name: empty, endpoint: "{empty.url}", min_images: 0}}\n'
+        )
+        targets = targets_file(tmp_path, text)
+        run, doc = audit(tmp_path, targets, policy, "--allow-empty")
+        assert run.returncode == 3, run.stderr
+        by = {t["name"]: t for t in doc["targets"]}
+        assert by["empty"]["complete"] and by["empty"]["images"] == 0
+        assert by["full"]["error"] == "10 images judged, fewer than min_images: 11"
+
+
+def test_min_images_in_the_targets_file_is_checked_at_its_place(tmp_path, policy):
+    targets = targets_file(tmp_path, 'targets:\n  - {name: t, endpoint: "http://127.0.0.1:9", min_images: -1}\n')
+    run, _ = audit(tmp_path, targets, policy)
+    assert run.returncode == 2
+    assert run.stderr.strip().endswith("targets.yaml:2:59: targets[0].min_images: expected 0 or more"), run.stderr
+
+
+def test_allow_empty_from_the_config_file_is_announced_and_applies_per_target(tmp_path, policy):
+    with FakeIMS([]) as empty:
+        targets = targets_file(tmp_path, f'targets:\n  - {{name: empty, endpoint: "{empty.url}"}}\n')
+        config = tmp_path / "imagelint.yaml"
+        config.write_text("allow-empty: true\n", encoding="utf-8")
+        run, doc = audit(tmp_path, targets, policy, "--config", str(config))
+    assert run.returncode == 0, run.stderr
+    assert doc["targets"][0]["complete"]
+    assert "imagelint.yaml:1:14: allow-empty: a run that judged no image passes" in run.stderr
+
+
 def test_unknown_target_has_a_did_you_mean(tmp_path, policy):
     targets = targets_file(tmp_path, 'targets:\n  - {name: production, endpoint: "http://127.0.0.1:9"}\n')
     run, _ = audit(tmp_path, targets, policy, "--target", "prodution")
@@ -218,32 +280,67 @@ def test_unknown_target_has_a_did_you_mean(tmp_path, policy):
     assert run.stderr.strip() == "--target 'prodution': no such target in the targets file; did you mean 'production'?"
 
 
-def test_sigterm_writes_what_was_judged_marked_incomplete(tmp_path, policy):
+def start_audit(targets: Path, policy: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "imagelint", "audit", "--targets", str(targets), "--policies", str(policy)]
+        + ["--now", NOW, "--format", "json", "--output", str(out), *extra],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ENV},
+    )
+
+
+def wait_for_requests(srv: FakeIMS, n: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(srv.image_requests) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(srv.image_requests) >= n, "the audit never reached the slow server"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_writes_what_was_judged_marked_incomplete_and_exits_128_plus_it(tmp_path, policy, sig, code):
     with FakeIMS(generate_images(10, seed=11)) as quick, FakeIMS(generate_images(400, seed=12), latency=0.2) as slow:
         targets = targets_file(
             tmp_path,
             f'targets:\n  - {{name: quick, endpoint: "{quick.url}"}}\n'
-            f'  - {{name: slow, endpoint: "{slow.url}", page_size: 10}}\n',
+            f'  - {{name: slow, endpoint: "{slow.url}", page_size: 10}}\n'
+            f'  - {{name: later, endpoint: "{quick.url}"}}\n',
         )
         out = tmp_path / "r.json"
-        import os
-
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "imagelint", "audit", "--targets", str(targets), "--policies", str(policy)]
-            + ["--now", NOW, "--format", "json", "--output", str(out)],
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **ENV},
-        )
-        deadline = time.monotonic() + 30
-        while len(slow.image_requests) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
+        # --jobs 1: the targets run one after another, so "later" is never started
+        proc = start_audit(targets, policy, out, "--jobs", "1")
+        wait_for_requests(slow, 3)
+        proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 3, stderr
+    assert proc.returncode == code, stderr
     doc = json.loads(out.read_text(encoding="utf-8"))
     by = {t["name"]: t for t in doc["targets"]}
     assert by["quick"]["complete"] and by["quick"]["images"] == 10
     assert not by["slow"]["complete"] and "interrupted" in by["slow"]["error"]
     assert 0 < by["slow"]["images"] < 400  # what was judged of it is kept
-    assert "stopped by a signal" in stderr
+    assert not by["later"]["complete"] and by["later"]["error"] == "not started: the run was interrupted"
+    name = signal.Signals(sig).name
+    assert doc["source"]["complete"] is False and doc["source"]["error"].startswith(f"stopped by {name}; ")
+    assert f"imagelint: stopped by {name}: the report holds what was judged, marked incomplete" in stderr
+    assert stderr.rstrip().endswith(f"; exit {code}")
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_check_exits_with_the_same_codes_on_the_same_signals(tmp_path, policy, sig, code):
+    with FakeIMS(generate_images(400, seed=12), latency=0.2) as slow:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "imagelint", "check", "--endpoint", slow.url, "--page-size", "10"]
+            + ["--policies", str(policy), "--now", NOW, "--format", "json", "--output", str(tmp_path / "r.json")],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **ENV},
+        )
+        wait_for_requests(slow, 3)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == code, stderr
+    name = signal.Signals(sig).name
+    word = "interrupted" if sig == signal.SIGINT else "terminated"
+    assert stderr.strip().splitlines()[-1] == f"imagelint: {word} ({name}): no report; exit {code}"
+    assert not (tmp_path / "r.json").exists()

@@ -5,14 +5,22 @@ defaults (``cli.config``), runs the command's module (one per command) and turns
 — the exception of one part: ``PolicyError``, ``FileProblems``, ``EngineError``, ``ConfigError``,
 ``ReportError``, ``UsageError`` — into one line on stderr and its exit code. The exit code of a run is
 ``judgement.gate.exit_code``'s; only the command modules read the argparse ``Namespace``.
+
+SIGINT (``KeyboardInterrupt``) and SIGTERM (``Terminated``, raised the same way) end a command with one
+line and 130 or 143, as a shell reports a process the signal killed; ``audit`` catches both itself while
+it judges, to write what it judged first (``cli.audit``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from imagelint.cli import audit, check, fetch, init, listing, merge, policytest, schema, validate
 from imagelint.cli.common import UsageError, err
@@ -46,7 +54,35 @@ USAGE_ERRORS = (UsageError, PolicyError, FileProblems, EngineError, ConfigError,
 """Bad input found before (or instead of) judging: one line each, exit 2."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread as Python raises ``KeyboardInterrupt`` for SIGINT: a BaseException
+    so that no ``except Exception`` on the way swallows it."""
+
+
+@contextmanager
+def _terminating() -> Iterator[None]:
+    """While inside, SIGTERM raises ``Terminated`` (by default it would kill the process before a line is
+    written); only the main thread can set a handler, so a ``main`` called from another thread skips it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _terminating():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     config = None
     try:
@@ -67,8 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         err(f"imagelint: INCOMPLETE: {exc}; exit 3")
         return ExitCode.SOURCE
     except KeyboardInterrupt:
-        err("interrupted")
+        err("imagelint: interrupted (SIGINT): no report; exit 130")
         return ExitCode.INTERRUPTED
+    except Terminated:
+        err("imagelint: terminated (SIGTERM): no report; exit 143")
+        return ExitCode.TERMINATED
     except Exception as exc:
         # a bug, not bad input: Python's traceback would exit 1, which a gate reads as "findings"
         if os.environ.get("IMAGELINT_DEBUG"):

@@ -1,10 +1,13 @@
 """``imagelint audit --targets FILE``: judge every target of an estate (clouds, regions, projects) in one run.
 
 Everything that can be wrong with the input (the targets file, the selection, the shard, every target's
-settings and credential references, policies, waivers, report paths) is found before the first request,
-exit 2. Then the targets are judged concurrently (``judgement.estate``); a target that fails is incomplete
-with its reason and the run's exit code is 3, while the others are reported in full. SIGINT and SIGTERM
-stop the run at the next page: the reports are still written, marked incomplete.
+settings and credential references, policies, waivers, report paths) is found before the first image
+request, exit 2. A cloud target's endpoint is in its token's catalog, so finding it asks the identity
+service: one that refuses the credentials or cannot be reached makes that target incomplete, not the run.
+Then the targets are judged concurrently (``judgement.estate``); a target that fails is incomplete with its
+reason and the run's exit code is 3, while the others are reported in full. SIGINT and SIGTERM
+stop the run at the next page: the reports are still written with what was judged, marked incomplete, and
+the exit code is the signal's (130, 143), as ``check``'s is, never a verdict.
 """
 
 from __future__ import annotations
@@ -18,17 +21,20 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TextIO, cast
 
 from imagelint.cli import check, common, sharding
 from imagelint.cli.common import UsageError, err, load, parse_params, policy_paths
 from imagelint.engines import create_engine
 from imagelint.judgement.estate import Job, Progress, combine, run_estate
+from imagelint.judgement.gate import signal_exit
 from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
 from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
+from imagelint.sources.interface import ImageSource, SourceError
 from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard
 from imagelint.sources.transport import origin
 from imagelint.times import rfc3339
@@ -39,7 +45,11 @@ DEFAULT_PER_ENDPOINT = 4
 
 def run(args: argparse.Namespace) -> int:
     now = check.parse_now(args.now)
+    floor = check.image_floor(args.allow_empty, args.min_images)
     env = os.environ
+    config = getattr(args, "config_data", None)
+    for text in config.weakening.values() if config is not None else ():
+        err(f"imagelint: warning: {text}")  # a file picked up from the working directory weakened the gate
     estate = load_targets(args.targets)
     labels = [parse_label(text) for text in args.label]
     chosen = select(estate.targets, args.target, labels)
@@ -66,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             "--config": args.config,
         },
     )
-    jobs = [_job(t, env, args) for t in chosen]  # every target's settings checked: no request sent yet
+    jobs = [_job(t, env, args, floor) for t in chosen]  # every target's settings checked: no request sent yet
     audit = AuditInfo(
         targets_file=estate.file,
         targets_digest=estate.digest,
@@ -76,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         expected_targets=len(jobs),
     )
     show = _ProgressLine(sys.stderr, forced=args.progress)
-    stop = threading.Event()
+    stop = _Stop()
     spill = Spill()
     with _stopping_on_signals(stop):
         outcomes = run_estate(
@@ -101,22 +111,22 @@ def run(args: argparse.Namespace) -> int:
         fail_on=args.fail_on,
         audit=audit,
         spill=spill,
+        interrupted=stop.reason(),
     )
     result, code = common.conclude(args, suppression.finish(result), reports, previous)
+    if stop.signum is not None:
+        code = signal_exit(stop.signum)  # cancelled, not judged: the reports say what was seen
     for line in target_lines(result):
         err(line)
-    if stop.is_set():
-        err("imagelint: stopped by a signal: the report holds what was judged, marked incomplete")
+    if stop.signum is not None:
+        err(f"imagelint: {stop.reason()}: the report holds what was judged, marked incomplete")
     err(summary_line(result, code))
     return code
 
 
-def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace) -> Job:
-    # Opened once here to check every setting before any request (its warnings held back), then again in
-    # the target's own thread, so that no source (and its connection pool) lives longer than its target.
-    probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
-    endpoint = probe.location()
-    stream = cast(TextIO, _Prefixed(sys.stderr, target.name))
+def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor: int) -> Job:
+    # Opened once here to check every setting before any image request (its warnings held back), then again
+    # in the target's own thread, so that no source (and its connection pool) lives longer than its target.
     info = TargetInfo(
         name=target.name,
         labels=dict(target.labels),
@@ -124,14 +134,36 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace) -> Jo
         region=target.region,
         project=target.project,
         api=target.api,
-        endpoint=endpoint,
     )
+    opener: Callable[[], ImageSource]
+    try:
+        probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
+    except SourceError as exc:
+        # A cloud target's endpoint is in its token's catalog, so opening it asks the identity service; one
+        # that refuses the credentials or cannot be reached fails this target, not the estate. Not asked
+        # again in the target's thread: a wrong password tried twice counts twice towards a lockout.
+        opener = _failing(exc)
+        endpoint = None
+    else:
+        endpoint = probe.location()
+        stream = cast(TextIO, _Prefixed(sys.stderr, target.name))
+        opener = lambda: open_target(target, env, stream, timeout=args.timeout, retries=args.retries)  # noqa: E731
     key = origin(endpoint) if endpoint else (target.cloud, target.region)
     return Job(
-        info=info,
-        open=lambda: open_target(target, env, stream, timeout=args.timeout, retries=args.retries),
+        info=replace(info, endpoint=endpoint),
+        open=opener,
         endpoint_key=repr(key),
+        # the empty-fleet rule of check, per target: the targets file's min_images, else the command line's
+        min_images=floor if target.min_images is None else target.min_images,
+        floor_from="--min-images" if target.min_images is None else "min_images:",
     )
+
+
+def _failing(exc: SourceError) -> Callable[[], ImageSource]:
+    def fail() -> ImageSource:
+        raise exc
+
+    return fail
 
 
 def policies_digest(policies: list[Policy]) -> str:
@@ -213,8 +245,19 @@ class _ProgressLine:
             self.stream.flush()
 
 
+class _Stop(threading.Event):
+    """Set by the first SIGINT or SIGTERM; ``signum`` says which, for the exit code."""
+
+    signum: int | None = None
+
+    def reason(self) -> str | None:
+        if self.signum is None:
+            return None
+        return f"stopped by {signal.Signals(self.signum).name}"
+
+
 @contextmanager
-def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stopping_on_signals(stop: _Stop) -> Iterator[None]:
     """SIGINT and SIGTERM set ``stop`` (the run ends at the next page, reports written) while inside."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -222,6 +265,8 @@ def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
     previous = {}
 
     def handler(signum: int, frame: Any) -> None:
+        if stop.signum is None:  # the first signal decides the exit code
+            stop.signum = signum
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):

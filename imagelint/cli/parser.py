@@ -42,18 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CEL engine (default auto: compiled, and cel-cpp for a policy outside the compiled subset)",
     )
     _report_options(check)
-    check.add_argument(
-        "--allow-empty",
-        action="store_true",
-        help="let a run that judged no image pass (default: no image is incomplete, exit 3)",
-    )
-    check.add_argument(
-        "--min-images",
-        type=int,
-        default=None,
-        metavar="N",
-        help="fewer than N images judged is incomplete, exit 3 (default 1)",
-    )
+    _empty_options(check, "a run")
     _suppression_options(check)
     _compare_option(check)
 
@@ -109,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
                 "--config", metavar="FILE", help="read defaults from FILE (default: ./imagelint.yaml if present)"
             )
     return parser
+
+
+def _empty_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``--allow-empty`` and ``--min-images``: for ``check`` the run's floor, for ``audit`` each target's."""
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help=f"let {what} that judged no image pass (default: no image is incomplete, exit 3)",
+    )
+    p.add_argument(
+        "--min-images",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"{what} that judged fewer than N images is incomplete, exit 3 (default 1)",
+    )
 
 
 def _deadline_option(p: argparse.ArgumentParser) -> None:
@@ -321,6 +326,7 @@ def _audit_parser(sub: Any) -> None:
         help="CEL engine (default auto: cel-cpp when it imports)",
     )
     _report_options(audit)
+    _empty_options(audit, "a target")
     _suppression_options(audit)
     _compare_option(audit)
 

@@ -9,8 +9,10 @@ back (c7n-org lost results that way), and memory is one engine, not one per work
 A scheduler in the calling thread starts a target only when a slot of ``jobs`` and a slot of its
 endpoint's ``per_endpoint`` are free, so a hundred projects on one regional endpoint never hit it more
 than ``per_endpoint`` at a time. A target that fails (its source raises, or anything else goes wrong in it)
-is incomplete with its one-line reason; the others go on. A target's images are dropped as soon as they
-are judged: what stays is its findings and counters, so memory grows with findings, not with targets.
+is incomplete with its one-line reason; the others go on. So is a target that judged fewer images than its
+floor (``Job.min_images``: one unless allowed), as ``check``'s empty fleet is. A target's images are dropped
+as soon as they are judged: what stays is its findings and counters, so memory grows with findings, not
+with targets.
 
 ``stop`` (set by SIGINT/SIGTERM) ends the run at the next page of every running target; what was judged
 stays, marked incomplete, and targets not started are listed incomplete too.
@@ -30,6 +32,7 @@ from typing import Any
 from imagelint import __version__
 from imagelint.engines import Engine
 from imagelint.judgement.evaluate import Annotate, evaluate
+from imagelint.judgement.gate import require_images
 from imagelint.judgement.result import (
     AuditInfo,
     Finding,
@@ -59,6 +62,10 @@ class Job:
     """Builds the source (no request sent yet); raising here makes the target incomplete, not the run."""
     endpoint_key: str
     """Targets with the same key share the per-endpoint limit (the endpoint's origin, or cloud/region)."""
+    min_images: int = 1
+    """The target's floor: fewer images judged is incomplete (``check``'s empty-fleet rule, per target)."""
+    floor_from: str = "--min-images"
+    """What set ``min_images``, for the reason (``--min-images``, or the targets file's ``min_images:``)."""
 
 
 @dataclass
@@ -152,6 +159,10 @@ def run_estate(
                 target=job.info.name,
                 collect=False,
             )
+            # a target that listed nothing is incomplete unless allowed: a project id mistyped, a token scoped
+            # to another project or a region without images look exactly like that
+            hint = "--allow-empty or min_images: 0" if job.floor_from == "--min-images" else "min_images: 0"
+            result = require_images(result, job.min_images, allow=hint, floor=job.floor_from)
             info = _target_info(job.info, result, time.monotonic() - started)
             if spill is not None:
                 result = replace(result, findings=SpilledPart(spill.add(result.findings)))
@@ -266,11 +277,13 @@ def combine(
     fail_on: str,
     audit: AuditInfo,
     spill: Spill | None = None,
+    interrupted: str | None = None,
 ) -> RunResult:
     """One ``RunResult`` for the estate: counters summed per policy, findings of every target in target order.
 
     ``policies`` are the run's policies with zero counts (``Policy.info()``): a target that produced no
     result adds nothing to them. The estate is complete only when every target is and none is missing.
+    ``interrupted`` (``"stopped by SIGTERM"``) makes it incomplete even if every target had finished.
     """
     targets = tuple(info for info, _ in outcomes)
     results = [r for _, r in outcomes if r is not None]
@@ -288,6 +301,7 @@ def combine(
         now=now,
         fail_on=fail_on,
         audit=audit,
+        missing=[interrupted] if interrupted else (),
     )
 
 

@@ -5,7 +5,8 @@ findings are written to one anonymous temporary file as soon as the target is ju
 our own, never read from elsewhere, and unpickling a ``Finding`` is several times faster than rebuilding it
 from JSON), and the result's ``findings`` is a ``SpilledFindings``: a read-only sequence that reads them
 back when reached (an offset per finding, 8 bytes, is all that stays in memory). The streaming reporters
-(JSON, SARIF, CSV) then hold a batch at a time; the template formats group findings by policy in memory.
+(JSON, SARIF, CSV) then hold a batch at a time; the template formats group them by policy as indexes
+(``formats.view.Picked``) and read back only what they show.
 """
 
 from __future__ import annotations

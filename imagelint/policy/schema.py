@@ -284,6 +284,12 @@ def targets_schema() -> dict[str, Any]:
         "retries": {"type": "integer", "minimum": 0},
         "ca_bundle": {"type": "string"},
         "insecure": {"type": "boolean"},
+        "min_images": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Fewer images judged makes the target incomplete (default: --min-images, else 1); 0 lets "
+            "an empty target pass.",
+        },
     }
     target = {
         "type": "object",

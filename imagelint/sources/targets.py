@@ -17,6 +17,7 @@ one target per (region, project) pair, named ``NAME/REGION/PROJECT`` (only the p
         endpoint: https://ims.lab.example
         auth: {token_file: /run/secrets/lab-token}
         query: {visibility: private}
+        min_images: 0          # an empty project is expected here (default: 1, as check's --min-images)
 
 The file never holds a secret: credentials are named, never written (``token_env``, ``ak_env``/``sk_env``
 name environment variables, ``token_file`` a file; a cloud's come from ``clouds.yaml``/``secure.yaml``).
@@ -72,6 +73,7 @@ TARGET_KEYS = (
     "retries",
     "ca_bundle",
     "insecure",
+    "min_images",
 )
 _SECRET_KEY = re.compile(r"(?i)^(token|password|passwd|secret|sk|ak|access_key|secret_key|security_token|api_key)$")
 _CREDENTIAL_VARIABLES = (
@@ -132,6 +134,8 @@ class Target:
     retries: int | None = None
     ca_bundle: str | None = None
     insecure: bool = False
+    min_images: int | None = None
+    """Fewer images judged makes the target incomplete; ``None``: the command line's floor (1 by default)."""
     where: str = ""
     """``FILE:LINE:COL`` of the entry this target came from, for messages."""
 
@@ -226,7 +230,7 @@ class _Reader(Reader):
                 value = self.strings(vnode, here)
                 if not value and len(self.problems) == before:
                     self.problem(vnode, f"{here}: expected a non-empty list")
-            elif key in ("page_size", "retries"):
+            elif key in ("page_size", "retries", "min_images"):
                 value = self.integer(vnode, here)
                 if value is not None and value < (1 if key == "page_size" else 0):
                     self.problem(
@@ -402,6 +406,7 @@ def _expand(
                     retries=merged.get("retries"),
                     ca_bundle=merged.get("ca_bundle"),
                     insecure=bool(merged.get("insecure", False)),
+                    min_images=merged.get("min_images"),
                     where=position,
                 )
             )

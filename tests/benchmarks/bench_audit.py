@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_audit.py [--targets 200] [--small 20] [--images 2000] [--latency 0.05]
                                            [--endpoints 8] [--loop-targets 20] [--repeat 1]
+                                           [--report markdown ...]
 
 The estate: ``--endpoints`` fake IMS servers (``tests/fakeims``, one process of their own, so their work
 does not share our GIL), each serving the same ``--images`` images (``tests.fleetgen``, the bundled pack
@@ -12,7 +13,9 @@ process (the bundled pack, ``--format json`` to a file): wall time, and peak RSS
 * ``--jobs 16`` and ``--jobs 1`` over ``--targets`` targets (the speed-up target: >= 8x);
 * ``--jobs 16`` over ``--small`` targets (peak RSS at ``--targets`` within 1.2x of this);
 * a shell loop of ``imagelint check --endpoint`` per target over ``--loop-targets`` targets, against
-  ``--jobs 16`` and ``--jobs 1`` over the same targets.
+  ``--jobs 16`` and ``--jobs 1`` over the same targets;
+* with ``--report FORMAT`` (repeatable), ``--jobs 16`` over ``--small`` and ``--targets`` targets writing
+  that report besides the JSON one: what a format that groups findings in memory costs in peak RSS.
 
 Times are medians of ``--repeat`` runs. Not collected by pytest (``norecursedirs``).
 """
@@ -106,6 +109,7 @@ def main() -> None:
     ap.add_argument("--endpoints", type=int, default=8)
     ap.add_argument("--loop-targets", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--report", action="append", default=[], metavar="FORMAT", help="also measure with this report")
     args = ap.parse_args()
     env = {**os.environ, "NO_COLOR": "1", "GITHUB_ACTIONS": "", "OS_AUTH_TOKEN": "", "PYTHONPATH": str(ROOT)}
     proc, urls = start_servers(args.images, args.latency, args.endpoints)
@@ -114,10 +118,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
 
-            def audit(count: int, jobs: int) -> tuple[float, float]:
+            def audit(count: int, jobs: int, report: str = "") -> tuple[float, float]:
                 path = targets_file(folder, urls, count)
                 argv = [sys.executable, "-m", "imagelint", "audit", "--targets", str(path), "--jobs", str(jobs)]
                 argv += ["--per-endpoint", "4", "--format", "json", "--output", str(folder / "r.json")]
+                if report:
+                    argv += ["--report", f"{report}={folder / ('r.' + report)}"]
                 runs = [timed(argv, env) for _ in range(args.repeat)]
                 return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
@@ -128,13 +134,19 @@ def main() -> None:
                 (f"audit --jobs 16, {args.loop_targets} targets", args.loop_targets, 16),
                 (f"audit --jobs 1, {args.loop_targets} targets", args.loop_targets, 1),
             ]
-            done: dict[tuple[int, int], tuple[float, float]] = {}
-            for label, count, jobs in plan:
-                if (count, jobs) not in done:
-                    done[count, jobs] = audit(count, jobs)
-                    print(f"  {label}: {done[count, jobs][0]:.1f} s, {done[count, jobs][1]:.0f} MB", file=sys.stderr)
+            for report in args.report:
+                plan += [
+                    (f"audit --jobs 16 + {report} report, {args.small} targets", args.small, 16, report),
+                    (f"audit --jobs 16 + {report} report, {args.targets} targets", args.targets, 16, report),
+                ]
+            done: dict[tuple[int, int, str], tuple[float, float]] = {}
+            for label, count, jobs, *extra in plan:
+                report = extra[0] if extra else ""
+                if (count, jobs, report) not in done:
+                    done[count, jobs, report] = took_rss = audit(count, jobs, report)
+                    print(f"  {label}: {took_rss[0]:.1f} s, {took_rss[1]:.0f} MB", file=sys.stderr)
                 if label not in [r[0] for r in rows]:  # --small and --loop-targets may be the same run
-                    rows.append((label, f"{count * args.images:,}", *done[count, jobs]))
+                    rows.append((label, f"{count * args.images:,}", *done[count, jobs, report]))
             loop = [shell_loop(urls, args.loop_targets, folder, env) for _ in range(args.repeat)]
             took = statistics.median(r[0] for r in loop)
             rss = max(r[1] for r in loop)
@@ -167,6 +179,13 @@ def main() -> None:
     print(f"- `--jobs 16` vs `--jobs 1` ({args.targets} targets): {slow[2] / fast[2]:.1f}x faster (target >= 8x)")
     print(f"- peak RSS, {args.targets} vs {args.small} targets: {fast[3] / small[3]:.2f}x (target <= 1.2x)")
     print(f"- shell loop vs `audit --jobs 16` ({args.loop_targets} targets): {loop_row[2] / loop16[2]:.1f}x slower")
+    for report in args.report:
+        big = by[f"audit --jobs 16 + {report} report, {args.targets} targets"]
+        little = by[f"audit --jobs 16 + {report} report, {args.small} targets"]
+        print(
+            f"- peak RSS with a {report} report, {args.targets} vs {args.small} targets: {big[3] / little[3]:.2f}x; "
+            f"{big[3] - fast[3]:+.0f} MB over JSON alone at {args.targets} targets"
+        )
 
 
 if __name__ == "__main__":
