@@ -688,6 +688,9 @@ class Compiler:
             if type(literal) is int and cv.INT_MIN <= -literal <= cv.INT_MAX:
                 return ast.Constant(-literal)
             return _call("neg", self.expr(operand))
+        pure = self._pure(operand)
+        if pure is not None:  # a bool that cannot fail: Python's own not
+            return ast.UnaryOp(op=ast.Not(), operand=pure)
         return _call("logical_not", self.expr(operand))
 
     def _literal_value(self, node: lark.Tree) -> Any:

@@ -67,7 +67,7 @@ from imagelint.judgement.evaluate import evaluate
 from imagelint.policy import bundled_policy_dir, load_policies
 from imagelint.sources import SnapshotSource
 names = sys.argv[4].split(",")
-policies = [p for p in load_policies([bundled_policy_dir()]) if not names[0] or p.name in names]
+policies = [p for p in load_policies([bundled_policy_dir() / "ims"]) if not names[0] or p.name in names]  # the default pack
 engine = create_engine(sys.argv[2], policies, dt.datetime(2026, 11, 27, tzinfo=dt.UTC))
 start = time.perf_counter()
 result = evaluate(SnapshotSource(sys.argv[1]), policies, engine, now="2026-11-27T00:00:00Z")
