@@ -405,7 +405,7 @@ class CelCppEngine(Engine):
         edits = {}
         sites: list[tuple[str, str | None]] = []
         self._sites[id(expr)] = sites
-        for start, end, attr, literal in celtree.regex_sites(expr.tree):
+        for start, end, attr, literal in celtree.regex_sites(expr.tree, expr.source):
             key = self._regex_keys.get((attr, literal))
             if key is None:
                 try:

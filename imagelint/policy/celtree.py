@@ -431,11 +431,12 @@ def cel_literal(value: Any) -> str:
     raise TypeError(f"cannot express {type(value).__name__} as a CEL literal")
 
 
-def regex_sites(tree: lark.Tree) -> list[tuple[int, int, str, str]]:
+def regex_sites(tree: lark.Tree, source: str | None = None) -> list[tuple[int, int, str, str]]:
     """``image.ATTR.matches(LITERAL)`` and ``matches(image.ATTR, LITERAL)`` calls: (start, end, ATTR, LITERAL).
 
     LITERAL is the string literal's CEL source text. ``analyse`` rejects macros that rebind ``image``, so
-    every ``image`` here is the image.
+    every ``image`` here is the image. With ``source`` (the text ``tree`` was parsed from), subtrees whose
+    text does not say ``matches`` are not searched.
     """
     sites = []
     stack = [tree]  # not iter_subtrees(): it dedupes and orders every node, twice the cost of the search
@@ -444,7 +445,11 @@ def regex_sites(tree: lark.Tree) -> list[tuple[int, int, str, str]]:
         site = _regex_site(node)
         if site is not None:
             sites.append((node.meta.start_pos, node.meta.end_pos, *site))
-        stack.extend(c for c in reversed(node.children) if isinstance(c, lark.Tree))
+        stack.extend(
+            c
+            for c in reversed(node.children)
+            if isinstance(c, lark.Tree) and (source is None or _mentions(source, c, ("matches",)))
+        )
     return sorted(sites)
 
 
@@ -503,7 +508,7 @@ def inline(
     ``parse(source)`` and must have passed ``analyse`` without issues.
     """
     edits: list[tuple[int, int, str]] = [(start, end, text) for (start, end), text in (regexes or {}).items()]
-    _collect_edits(tree, frozenset(), variables, _Params(params_literal, params or {}), edits)
+    _collect_edits(tree, frozenset(), variables, _Params(params_literal, params or {}, source), edits)
     out = source
     for start, end, text in sorted(edits, reverse=True):
         out = out[:start] + text + out[end:]
@@ -514,6 +519,18 @@ def inline(
 class _Params:
     literal: str
     values: Mapping[str, Any]
+    source: str
+    """The text the tree was parsed from: a subtree whose text names neither root has nothing to edit."""
+
+
+def _mentions(source: str, tree: lark.Tree, words: tuple[str, ...]) -> bool:
+    """Whether ``tree``'s text may hold one of ``words`` (the walks skip the subtrees that cannot: an
+    expanded expression has thousands of nodes, most of them in guards and patterns)."""
+    start = getattr(tree.meta, "start_pos", None)
+    if start is None:
+        return True
+    text = source[start : tree.meta.end_pos]
+    return any(word in text for word in words)
 
 
 def _collect_edits(
@@ -523,6 +540,8 @@ def _collect_edits(
     params: _Params,
     edits: list[tuple[int, int, str]],
 ) -> None:
+    if not _mentions(params.source, tree, ("params", "variables")):
+        return
     kind = tree.data
     if kind == "ident":
         if str(_token(tree)) == "params" and "params" not in bound:
