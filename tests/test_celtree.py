@@ -72,6 +72,19 @@ def test_inline_variables_params_and_regexes():
     assert out == '(image.a == 1) && ({"n": 2}).n > 1 && RX'
 
 
+def test_inline_puts_a_param_in_as_its_value_but_keeps_the_map_where_cel_needs_it():
+    source = 'params.n > 1 && params["n"] == 2 && has(params.n) && params.missing == 0 && params.m.k && [1].all(params, params.n)'
+    values = {"n": 2, "m": {"k": True}}
+    literal = celtree.cel_literal(values)
+    out = celtree.inline(source, celtree.parse(source), {}, literal, None, values)
+    # has() needs a selection and an absent name must stay CEL's no-such-key error; a macro's own `params` is
+    # not the policy's
+    assert out == (
+        f'(2) > 1 && (2) == 2 && has(({literal}).n) && ({literal}).missing == 0 && ({{"k": true}}).k && '
+        "[1].all(params, params.n)"
+    )
+
+
 @pytest.mark.parametrize(
     "value, literal",
     [

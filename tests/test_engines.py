@@ -239,3 +239,48 @@ def test_evaluate_leaves_the_garbage_collector_as_it_found_it(tmp_path, name):
     result = evaluate(SnapshotSource(str(path)), policies, create_engine(name, policies, NOW), now="now")
     assert result.summary.images == 2500 and result.source.complete
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_variable_of_params_and_now_alone_means_the_same_computed_once(judge, tmp_path):
+    # cel-cpp puts such a variable in as its value (computed at load); every engine must judge as if it did not
+    variables = [
+        {"name": "days", "expression": "int(params.max_age_days)"},
+        {"name": "cut", "expression": "now - days(variables.days)"},
+        {"name": "names", "expression": 'params.names + ["x"]'},
+        {"name": "half", "expression": "double(variables.days) / 2.0"},
+        {"name": "bad", "expression": 'duration("nonsense")'},
+    ]
+    validations = [
+        {
+            "expression": "imsTime(image.created_at) >= variables.cut",
+            "messageExpression": "'before ' + imsText(variables.cut) + ', ' + string(variables.days) + ' days'",
+        },
+        "image.name in variables.names && variables.half == 15.0",
+        "variables.days > 0 || variables.bad > duration('1s')",
+        "variables.days < 0 && variables.bad > duration('1s')",
+    ]
+    params = {"max_age_days": 30, "names": ["web"]}
+    code, found = judge(IMG, variables=variables, validations=validations, params=params)
+    assert code == FAIL
+    assert found == [
+        (FAIL, 0, "before 2026-10-28 00:00:00, 30 days"),
+        (FAIL, 3, "variables.days < 0 && variables.bad > duration('1s')"),
+    ]
+    code, found = judge(IMG, variables=variables, validations=["variables.bad > duration('1s')"], params=params)
+    assert (code, [(status, number) for status, number, _ in found]) == (ERROR, [(ERROR, 0)])
+
+
+def test_cel_cpp_computes_a_constant_variable_once(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        policy_yaml(
+            "p",
+            params={"max_age_days": 30},
+            variables=[{"name": "cut", "expression": "now - days(int(params.max_age_days))"}],
+            validations=["timestamp(image.created_at) >= variables.cut"],
+        )
+    )
+    from imagelint.engines.celcpp import CelCppEngine
+
+    engine = CelCppEngine(load_policies([path]), NOW)
+    assert engine.codes[0] == '(((timestamp(image.created_at) >= (timestamp("2026-10-28T00:00:00Z"))) ? 0 : 1))'

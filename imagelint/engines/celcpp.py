@@ -2,8 +2,9 @@
 
 Where its speed comes from, each step measured in ``tests/benchmarks/bench_engines.py``:
 
-1. ``variables`` and ``params`` are inlined into each expression's text (``celtree.inline``), so an
-   activation holds just ``image``, ``now`` and ``rx``;
+1. ``variables`` and ``params`` are inlined into each expression's text (``celtree.inline``; a param by
+   its value's literal, not a map literal rebuilt at each evaluation), so an activation holds just
+   ``image``, ``now`` and ``rx``;
    ``image.X.matches("literal")`` becomes ``(has(rx.kN) ? rx.kN : image.X.matches("literal"))``, where
    ``rx`` holds the match results computed once per image with the pattern compiled once
    (``imagelint.engines.regex``: RE2 semantics, at Python ``re`` speed where the two provably agree):
@@ -274,7 +275,7 @@ class CelCppEngine(Engine):
         self._regex_keys: dict[tuple[str, str], str] = {}
         self._sites: dict[int, list[tuple[str, str | None]]] = {}  # id(expr) -> (attribute, rx key or None)
         for policy in policies:
-            self._inline_policy(policy)
+            self._inline_policy(policy, now)
         self.matchers = {key: matcher for key, _, matcher in self.regexes}
         super().__init__(policies, now)
         # A policy's own scope (everything its expressions read, messages included) serves its memo misses,
@@ -355,23 +356,56 @@ class CelCppEngine(Engine):
         self._message_misses = [0] * len(self.policies)
         self._unreviewed = REVIEW
 
-    def _inline_policy(self, policy: Policy) -> None:
-        params = celtree.cel_literal(dict(policy.params))
+    def _inline_policy(self, policy: Policy, now: dt.datetime) -> None:
+        values = dict(policy.params)
+        params = celtree.cel_literal(values)
         variables: dict[str, str] = {}
         for var in policy.variables:
             text = celtree.inline(
-                var.expression.source, var.expression.tree, variables, params, self._regex_edits(var.expression)
+                var.expression.source, var.expression.tree, variables, params, self._regex_edits(var.expression), values
             )
-            variables[var.name] = text
+            variables[var.name] = self._constant(text, now) or text
             self.inlined[id(var.expression)] = text
         for expr in policy.expressions():
-            self.inlined[id(expr)] = celtree.inline(expr.source, expr.tree, variables, params, self._regex_edits(expr))
+            self.inlined[id(expr)] = celtree.inline(
+                expr.source, expr.tree, variables, params, self._regex_edits(expr), values
+            )
+
+    def _constant(self, text: str, now: dt.datetime) -> str | None:
+        """A literal for a variable that reads no image (only params and ``now``, both fixed for the run).
+
+        Inlined, such a variable is recomputed wherever it is used, at every evaluation: ``now -
+        days(params.max_age_days)`` builds its duration from a string each time, and a library expansion
+        may repeat its argument (``imsText`` reads a time twelve times). Its value is the same for every
+        image, so it is computed here once. Only values whose literal means exactly the same value: an
+        error (kept for CEL to raise where it is used) or a map, a uint, a list of anything but strings
+        keeps the text.
+        """
+        if "image" in text or "rx." in text:  # a string literal that says "image" only costs the fold
+            return None
+        try:
+            value = self.env.compile(text, True).eval(self.env.Activation({"now": now}))
+        except RuntimeError:
+            return None
+        kind = value.type()
+        if kind in (cel.Type.TIMESTAMP, cel.Type.DURATION):
+            # string() of either is exact to the nanosecond; the Python value holds microseconds
+            name = "timestamp" if kind == cel.Type.TIMESTAMP else "duration"
+            written = self.env.compile(f"string({text})", True).eval(self.env.Activation({"now": now}))
+            return f"{name}({celtree.cel_literal(written.value())})" if written.type() == cel.Type.STRING else None
+        if kind in (cel.Type.BOOL, cel.Type.INT, cel.Type.DOUBLE, cel.Type.STRING, cel.Type.NULL):
+            return celtree.cel_literal(value.plain_value())
+        if kind.name().startswith("LIST"):
+            items = value.plain_value()
+            if all(type(item) is str for item in items):
+                return celtree.cel_literal(items)
+        return None
 
     def _regex_edits(self, expr: Expr) -> dict[tuple[int, int], str]:
         edits = {}
         sites: list[tuple[str, str | None]] = []
         self._sites[id(expr)] = sites
-        for start, end, attr, literal in celtree.regex_sites(expr.tree):
+        for start, end, attr, literal in celtree.regex_sites(expr.tree, expr.source):
             key = self._regex_keys.get((attr, literal))
             if key is None:
                 try:

@@ -118,7 +118,17 @@ def parse(source: str) -> lark.Tree:
     global _parser
     if _parser is None:
         _parser = CELParser()
-    return _parser.parse(source)
+    tree: lark.Tree = _parser.parse(source)
+    # lark names rules by Token, whose == is a Python method (~0.4 µs); every walk of ours compares node names
+    # several times per node, and a library expansion makes trees of thousands of nodes: plain str compares
+    # in C
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if type(node.data) is lark.Token:
+            node.data = node.data.value
+        stack.extend(c for c in node.children if isinstance(c, lark.Tree))
+    return tree
 
 
 def offset_of(source: str, line: int, column: int) -> int:
@@ -388,6 +398,13 @@ def _is_select(tree: lark.Tree) -> bool:
     return isinstance(tree, lark.Tree) and tree.data == "member_dot"
 
 
+def _select_in(tree: lark.Tree) -> lark.Tree | None:
+    """The ``member_dot`` node that ``tree`` is (through single-child nodes), if it is one."""
+    while isinstance(tree, lark.Tree) and len(tree.children) == 1:
+        tree = tree.children[0]  # type: ignore[assignment]
+    return tree if isinstance(tree, lark.Tree) and tree.data == "member_dot" else None
+
+
 def cel_literal(value: Any) -> str:
     """Render a YAML/JSON value as a CEL literal (for inlining params into expressions)."""
     if value is None:
@@ -414,18 +431,26 @@ def cel_literal(value: Any) -> str:
     raise TypeError(f"cannot express {type(value).__name__} as a CEL literal")
 
 
-def regex_sites(tree: lark.Tree) -> list[tuple[int, int, str, str]]:
+def regex_sites(tree: lark.Tree, source: str | None = None) -> list[tuple[int, int, str, str]]:
     """``image.ATTR.matches(LITERAL)`` and ``matches(image.ATTR, LITERAL)`` calls: (start, end, ATTR, LITERAL).
 
     LITERAL is the string literal's CEL source text. ``analyse`` rejects macros that rebind ``image``, so
-    every ``image`` here is the image.
+    every ``image`` here is the image. With ``source`` (the text ``tree`` was parsed from), subtrees whose
+    text does not say ``matches`` are not searched.
     """
     sites = []
-    for node in tree.iter_subtrees():
+    stack = [tree]  # not iter_subtrees(): it dedupes and orders every node, twice the cost of the search
+    while stack:
+        node = stack.pop()
         site = _regex_site(node)
         if site is not None:
             sites.append((node.meta.start_pos, node.meta.end_pos, *site))
-    return sites
+        stack.extend(
+            c
+            for c in reversed(node.children)
+            if isinstance(c, lark.Tree) and (source is None or _mentions(source, c, ("matches",)))
+        )
+    return sorted(sites)
 
 
 def _regex_site(node: lark.Tree) -> tuple[str, str] | None:
@@ -471,34 +496,75 @@ def inline(
     variables: Mapping[str, str],
     params_literal: str,
     regexes: Mapping[tuple[int, int], str] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> str:
     """Return ``source`` with ``variables.NAME`` replaced by ``(variables[NAME])`` and ``params`` by a literal.
 
+    With ``params`` (the values ``params_literal`` writes), ``params.NAME`` and ``params["NAME"]`` of a
+    param that is there become the literal of its value alone: cel-cpp builds a map literal afresh at each
+    evaluation (about 0.5 µs), and a library expansion may repeat its argument several times. An absent
+    name and ``has(params.NAME)`` keep the map, and with it CEL's own answer.
     ``regexes`` maps (start, end) spans of ``regex_sites`` to replacement text. ``tree`` must be
     ``parse(source)`` and must have passed ``analyse`` without issues.
     """
     edits: list[tuple[int, int, str]] = [(start, end, text) for (start, end), text in (regexes or {}).items()]
-    _collect_edits(tree, frozenset(), variables, params_literal, edits)
+    _collect_edits(tree, frozenset(), variables, _Params(params_literal, params or {}, source), edits)
     out = source
     for start, end, text in sorted(edits, reverse=True):
         out = out[:start] + text + out[end:]
     return out
 
 
+@dataclass(frozen=True)
+class _Params:
+    literal: str
+    values: Mapping[str, Any]
+    source: str
+    """The text the tree was parsed from: a subtree whose text names neither root has nothing to edit."""
+
+
+def _mentions(source: str, tree: lark.Tree, words: tuple[str, ...]) -> bool:
+    """Whether ``tree``'s text may hold one of ``words`` (the walks skip the subtrees that cannot: an
+    expanded expression has thousands of nodes, most of them in guards and patterns)."""
+    start = getattr(tree.meta, "start_pos", None)
+    if start is None:
+        return True
+    text = source[start : tree.meta.end_pos]
+    return any(word in text for word in words)
+
+
 def _collect_edits(
-    tree: lark.Tree, bound: frozenset[str], variables: Mapping[str, str], params: str, edits: list[tuple[int, int, str]]
+    tree: lark.Tree,
+    bound: frozenset[str],
+    variables: Mapping[str, str],
+    params: _Params,
+    edits: list[tuple[int, int, str]],
 ) -> None:
+    if not _mentions(params.source, tree, ("params", "variables")):
+        return
     kind = tree.data
     if kind == "ident":
         if str(_token(tree)) == "params" and "params" not in bound:
-            edits.append((tree.meta.start_pos, tree.meta.end_pos, f"({params})"))
+            edits.append((tree.meta.start_pos, tree.meta.end_pos, f"({params.literal})"))
+        return
+    if kind == "ident_arg" and str(_token(tree)) == "has":
+        # has() needs a selection: only what it selects from may become a literal
+        for arg in (e for c in _children(tree) for e in _children(c)):
+            select = _select_in(arg)
+            for sub in _children(select if select is not None else arg):
+                _collect_edits(sub, bound, variables, params, edits)
         return
     if kind in ("member_dot", "member_index"):
         target, *rest = list(_children(tree))
-        if _ident_name(target) == "variables" and "variables" not in bound:
+        root = _ident_name(target)
+        if root in ("variables", "params") and root not in bound:
             key = str(_token(tree)) if kind == "member_dot" else _string_literal(rest[0])
-            edits.append((tree.meta.start_pos, tree.meta.end_pos, f"({variables[key or '']})"))
-            return
+            if root == "variables":
+                edits.append((tree.meta.start_pos, tree.meta.end_pos, f"({variables[key or '']})"))
+                return
+            if key is not None and key in params.values:
+                edits.append((tree.meta.start_pos, tree.meta.end_pos, f"({cel_literal(params.values[key])})"))
+                return
     if kind == "member_dot_arg" and str(_token(tree)) in MACROS:
         target, *rest = list(_children(tree))
         args = [e for c in rest for e in _children(c)]

@@ -185,9 +185,11 @@ def _and_more(args: list[Arg]) -> str:
 
 def _ims_time(args: list[Arg]) -> str:
     # RFC 3339 in standard CEL (no call out of the engine, a few hundred ns); only the space form, which
-    # standard CEL cannot read, and errors go to the native
+    # standard CEL cannot read, and errors go to the native. The RFC 3339 pattern alone decides: a text it
+    # matches is never the space form, so isImsTime's second pattern would only cost a lookup
     x = args[0].text
-    return f'({_is_ims_time(args)} && {x}.contains("T") ? timestamp({x}) : imsTimeNative({x}))'
+    rfc3339 = _guarded(args[0], f'type({x}) == string && {x}.matches("{RFC3339}")')
+    return f"({rfc3339} ? timestamp({x}) : imsTimeNative({x}))"
 
 
 def _span(unit_seconds: int) -> Callable[[list[Arg]], str]:
