@@ -542,15 +542,9 @@ class Compiler:
     def _logic(self, node: lark.Tree, absorbing: bool, rest: str) -> ast.expr:
         """A whole ``a && b && c`` chain at one nesting level (Python allows 20 nested blocks): each operand
         in its own ``try``, inside a one-pass loop that the absorbing value ``break``s out of."""
-        operands: list[lark.Tree] = []
-        while len(_trees(node)) == 2:
-            left, right = _trees(node)
-            operands.append(right)
-            node = left
-        operands.append(_trees(node)[0])
+        operands = _operands(node)
         if len(operands) == 1:
             return self.expr(operands[0])
-        operands.reverse()
         fast = self._short_circuit(operands, absorbing, rest)
         if fast is not None:
             return fast
