@@ -919,20 +919,10 @@ class Compiler:
     def _short_circuit(self, operands: list[lark.Tree], absorbing: bool, rest: str) -> ast.expr | None:
         saved = dict(self.facts)
         try:
-            pure: list[ast.expr] = []
-            failing: list[lark.Tree] = []
-            for operand in operands:
-                expr = self._pure(operand)
-                if expr is None:
-                    failing.append(operand)
-                    if len(failing) > 1:
-                        return None
-                    continue
-                pure.append(expr)
-                if not absorbing:
-                    self._learn(operand)
-            if not pure:
+            split = self._split_pure(operands, absorbing, failing_allowed=1)
+            if split is None or not split[0]:
                 return None
+            pure, failing = split
             result = self.fresh()
             op: ast.boolop = ast.Or() if absorbing else ast.And()
             self.block.append(_assign(result, pure[0] if len(pure) == 1 else ast.BoolOp(op=op, values=pure)))
@@ -956,6 +946,26 @@ class Compiler:
         finally:
             self.facts = saved
 
+    def _split_pure(
+        self, operands: list[lark.Tree], absorbing: bool, failing_allowed: int
+    ) -> tuple[list[ast.expr], list[lark.Tree]] | None:
+        """The chain's operands that cannot fail (as ``_pure`` expressions) and those that may, in order, or
+        None past ``failing_allowed`` of the latter. In an && chain each pure operand's facts are learned
+        for the ones after it (the caller restores ``facts``)."""
+        pure: list[ast.expr] = []
+        failing: list[lark.Tree] = []
+        for operand in operands:
+            expr = self._pure(operand)
+            if expr is None:
+                failing.append(operand)
+                if len(failing) > failing_allowed:
+                    return None
+                continue
+            pure.append(expr)
+            if not absorbing:
+                self._learn(operand)
+        return pure, failing
+
     def _pure(self, node: lark.Tree) -> ast.expr | None:
         """``node`` as a Python expression that cannot raise and gives a bool, or None."""
         node = _unwrap(node)
@@ -965,17 +975,10 @@ class Compiler:
             absorbing = kind == "conditionalor"
             saved = dict(self.facts)
             try:
-                values = []
-                for operand in _operands(node):
-                    expr = self._pure(operand)
-                    if expr is None:
-                        return None
-                    values.append(expr)
-                    if not absorbing:
-                        self._learn(operand)
+                split = self._split_pure(_operands(node), absorbing, failing_allowed=0)
             finally:
                 self.facts = saved
-            return ast.BoolOp(op=ast.Or() if absorbing else ast.And(), values=values)
+            return None if split is None else ast.BoolOp(op=ast.Or() if absorbing else ast.And(), values=split[0])
         if kind == "unary" and len(parts) == 2 and parts[0].data == "unary_not":
             inner = self._pure(parts[1])
             return None if inner is None else ast.UnaryOp(op=ast.Not(), operand=inner)
@@ -990,13 +993,12 @@ class Compiler:
 
     def _pure_relation(self, left: lark.Tree, operator: str, right: lark.Tree) -> ast.expr | None:
         if operator in ("relation_eq", "relation_ne"):
-            for a, b in ((left, right), (right, left)):
-                python = _PYTHON_TYPES.get(self._type_ident(b) or "")
-                inner = self._type_call(a)
-                value = None if inner is None else self._pure_value(inner)
-                if python is not None and value is not None:
-                    test: ast.expr = _is(_call("type", value[0]), _name(python))
-                    return ast.UnaryOp(op=ast.Not(), operand=test) if operator == "relation_ne" else test
+            pair = self._type_pair(left, right)
+            python = None if pair is None else _PYTHON_TYPES.get(pair[1])
+            value = None if pair is None else self._pure_value(pair[0])
+            if python is not None and value is not None:
+                test: ast.expr = _is(_call("type", value[0]), _name(python))
+                return ast.UnaryOp(op=ast.Not(), operand=test) if operator == "relation_ne" else test
         if operator == "relation_in":
             strings = self._string_list(right)
             value = self._pure_value(left)
@@ -1009,6 +1011,14 @@ class Compiler:
         if lhs[1] is bool and operator not in ("relation_eq", "relation_ne"):
             return None
         return ast.Compare(left=lhs[0], ops=[_COMPARE[operator]], comparators=[rhs[0]])
+
+    def _type_pair(self, left: lark.Tree, right: lark.Tree) -> tuple[lark.Tree, str] | None:
+        """``(X, "T_name")`` when one side is ``type(X)`` and the other a type identifier, in either order."""
+        for a, b in ((left, right), (right, left)):
+            inner, name = self._type_call(a), self._type_ident(b)
+            if inner is not None and name is not None:
+                return inner, name
+        return None
 
     def _pure_value(self, node: lark.Tree) -> tuple[ast.expr, type | None] | None:
         """``node`` as a Python expression that cannot raise, with its Python type where known, or None."""
@@ -1050,12 +1060,11 @@ class Compiler:
         elif node.data == "relation" and len(parts) == 2:
             left, operator, right = _trees(parts[0])[0], parts[0].data, parts[1]
             if operator == "relation_eq":
-                for a, b in ((left, right), (right, left)):
-                    inner = self._type_call(a)
-                    python = _FACT_TYPES.get(self._type_ident(b) or "")
-                    field = None if inner is None else self._image_field(inner)
-                    if field is not None and python is not None:
-                        self.facts[field] = python
+                pair = self._type_pair(left, right)
+                python = None if pair is None else _FACT_TYPES.get(pair[1])
+                field = None if pair is None else self._image_field(pair[0])
+                if field is not None and python is not None:
+                    self.facts[field] = python
             elif operator == "relation_in" and self._string_list(right) is not None:
                 field = self._image_field(left)
                 if field is not None:
