@@ -167,7 +167,7 @@ def test_wrong_password(tmp_path, fleet):
     assert_incomplete(proc, report, fleet, pages_seen=0)
     assert images == []
     assert (
-        f"cannot get a token from IAM: POST {srv.url}/v3/auth/tokens: HTTP 401 Unauthorized: 401: The request "
+        f"cannot get a token from the identity service: POST {srv.url}/v3/auth/tokens: HTTP 401 Unauthorized: 401: The request "
         "you have made requires authentication."
     ) in proc.stderr
     assert_no_secret(all_text(proc, tmp_path), "nope-SECRET-pw")

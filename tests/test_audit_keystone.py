@@ -153,14 +153,21 @@ def test_wrong_credentials_make_one_target_incomplete_and_the_others_complete(tm
         assert secret not in run.stderr + json.dumps(doc)
 
 
-def test_a_region_outside_the_catalog_is_a_usage_error_naming_the_target(tmp_path, estate):
-    targets = "targets:\n  - {name: prod, cloud: anywhere, regions: [RegionOne, RegionThree]}\n"
+def test_a_region_without_the_image_service_is_one_incomplete_target_and_the_others_are_judged(tmp_path, estate):
+    # The "a region without the service" case: exit 3 with that target's reason, not exit 2 for the
+    # estate (c7n-org aborting a whole run on one account is what the audit must not do).
+    targets = (
+        "defaults: {page_size: 10}\ntargets:\n  - {name: prod, cloud: anywhere, regions: [RegionOne, RegionThree]}\n"
+    )
     run, doc = audit(tmp_path, estate, targets)
-    assert run.returncode == 2, run.stderr
-    assert doc == {}
-    (line,) = run.stderr.strip().splitlines()
-    assert line.endswith(
-        "targets.yaml:2:5: target prod/RegionThree: --region RegionThree: the service catalog has no public image "
+    assert run.returncode == 3, run.stderr
+    by = {t["name"]: t for t in doc["targets"]}
+    assert by["prod/RegionOne"]["complete"] and by["prod/RegionOne"]["images"] == len(estate.fleets["RegionOne"])
+    missing = by["prod/RegionThree"]
+    assert not missing["complete"] and missing["images"] == 0 and missing["endpoint"] is None
+    assert missing["error"].endswith(
+        "targets.yaml:3:5: target prod/RegionThree: --region RegionThree: the service catalog has no public image "
         "endpoint there; regions with one: RegionOne, RegionTwo"
-    ), line
-    assert all(srv.image_requests == [] for srv in estate.regions.values())  # refused before any image request
+    ), missing["error"]
+    assert f"imagelint: target prod/RegionThree: INCOMPLETE: {missing['error']}" in run.stderr.splitlines()
+    assert estate.regions["RegionTwo"].image_requests == []  # no request to a region the target did not name

@@ -153,5 +153,5 @@ def test_wrong_password_in_the_cloud_is_exit_3_before_any_image_request(tmp_path
         proc, _ = live_check(tmp_path, "--cloud", "prod", env=env)
         images = srv.image_requests
     assert proc.returncode == 3, proc.stderr
-    assert "cannot get a token from IAM" in proc.stderr and "HTTP 401" in proc.stderr
+    assert "cannot get a token from the identity service" in proc.stderr and "HTTP 401" in proc.stderr
     assert "nope-SECRET-x" not in proc.stderr and images == []

@@ -3,7 +3,8 @@
 Everything that can be wrong with the input (the targets file, the selection, the shard, every target's
 settings and credential references, policies, waivers, report paths) is found before the first image
 request, exit 2. A cloud target's endpoint is in its token's catalog, so finding it asks the identity
-service: one that refuses the credentials or cannot be reached makes that target incomplete, not the run.
+service: one that refuses the credentials or cannot be reached, or a catalog without the image service in
+the target's region, makes that target incomplete, not the run.
 Then the targets are judged concurrently (``judgement.estate``); a target that fails is incomplete with its
 reason and the run's exit code is 3, while the others are reported in full. SIGINT and SIGTERM
 stop the run at the next page: the reports are still written with what was judged, marked incomplete, and
@@ -36,7 +37,7 @@ from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
 from imagelint.sources.interface import ImageSource, SourceError
 from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard
-from imagelint.sources.transport import origin
+from imagelint.sources.transport import NotInCatalog, origin
 from imagelint.times import rfc3339
 
 DEFAULT_JOBS = 8
@@ -138,7 +139,7 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor
     opener: Callable[[], ImageSource]
     try:
         probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
-    except SourceError as exc:
+    except (SourceError, NotInCatalog) as exc:
         # A cloud target's endpoint is in its token's catalog, so opening it asks the identity service; one
         # that refuses the credentials or cannot be reached fails this target, not the estate. Not asked
         # again in the target's thread: a wrong password tried twice counts twice towards a lockout.
@@ -159,9 +160,11 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor
     )
 
 
-def _failing(exc: SourceError) -> Callable[[], ImageSource]:
+def _failing(exc: Exception) -> Callable[[], ImageSource]:
+    failure = exc if isinstance(exc, SourceError) else SourceError(str(exc))
+
     def fail() -> ImageSource:
-        raise exc
+        raise failure
 
     return fail
 

@@ -21,7 +21,7 @@ from keystoneauth1.identity import v3
 from imagelint import __version__
 from imagelint.sources.interface import SourceError
 from imagelint.sources.signer import canonical_query
-from imagelint.sources.transport import ConfigError, Transport, describe_response, origin
+from imagelint.sources.transport import ConfigError, NotInCatalog, Transport, describe_response, origin
 
 _VERSION = re.compile(r"/v2(\.[0-9]+)?$")
 IMAGE_SERVICE_TYPE = "image"
@@ -58,7 +58,7 @@ def identity_error(exc: Exception, transport: Transport) -> SourceError:
         what = " ".join(str(exc).split()) or type(exc).__name__
     else:
         what = f"{type(exc).__name__}: {exc}"
-    return SourceError(transport.clean(f"cannot get a token from IAM: {what}"))
+    return SourceError(transport.clean(f"cannot get a token from the identity service: {what}"))
 
 
 class KeystoneAuth:
@@ -66,7 +66,7 @@ class KeystoneAuth:
     reused for the run, and fetched again once after a 401 (tokens expire; a revoked token needs one fresh
     one, a second 401 is a real refusal). Bound to the image endpoint's origin like every credential."""
 
-    unauthorized_hint = "the token from IAM was refused even after getting a fresh one"
+    unauthorized_hint = "the token from the identity service was refused even after getting a fresh one"
     warning: str | None = None
 
     def __init__(self, plugin: Any, session: ks_session.Session, transport: Transport, method: str) -> None:
@@ -164,12 +164,12 @@ def catalog_endpoint(auth: KeystoneAuth, *, interface: str, region: str | None) 
     chosen = [e for e in listed if region is None or region in (e.get("region_id"), e.get("region"))]
     urls = sorted({str(e["url"]) for e in chosen if e.get("url")})
     if not listed:
-        raise ConfigError(
+        raise NotInCatalog(
             f"the service catalog has no {interface} endpoint of type {IMAGE_SERVICE_TYPE!r}: "
             "give --endpoint URL (or image_endpoint_override in clouds.yaml)"
         )
     if not urls:
-        raise ConfigError(
+        raise NotInCatalog(
             f"--region {region}: the service catalog has no {interface} image endpoint there; "
             f"regions with one: {', '.join(regions) or '(none named)'}"
         )

@@ -530,7 +530,8 @@ def open_target(
     try:
         return open_source(settings, env=environment, stderr=stderr)
     except ConfigError as exc:
-        raise ConfigError(f"{target.where}: target {target.name}: {exc}") from None
+        # the class is kept: audit tells a region without the image service from a bad setting
+        raise type(exc)(f"{target.where}: target {target.name}: {exc}") from None
 
 
 def shard(targets: Sequence[Target], index: int, total: int) -> list[Target]:

@@ -68,6 +68,12 @@ class ConfigError(Exception):
     """A bad live-API setting (endpoint, credentials, query, TLS options): exit 2, before any request."""
 
 
+class NotInCatalog(ConfigError):
+    """The token's catalog has no image endpoint (there, or at all): for ``check`` a usage error, as a
+    misspelt region is far more likely than an outage; for one target of an audit, that target is
+    incomplete, since a region without the service must not stop the estate's other targets."""
+
+
 class Auth(Protocol):
     """How a request is authenticated; see ``imagelint.sources.auth``."""
 
@@ -572,6 +578,7 @@ def _reason(exc: Exception, timeout: float | None = None) -> str:
 __all__ = [
     "Auth",
     "ConfigError",
+    "NotInCatalog",
     "DEFAULT_MAX_RESPONSE_MB",
     "Transport",
     "TransportOptions",
