@@ -9,8 +9,8 @@ and the skipped images, so a test tab stays readable at 100,000 images. Rendered
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from imagelint.formats.templating import BuiltinTemplateReporter
@@ -102,34 +102,29 @@ def _hostname(result: RunResult) -> str:
 
 
 def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, Any]:
-    # from the Finding objects: only a few of their fields make a testcase
-    cases: list[dict[str, Any]] = []
-    by_image: dict[tuple[str | None, str], list[Finding]] = {}  # an audit's image is one per target
-    for finding in group["open"].findings:
-        by_image.setdefault((finding.target, finding.image.id), []).append(finding)
-    for findings in by_image.values():
-        errored = any(f.status is Status.ERROR for f in findings)
-        cases.append(
-            {
-                "name": _case_name(findings[0]),
-                "kind": "error" if errored else "failure",
-                "type": "error" if errored else "fail",
-                "message": findings[0].message,
-                "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings) + _fix(findings[0]),
-            }
-        )
-    for finding in [*group["waived"].findings, *group["baselined"].findings]:
-        if (finding.target, finding.image.id) in by_image:
-            continue  # the image already fails this policy; its suppressed findings add nothing to the tab
-        reason = (
-            f"waived: {finding.waiver.reason}" if finding.waiver is not None else "baselined: recorded in the baseline"
-        )
-        cases.append({"name": _case_name(finding), "kind": "skipped", "message": reason, "text": finding.message})
-        by_image[(finding.target, finding.image.id)] = [finding]
-    if policy["pass"] or not cases:
-        cases.append({"name": _count(policy["pass"], "image passes", "images pass"), "kind": "pass"})
+    """One policy's suite: its counts from a first pass that keeps only the failing images' keys, then its
+    testcases made as the template reaches them (a second pass), so that no policy's findings are held at
+    once: an estate's policy can fail hundreds of thousands of images."""
+    open_findings, suppressed = group["open"].findings, [group["waived"].findings, group["baselined"].findings]
+    failing: set[tuple[str | None, str]] = set()  # an audit's image is one per target
+    failures = errors = skipped = 0
+    for key, errored in _runs(open_findings):
+        failing.add(key)
+        errors += errored
+        failures += not errored
+    listed = set(failing)
+    for findings in suppressed:
+        for finding in findings:
+            key = (finding.target, finding.image.id)
+            if key not in listed:
+                listed.add(key)
+                skipped += 1
+    del listed
+    aggregates: list[dict[str, Any]] = []
+    if policy["pass"] or not (failures or errors or skipped):
+        aggregates.append({"name": _count(policy["pass"], "image passes", "images pass"), "kind": "pass"})
     if policy["skip"]:
-        cases.append(
+        aggregates.append(
             {
                 "name": _count(policy["skip"], "image not matched", "images not matched"),
                 "kind": "skipped",
@@ -138,12 +133,72 @@ def _suite(policy: dict[str, Any], group: dict[str, FindingDicts]) -> dict[str, 
             }
         )
     return {
-        "cases": cases,
-        "tests": len(cases),
-        "failures": sum(c["kind"] == "failure" for c in cases),
-        "errors": sum(c["kind"] == "error" for c in cases),
-        "skipped": sum(c["kind"] == "skipped" for c in cases),
+        "cases": _Cases(open_findings, suppressed, failing, aggregates),
+        "tests": failures + errors + skipped + len(aggregates),
+        "failures": failures,
+        "errors": errors,
+        "skipped": skipped + sum(c["kind"] == "skipped" for c in aggregates),
     }
+
+
+def _runs(findings: Sequence[Finding]) -> Iterator[tuple[tuple[str | None, str], bool]]:
+    """``(key, errored)`` per testcase of the open findings: one image's findings for a policy are judged
+    together, so they are consecutive (any later run of the same image is a testcase of its own, counted
+    alike by both passes)."""
+    for key, run in _grouped(findings):
+        yield key, any(f.status is Status.ERROR for f in run)
+
+
+def _grouped(findings: Sequence[Finding]) -> Iterator[tuple[tuple[str | None, str], list[Finding]]]:
+    run: list[Finding] = []
+    key: tuple[str | None, str] | None = None
+    for finding in findings:
+        this = (finding.target, finding.image.id)
+        if run and this != key:
+            yield cast(tuple[str | None, str], key), run
+            run = []
+        key = this
+        run.append(finding)
+    if run:
+        yield cast(tuple[str | None, str], key), run
+
+
+class _Cases:
+    """A suite's testcases, made afresh each time the template iterates them."""
+
+    def __init__(
+        self,
+        open_findings: Sequence[Finding],
+        suppressed: list[Sequence[Finding]],
+        failing: set[tuple[str | None, str]],
+        aggregates: list[dict[str, Any]],
+    ) -> None:
+        self.open, self.suppressed, self.failing, self.aggregates = open_findings, suppressed, failing, aggregates
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for _, findings in _grouped(self.open):
+            errored = any(f.status is Status.ERROR for f in findings)
+            yield {
+                "name": _case_name(findings[0]),
+                "kind": "error" if errored else "failure",
+                "type": "error" if errored else "fail",
+                "message": findings[0].message,
+                "text": "\n".join(f"{f.status.value}: {f.message}" for f in findings) + _fix(findings[0]),
+            }
+        listed: set[tuple[str | None, str]] = set()
+        for group in self.suppressed:
+            for finding in group:
+                key = (finding.target, finding.image.id)
+                if key in self.failing or key in listed:
+                    continue  # the image already fails this policy; its suppressed findings add nothing to the tab
+                listed.add(key)
+                reason = (
+                    f"waived: {finding.waiver.reason}"
+                    if finding.waiver is not None
+                    else "baselined: recorded in the baseline"
+                )
+                yield {"name": _case_name(finding), "kind": "skipped", "message": reason, "text": finding.message}
+        yield from self.aggregates
 
 
 def _fix(finding: Finding) -> str:
