@@ -120,6 +120,19 @@ def test_password_gets_one_token_for_the_whole_run(tmp_path, fleet):
     assert_no_secret(all_text(proc, tmp_path), PASSWORD, *issued)
 
 
+def test_a_5xx_from_the_identity_service_is_retried_like_an_image_request(tmp_path, fleet):
+    # keystoneauth1 retries no status by default: one busy moment of Keystone would fail the run (or, in an
+    # audit, a target) for good. A 401 is not retried (the wrong-password test below sees one request).
+    busy = Fault("status", status=500, path="/v3/auth/tokens", style="html", times=1)
+    with iam_server(fleet, faults=[busy]) as srv:
+        proc, report = check(srv.url, tmp_path, "--page-size", "20", env=password_env(srv))
+        iam = [r.status for r in srv.requests if r.path == "/v3/auth/tokens"]
+    assert proc.returncode == 0, proc.stderr
+    assert_each_once(report, fleet)
+    assert iam == [500, 201], iam
+    assert_no_secret(all_text(proc, tmp_path), PASSWORD)
+
+
 def test_auth_url_without_v3_and_project_id(tmp_path, fleet):
     with FakeIMS(
         fleet, auth="token", iam_user=USER, iam_password=PASSWORD, iam_domain=DOMAIN, iam_project_id=PROJECT_ID
@@ -164,8 +177,10 @@ def test_wrong_password(tmp_path, fleet):
     with iam_server(fleet) as srv:
         proc, report = check(srv.url, tmp_path, env=password_env(srv, OS_PASSWORD="nope-SECRET-pw"))
         images = srv.image_requests
+        iam = [r.status for r in srv.requests if r.path == "/v3/auth/tokens"]
     assert_incomplete(proc, report, fleet, pages_seen=0)
     assert images == []
+    assert iam == [401]  # never retried: each try would count towards a lockout
     assert (
         f"cannot get a token from the identity service: POST {srv.url}/v3/auth/tokens: HTTP 401 Unauthorized: 401: The request "
         "you have made requires authentication."

@@ -205,10 +205,14 @@ def test_a_cloud_target_reads_clouds_yaml_and_the_catalog(tmp_path, policy):
         env = clouds_yaml(tmp_path, password_cloud(srv))
         targets = targets_file(tmp_path, "targets:\n  - {name: prod, cloud: prod}\n")
         run, doc = audit(tmp_path, targets, policy, env=env)
+        tokens = [r for r in srv.requests if r.path == "/v3/auth/tokens"]
+        sent = {r.headers["X-Auth-Token"] for r in srv.image_requests}
     assert run.returncode == 1, run.stderr
     (target,) = doc["targets"]
     assert target["name"] == "prod" and target["cloud"] == "prod" and target["complete"]
     assert target["images"] == len(FLEET)
+    # one token: the one got at start-up to find the endpoint in its catalog also lists the images
+    assert len(tokens) == 1 and sent == set(srv.issued_tokens), (len(tokens), sent)
     assert PASSWORD not in run.stderr + json.dumps(doc)
 
 

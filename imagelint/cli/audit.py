@@ -23,8 +23,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any, TextIO, cast
 
 from imagelint.cli import check, common, sharding
@@ -35,8 +37,9 @@ from imagelint.judgement.gate import signal_exit
 from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
 from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
+from imagelint.sources.api import ApiSource
 from imagelint.sources.interface import ImageSource, SourceError
-from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard
+from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard, target_settings
 from imagelint.sources.transport import NotInCatalog, origin
 from imagelint.times import rfc3339
 
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             "--config": args.config,
         },
     )
-    jobs = [_job(t, env, args, floor) for t in chosen]  # every target's settings checked: no request sent yet
+    jobs = _jobs(chosen, env, args, floor)  # every target's settings checked: no image request sent yet
     audit = AuditInfo(
         targets_file=estate.file,
         targets_digest=estate.digest,
@@ -125,9 +128,23 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+def _jobs(targets: list[Target], env: Mapping[str, str], args: argparse.Namespace, floor: int) -> list[Job]:
+    """Every target opened before any image request: its settings checked and, for a cloud target, its
+    endpoint found in its token's catalog. Concurrently (``--jobs``): 200 cloud targets are 200 token
+    requests, which one after the other would cost minutes before the first image."""
+    for target in targets:
+        target_settings(target, env)  # every variable and reference checked before any token request
+    if len(targets) < 2 or args.jobs < 2:
+        return [_job(t, env, args, floor) for t in targets]
+    with ThreadPoolExecutor(max_workers=min(args.jobs, len(targets)), thread_name_prefix="open") as pool:
+        # map() gives the results, and re-raises the first ConfigError, in the targets' order
+        return list(pool.map(lambda t: _job(t, env, args, floor), targets))
+
+
 def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor: int) -> Job:
-    # Opened once here to check every setting before any image request (its warnings held back), then again
-    # in the target's own thread, so that no source (and its connection pool) lives longer than its target.
+    # Opened once, here, to check every setting (and to get a cloud target's token and catalog) before any
+    # image request, its warnings held back; the target's own thread then gets that source with its own
+    # stderr. Its connections are closed meanwhile, so 200 waiting targets hold no idle sockets.
     info = TargetInfo(
         name=target.name,
         labels=dict(target.labels),
@@ -137,8 +154,9 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor
         api=target.api,
     )
     opener: Callable[[], ImageSource]
+    held = io.StringIO()
     try:
-        probe = open_target(target, env, io.StringIO(), timeout=args.timeout, retries=args.retries)
+        probe = open_target(target, env, held, timeout=args.timeout, retries=args.retries)
     except (SourceError, NotInCatalog) as exc:
         # A cloud target's endpoint is in its token's catalog, so opening it asks the identity service; one
         # that refuses the credentials or cannot be reached fails this target, not the estate. Not asked
@@ -147,8 +165,8 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor
         endpoint = None
     else:
         endpoint = probe.location()
-        stream = cast(TextIO, _Prefixed(sys.stderr, target.name))
-        opener = lambda: open_target(target, env, stream, timeout=args.timeout, retries=args.retries)  # noqa: E731
+        probe.transport.close()
+        opener = partial(_resume, probe, held.getvalue(), target.name)
     key = origin(endpoint) if endpoint else (target.cloud, target.region)
     return Job(
         info=replace(info, endpoint=endpoint),
@@ -158,6 +176,15 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor
         min_images=floor if target.min_images is None else target.min_images,
         floor_from="--min-images" if target.min_images is None else "min_images:",
     )
+
+
+def _resume(source: ApiSource, warnings: str, name: str) -> ImageSource:
+    """The source opened at start-up, on its target's turn: its held warnings, then its own, prefixed."""
+    stream = cast(TextIO, _Prefixed(sys.stderr, name))
+    if warnings:
+        stream.write(warnings)
+    source.console.redirect(stream)
+    return source
 
 
 def _failing(exc: Exception) -> Callable[[], ImageSource]:

@@ -25,6 +25,13 @@ class Console:
         self._last = 0.0
         self._start = time.monotonic()
 
+    def redirect(self, stream: TextIO) -> None:
+        """Write to ``stream`` from now on (an audit opens a target before its turn, then gives it its own)."""
+        with self._lock:
+            self.stream = stream
+            self.tty = bool(getattr(stream, "isatty", lambda: False)())
+            self._start = time.monotonic()
+
     def warn(self, text: str) -> None:
         with self._lock:
             self._clear()

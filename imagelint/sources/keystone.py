@@ -21,7 +21,7 @@ from keystoneauth1.identity import v3
 from imagelint import __version__
 from imagelint.sources.interface import SourceError
 from imagelint.sources.signer import canonical_query
-from imagelint.sources.transport import ConfigError, NotInCatalog, Transport, describe_response, origin
+from imagelint.sources.transport import RETRY_STATUS, ConfigError, NotInCatalog, Transport, describe_response, origin
 
 _VERSION = re.compile(r"/v2(\.[0-9]+)?$")
 IMAGE_SERVICE_TYPE = "image"
@@ -34,10 +34,24 @@ def v3_url(auth_url: str) -> str:
     return base if base.endswith("/v3") else base + "/v3"
 
 
+class _Session(ks_session.Session):
+    """keystoneauth1's session, retrying identity requests on 429 and 5xx as image requests are retried:
+    its own default retries none of them, so one busy moment of Keystone (e.g. a "database is locked"
+    500 when an audit asks for many tokens at once) would fail a target for good. A wrong password is a
+    401, never retried: it would count again towards a lockout."""
+
+    status_retries = 0
+
+    def request(self, url: str, method: str, **kwargs: Any) -> Any:  # type: ignore[override] # passes all on
+        kwargs.setdefault("status_code_retries", self.status_retries)
+        kwargs.setdefault("retriable_status_codes", sorted(RETRY_STATUS))
+        return super().request(url, method, **kwargs)
+
+
 def session_for(transport: Transport, *, cert: Any = None) -> ks_session.Session:
     """A keystoneauth1 session on the transport's ``requests.Session``, with the transport's TLS setting."""
     options = transport.options
-    return ks_session.Session(
+    session = _Session(
         session=transport.session,
         verify=options.verify,
         cert=cert,
@@ -48,6 +62,8 @@ def session_for(transport: Transport, *, cert: Any = None) -> ks_session.Session
         app_name="imagelint",
         app_version=__version__,
     )
+    session.status_retries = options.retries
+    return session
 
 
 def identity_error(exc: Exception, transport: Transport) -> SourceError:
