@@ -16,6 +16,7 @@ from imagelint.judgement.result import (
     Finding,
     ImageRef,
     PolicyInfo,
+    Remediation,
     RunResult,
     Severity,
     Status,
@@ -35,8 +36,18 @@ def finding(i: int, name: str, target: str) -> Finding:
         image=ImageRef(id=f"id-{i}", name=name, visibility="public", owner=None),
         attributes={"name": name, "n": i, "tags": [name, "x"]},
         waiver=Waiver(policy="p*", reason="r", expires="2027-01-01", selector="id=x") if i % 7 == 0 else None,
+        baselined=i % 6 == 1,
         target=target,
+        state=("new", "unchanged", None)[i % 3],
+        remediation=FIX if i % 2 else None,
     )
+
+
+class Attributes(dict):
+    """A mapping marshal does not write."""
+
+
+FIX = Remediation(text="Protect it.", commands={"openstack": "openstack image set --protected {id}"})
 
 
 @settings(max_examples=30, deadline=None)
@@ -63,6 +74,26 @@ def test_lone_surrogates_and_nul_survive():
     odd = finding(1, "bad\ud800name\x00\u2028", "t")
     part = spill.add([odd])
     assert list(spill.findings([part])) == [odd]
+
+
+def test_deep_values_and_what_marshal_does_not_write_come_back_equal():
+    deep: object = "leaf"
+    for _ in range(1200):  # deeper than json.loads reads (about 1,000) and than pickle writes
+        deep = [deep]
+    odd = [
+        replace(finding(1, "deep", "t"), attributes={"x": deep}),
+        replace(finding(2, "subclass", "t"), attributes=Attributes(a=1)),  # not a dict to marshal: pickled
+        finding(3, "plain", "t"),
+    ]
+    spill = Spill()
+    got = list(spill.findings([spill.add(odd)]))
+    assert got[1:] == odd[1:]
+    depth, value = 0, got[0].attributes["x"]
+    while isinstance(value, list):  # not ==: comparing 1,200 nested lists recurses past Python's limit
+        depth, value = depth + 1, value[0]
+    assert (depth, value) == (1200, "leaf") and got[0].image == odd[0].image
+    assert isinstance(got[2].severity, Severity) and isinstance(got[2].status, Status)
+    assert got[2].remediation is FIX  # shared objects come back as themselves, written once
 
 
 def spilled_estate(n: int) -> tuple[RunResult, list[Finding]]:
@@ -99,7 +130,7 @@ def test_the_reports_group_spilled_findings_without_reading_them_all_into_memory
     held = sum(1 for o in gc.get_objects() if isinstance(o, Finding)) - before
     assert held < 10, held
     groups = context["view"]["groups"]
-    assert sum(len(g["open"]) + len(g["waived"]) for g in groups.values()) == 3000
+    assert sum(len(g["open"]) + len(g["waived"]) + len(g["baselined"]) for g in groups.values()) == 3000
 
 
 def test_grouped_spilled_findings_read_back_as_the_findings_in_memory():

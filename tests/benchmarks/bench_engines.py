@@ -45,10 +45,10 @@ def child(args: argparse.Namespace) -> None:
     """One measurement; prints a JSON line {seconds, pairs, images, findings, rss_mb}."""
     from imagelint.engines import create_engine
     from imagelint.judgement.evaluate import evaluate
-    from imagelint.policy import bundled_policy_dir, load_policies
+    from imagelint.policy import bundled_pack, load_policies
     from imagelint.sources import SnapshotSource
 
-    policies = load_policies([args.policies or bundled_policy_dir()])
+    policies = load_policies([args.policies or bundled_pack()])  # the default pack (ims), as check uses
     start = time.perf_counter()
     if args.mode == "parse":
         images = sum(len(page) for page in SnapshotSource(args.input).pages())

@@ -147,7 +147,7 @@ def child(args: argparse.Namespace) -> None:
 
     from imagelint.engines import create_engine
     from imagelint.judgement.evaluate import evaluate
-    from imagelint.policy import bundled_policy_dir, load_policies
+    from imagelint.policy import bundled_pack, load_policies
     from imagelint.sources.api import ApiOptions, ApiSource
     from imagelint.sources.auth import TokenAuth
     from imagelint.sources.interface import SourceError
@@ -167,7 +167,7 @@ def child(args: argparse.Namespace) -> None:
             print(json.dumps({"seconds": 0, "images": images, "pages": source.pages_fetched, "error": str(exc)}))
             return
     else:
-        policies = load_policies([bundled_policy_dir()])
+        policies = load_policies([bundled_pack()])  # the default pack (ims), as check --endpoint uses
         engine = create_engine("auto", policies, NOW)
         judged: ImageSource = source
         if args.mode == "eval":  # the same pages, fetched before the clock starts: evaluation alone
