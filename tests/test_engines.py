@@ -284,3 +284,27 @@ def test_cel_cpp_computes_a_constant_variable_once(tmp_path):
 
     engine = CelCppEngine(load_policies([path]), NOW)
     assert engine.codes[0] == '(((timestamp(image.created_at) >= (timestamp("2026-10-28T00:00:00Z"))) ? 0 : 1))'
+
+
+def test_findings_made_without_init_are_whole_findings():
+    """evaluate() and the spill file build Findings by filling their __dict__ (``result.built``); each must
+    have every field the dataclass declares, and equal the Finding its constructor makes of them."""
+    from dataclasses import fields
+
+    from imagelint.judgement.evaluate import evaluate
+    from imagelint.judgement.result import Finding, ImageRef
+    from imagelint.judgement.spill import Spill
+    from imagelint.policy import bundled_pack
+    from imagelint.sources import SnapshotSource
+    from imagelint.sources.snapshot import sample_fleet_path
+
+    policies = load_policies([bundled_pack()])
+    engine = create_engine(EngineName.COMPILED, policies, NOW)
+    result = evaluate(SnapshotSource(str(sample_fleet_path())), policies, engine, now="now")
+    spill = Spill()
+    read_back = list(spill.findings([spill.add(result.findings)]))
+    assert len(result.findings) == len(read_back) > 100
+    for finding in [*result.findings, *read_back]:
+        assert finding == Finding(**{f.name: getattr(finding, f.name) for f in fields(Finding)})
+        assert finding.image == ImageRef(**{f.name: getattr(finding.image, f.name) for f in fields(ImageRef)})
+    assert read_back == list(result.findings)

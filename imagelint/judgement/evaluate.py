@@ -16,7 +16,7 @@ from typing import Any
 from imagelint import __version__
 from imagelint.deadline import Deadline
 from imagelint.engines import ERROR, FAIL, PASS, SKIP, Engine
-from imagelint.judgement.result import Finding, ImageRef, RunResult, RunSummary, Severity, Status
+from imagelint.judgement.result import Finding, ImageRef, RunResult, RunSummary, Severity, Status, built
 from imagelint.policy.model import Policy
 from imagelint.sources.interface import ImageSource, SourceError
 
@@ -135,7 +135,8 @@ def _findings(
         attributes = {k: image[k] for k in keys if k in image}
         for code, validation, message in outcomes:
             out.append(
-                Finding(
+                built(  # Finding(...) without its field-by-field __init__: this runs for every failure
+                    Finding,
                     policy=policy.name,
                     severity=policy.severity,
                     status=_STATUS[code],
@@ -143,7 +144,10 @@ def _findings(
                     message=message,
                     image=ref,
                     attributes=attributes,
+                    waiver=None,
+                    baselined=False,
                     target=target,
+                    state=None,
                     remediation=policy.remediation,
                 )
             )

@@ -12,7 +12,7 @@ import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 class Severity(enum.IntEnum):
@@ -47,6 +47,18 @@ class Status(str, enum.Enum):
     ERROR = "error"
 
 
+_T = TypeVar("_T")
+
+
+def built(cls: type[_T], **values: Any) -> _T:
+    """A frozen dataclass instance from all its field values, without its ``__init__``: that sets each field
+    through ``object.__setattr__`` (1.8 µs for a ``Finding``, made for every failure of every image), while
+    filling ``__dict__`` gives the same object in a fraction of it. Every field must be given."""
+    made = object.__new__(cls)
+    made.__dict__.update(values)
+    return made
+
+
 @dataclass(frozen=True)
 class ImageRef:
     """The identifying attributes of an image, as reported in every finding."""
@@ -62,11 +74,15 @@ class ImageRef:
 
     @classmethod
     def of(cls, image: Mapping[str, Any]) -> ImageRef:
-        def text(key: str) -> str | None:
-            value = image.get(key)
-            return None if value is None else str(value)
-
-        return cls(id=str(image["id"]), name=text("name"), visibility=text("visibility"), owner=text("owner"))
+        get = image.get
+        name, visibility, owner = get("name"), get("visibility"), get("owner")
+        return built(
+            cls,
+            id=str(image["id"]),
+            name=None if name is None else str(name),
+            visibility=None if visibility is None else str(visibility),
+            owner=None if owner is None else str(owner),
+        )
 
 
 CLOUDS = ("openstack", "huaweicloud")

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any, overload
 
-from imagelint.judgement.result import Finding, ImageRef, Severity, Status
+from imagelint.judgement.result import Finding, ImageRef, Severity, Status, built
 
 _BLOCK = 1 << 20
 
@@ -180,18 +180,15 @@ def _decode(data: bytes, shared: list[Any]) -> Finding:
     policy, severity, status, validation, message, ref, attributes, waiver, baselined, target, state, fix = (
         marshal.loads(data[1:])  # our own temporary file, written by this process
     )
-    # Both classes are frozen dataclasses: filling __dict__ skips their __init__'s object.__setattr__ per
-    # field (most of what reading a finding back cost), and gives the same object.
-    image = object.__new__(ImageRef)
-    image.__dict__.update(zip(("id", "name", "visibility", "owner"), ref, strict=True))
-    finding = object.__new__(Finding)
-    finding.__dict__.update(
+    image_id, name, visibility, owner = ref
+    return built(
+        Finding,
         policy=policy,
         severity=_SEVERITIES[severity],
         status=_STATUSES[status],
         validation=validation,
         message=message,
-        image=image,
+        image=built(ImageRef, id=image_id, name=name, visibility=visibility, owner=owner),
         attributes=attributes,
         waiver=shared[waiver],
         baselined=baselined,
@@ -199,4 +196,3 @@ def _decode(data: bytes, shared: list[Any]) -> Finding:
         state=state,
         remediation=shared[fix],
     )
-    return finding
