@@ -135,9 +135,14 @@ def _jobs(targets: list[Target], env: Mapping[str, str], args: argparse.Namespac
         target_settings(target, env)  # every variable and reference checked before any token request
     if len(targets) < 2 or args.jobs < 2:
         return [_job(t, env, args, floor) for t in targets]
-    with ThreadPoolExecutor(max_workers=min(args.jobs, len(targets)), thread_name_prefix="open") as pool:
+    pool = ThreadPoolExecutor(max_workers=min(args.jobs, len(targets)), thread_name_prefix="open")
+    try:
         # map() gives the results, and re-raises the first ConfigError, in the targets' order
         return list(pool.map(lambda t: _job(t, env, args, floor), targets))
+    finally:
+        # after a ConfigError or a SIGINT, the targets not yet opened are not opened (no token requests the
+        # run will not use); those being opened end within their --timeout
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor: int) -> Job:
