@@ -109,6 +109,11 @@ _body = st.sampled_from(
         "x != null",
         "type(x) == int",
         "x in [1, 'a']",
+        # over a list of string literals the compiled engine unrolls filter/map, x a constant
+        "x in image && image[x] != null",
+        "!(x in image && type(image[x]) == string && image[x] in ['a', 'b'])",
+        "image[x] > 1",
+        "x + '!'",
     ]
 )
 expressions: st.SearchStrategy[str] = st.deferred(lambda: st.one_of(atoms, atoms, atoms, _compound()))
@@ -220,6 +225,18 @@ def test_random_expressions_compiled_equals_cel_cpp(source, image):
         ("{1: 'x'}[image.a]", {"a": 1.0}),
         ("image.m.k", {"m": {"k": 2}}),
         ("has(image.m.k)", {"m": 1}),
+        # filter/map over string literals, unrolled: order, errors and shadowing as in a loop
+        ("['a', 'b', 'c'].filter(x, image[x] > 1)", {"a": 2, "b": "s", "c": 3}),
+        ("['a', 'c'].filter(x, image[x] > 1)", {"a": 2, "c": 3}),
+        ("['a', 'zz', 'b'].filter(x, !(x in image && type(image[x]) != null_type))", {"a": None, "b": 1}),
+        ("['a', 'b'].map(x, x + '!')", {}),
+        ("['a', 'b'].map(x, x in image, x + '?')", {"b": 1}),
+        ("['a', 'b'].map(x, x in image, image[x] / 0)", {"b": 1}),
+        ("['a', 'b'].exists(x, ['c'].filter(x, x == 'c').size() == 1 && x == 'b')", {}),
+        ("image.l.all(x, ['a'].filter(x, x == 'a')[0] == 'a' && x > 0)", {"l": [1, 2]}),
+        ("['a'].filter(x, image.l.exists(x, x == 1))", {"l": [1]}),
+        ("['a', 'b'].filter(y, ['a'].map(x, x + y)[0] == 'aa')", {}),
+        (f"[{', '.join(repr(str(i)) for i in range(40))}].filter(x, x in image)", {"7": 1, "39": 2}),
     ],
 )
 def test_chosen_cases_compiled_equals_cel_cpp(source, image):

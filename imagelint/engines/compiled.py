@@ -35,16 +35,17 @@ from typing import Any
 
 import lark
 import re2
-from re2 import _re2
 
 from imagelint.engines import celvalues as cv
 from imagelint.engines.celvalues import CelError
 from imagelint.engines.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, EvalFailure, NonBool, Outcome
+from imagelint.engines.regex import Matcher
 from imagelint.policy import library
 from imagelint.policy.celtree import TIMESTAMP_ACCESSORS
 from imagelint.policy.model import Expr, Policy
 
 MAX_BITS = 62  # validations per policy the code's bitmask holds; more: judged expression by expression
+MAX_UNROLLED = 32  # a filter()/map() over at most this many string literals is compiled element by element
 
 
 class Unsupported(Exception):
@@ -52,47 +53,32 @@ class Unsupported(Exception):
 
 
 # --- linear-time matches() ------------------------------------------------------------------------------
-# RE2 through the binding's compiled program (about 0.5 µs a search, where re2.search costs 3-4 µs building
-# match objects), never Python's backtracking ``re``: subjects come from other tenants.
-
-_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
-_NO_MATCH = (-1, -1)
+# RE2 through regex.Matcher (the binding's compiled program, or plain Python for the library's own patterns),
+# never a backtracking ``re`` on a pattern it could not bound: subjects come from other tenants.
 
 
-def _re2_options() -> Any:
-    options = re2.Options()
-    options.never_capture = True
-    return options
+def _matcher(pattern: str) -> Callable[[Any], bool]:
+    test = Matcher(pattern).test  # raises re2.error for a pattern RE2 refuses
 
-
-class _Regex:
-    __slots__ = ("_match",)
-
-    def __init__(self, pattern: str) -> None:
-        re2.compile(pattern)  # raises re2.error for a pattern RE2 refuses
-        program = _re2.RE2(pattern.encode("utf-8"), _re2_options())
-        if not program.ok():
-            raise re2.error(program.error())
-        self._match = program.Match
-
-    def __call__(self, text: Any) -> bool:
+    def matches(text: Any) -> bool:
         if type(text) is not str:
             raise cv.no_overload("matches", text, "")
         try:
-            data = text.encode("utf-8")
+            return test(text)
         except UnicodeEncodeError:
             raise CelError("invalid UTF-8 in matches() subject") from None
-        return bool(self._match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH)
+
+    return matches
 
 
-_PATTERNS: dict[str, _Regex | CelError] = {}
+_PATTERNS: dict[str, Callable[[Any], bool] | CelError] = {}
 
 
-def _regex(pattern: str) -> _Regex:
+def _regex(pattern: str) -> Callable[[Any], bool]:
     found = _PATTERNS.get(pattern)
     if found is None:
         try:
-            found = _Regex(pattern)
+            found = _matcher(pattern)
         except re2.error as exc:
             found = CelError(f"invalid regular expression: {exc}")
         if len(_PATTERNS) < 4096:  # patterns computed at run time must not grow this without bound
@@ -397,7 +383,8 @@ class _Scope:
     """What identifiers mean while compiling one expression: macro variables and the policy's variables."""
 
     def __init__(self, variables: dict[str, tuple[str, Any]]) -> None:
-        self.bound: dict[str, str] = {}
+        self.bound: dict[str, str] = {}  # macro variable -> the Python name that holds it
+        self.constants: dict[str, str] = {}  # macro variable -> its string, in a macro unrolled over literals
         self.variables = variables  # NAME -> ("const", value) | ("error", CelError) | ("call", function)
 
 
@@ -665,10 +652,13 @@ class Compiler:
         return values
 
     def _literal_of(self, node: lark.Tree) -> Any:
-        while isinstance(node, lark.Tree) and node.data != "literal" and len(node.children) == 1:
+        """The value of a literal, or of a macro variable unrolled over literals (else ``_MISSING``)."""
+        while isinstance(node, lark.Tree) and node.data not in ("literal", "ident") and len(node.children) == 1:
             node = node.children[0]  # type: ignore[assignment]
         if isinstance(node, lark.Tree) and node.data == "literal":
             return self._literal_value(node)
+        if isinstance(node, lark.Tree) and node.data == "ident":
+            return self.scope.constants.get(str(_tokens(node)[0]), _MISSING)
         return _MISSING
 
     def _unary(self, node: lark.Tree) -> ast.expr:
@@ -734,6 +724,8 @@ class Compiler:
 
     def _ident(self, node: lark.Tree) -> ast.expr:
         text = str(_tokens(node)[0])
+        if text in self.scope.constants:
+            return ast.Constant(self.scope.constants[text])
         if text in self.scope.bound:
             return _name(self.scope.bound[text])
         if text == "image":
@@ -1000,8 +992,10 @@ class Compiler:
                 test: ast.expr = _is(_call("type", value[0]), _name(python))
                 return ast.UnaryOp(op=ast.Not(), operand=test) if operator == "relation_ne" else test
         if operator == "relation_in":
-            strings = self._string_list(right)
             value = self._pure_value(left)
+            if value is not None and value[1] is str and self._image_key(right):  # "x" in image: a key test
+                return ast.Compare(left=value[0], ops=[ast.In()], comparators=[_name("image")])
+            strings = self._string_list(right)
             if strings is None or value is None:
                 return None
             return self._in(left, right)  # type(x) is str and x in {...}: x is a pure value
@@ -1023,8 +1017,8 @@ class Compiler:
     def _pure_value(self, node: lark.Tree) -> tuple[ast.expr, type | None] | None:
         """``node`` as a Python expression that cannot raise, with its Python type where known, or None."""
         node = _unwrap(node)
-        if node.data == "literal":
-            value = self._literal_value(node)
+        if node.data in ("literal", "ident"):
+            value = self._literal_of(node)
             if value is None or type(value) in (bool, int, float, str):
                 return ast.Constant(value), type(value)
             return None
@@ -1069,6 +1063,8 @@ class Compiler:
                 field = self._image_field(left)
                 if field is not None:
                     self.facts[field] = str
+            elif operator == "relation_in" and self._image_key(right) and type(self._literal_of(left)) is str:
+                self.facts.setdefault(self._literal_of(left), None)
 
     # --- macros ------------------------------------------------------------------------------------------
 
@@ -1080,12 +1076,13 @@ class Compiler:
         return str(_tokens(node)[0])
 
     def _in_scope(self, var: str, node: lark.Tree, target: str, guarded: bool) -> list[ast.stmt]:
-        saved = dict(self.scope.bound)
+        saved, saved_constants = dict(self.scope.bound), dict(self.scope.constants)
         self.scope.bound[var] = self._loop_names[-1]
+        self.scope.constants.pop(var, None)  # an unrolled outer macro's variable of the same name is shadowed
         try:
             return self._guarded(node, target) if guarded else self._sub_block(node, target)
         finally:
-            self.scope.bound = saved
+            self.scope.bound, self.scope.constants = saved, saved_constants
 
     _loop_names: list[str] = []
 
@@ -1093,6 +1090,9 @@ class Compiler:
         if len(args) not in ((2, 3) if name == "map" else (2,)):
             raise Unsupported(f".{name}() with {len(args)} argument(s)")
         var = self._macro_var(args[0])
+        strings = self._string_list(target_node)
+        if name in ("filter", "map") and strings is not None and len(strings) <= MAX_UNROLLED:
+            return self._unrolled(name, var, strings, args)
         items = self._temp(_call("iterate", self.expr(target_node), ast.Constant(name)))
         loop_var = self.fresh("_m")
         self._loop_names = [*self._loop_names, loop_var]
@@ -1100,6 +1100,38 @@ class Compiler:
             return self._macro_body(name, var, items, loop_var, args)
         finally:
             self._loop_names = self._loop_names[:-1]
+
+    def _unrolled(self, name: str, var: str, strings: list[str], args: list[lark.Tree]) -> ast.expr:
+        """``["a", "b"].filter(k, P(k))`` as ``P("a")``, then ``P("b")``, in order: each ``k`` a constant, so
+        that ``image[k]`` is a field the facts of a short-circuit chain can know (``present(image[k])``)."""
+        result = self.fresh()
+        self.block.append(_assign(result, ast.List(elts=[], ctx=ast.Load())))
+        append = ast.Attribute(value=_name(result), attr="append", ctx=ast.Load())
+        saved_bound, saved_constants = dict(self.scope.bound), dict(self.scope.constants)
+        self.scope.bound.pop(var, None)  # an outer macro's variable of the same name is shadowed
+        try:
+            for text in strings:
+                self.scope.constants[var] = text
+                if name == "filter" or len(args) == 3:
+                    value: ast.expr = ast.Constant(text)
+                    if name == "map":
+                        value = _name(self.fresh())
+                    pure = self._pure(args[1])
+                    keep: list[ast.stmt] = []
+                    if pure is None:
+                        test = self.fresh()
+                        keep = self._sub_block(args[1], test)
+                        pure = _is(_call("truth", _name(test), ast.Constant(name)), ast.Constant(True))
+                    mapped = [] if name == "filter" else self._sub_block(args[2], value.id)  # type: ignore[attr-defined]
+                    keep_it = ast.Expr(ast.Call(func=append, args=[value], keywords=[]))
+                    self.block += [*keep, ast.If(test=pure, body=[*mapped, keep_it], orelse=[])]
+                else:
+                    value = _name(self.fresh())
+                    self.block += self._sub_block(args[1], value.id)  # type: ignore[attr-defined]
+                    self.block.append(ast.Expr(ast.Call(func=append, args=[value], keywords=[])))
+        finally:
+            self.scope.bound, self.scope.constants = saved_bound, saved_constants
+        return _name(result)
 
     def _macro_body(self, name: str, var: str, items: str, loop_var: str, args: list[lark.Tree]) -> ast.expr:
         result, step = self.fresh(), self.fresh()
