@@ -317,3 +317,18 @@ def test_list_and_explain_say_which_engine_judges_each_policy(cli, tmp_path):
     assert run.stderr.count("\n") == 1 and "policy deep cannot be compiled" in run.stderr, run.stderr
     run = cli("check", "--sample", "--policies", str(tmp_path))
     assert run.returncode in (0, 1) and "(compiled, cel-cpp for 1 of 2 policies)" in run.stderr
+
+
+@pytest.mark.parametrize("pack", ["ims", "openstack"])
+def test_the_peephole_rewrites_change_no_verdict_or_message(pack):
+    """Both bundled packs compiled with and without the peephole rewrites, over a fleet with adversarial
+    images: the same codes, validations and messages for every image, from a pack function that is shorter."""
+    from imagelint.policy import bundled_pack
+    from tests.fleetgen import generate_fleet
+
+    policies = load_policies([bundled_pack(pack)])
+    fleet = generate_fleet(1500, seed=11, varied=True)
+    plain, optimised = (CompiledEngine(policies, NOW, optimise=o) for o in (False, True))
+    for image in fleet:
+        assert optimised.evaluate(image, plain=True) == plain.evaluate(image, plain=True), image["id"]
+    assert len(optimised.pack.__code__.co_code) < 0.8 * len(plain.pack.__code__.co_code)

@@ -37,6 +37,7 @@ import lark
 import re2
 
 from imagelint.engines import celvalues as cv
+from imagelint.engines import peephole
 from imagelint.engines.celvalues import CelError
 from imagelint.engines.interface import ERROR, FAIL, PASS, SKIP, Engine, EngineError, EvalFailure, NonBool, Outcome
 from imagelint.engines.regex import Matcher
@@ -391,7 +392,9 @@ class _Scope:
 class Compiler:
     """Turns expressions into Python functions sharing one namespace (runtime helpers and constants)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, optimise: bool = True) -> None:
+        """``optimise``: apply ``peephole`` to every function (off only to test the rewrites against)."""
+        self.optimise = optimise
         self.namespace: dict[str, Any] = dict(_RUNTIME)
         self._counter = itertools.count()
         self.block: list[ast.stmt] = []
@@ -400,6 +403,7 @@ class Compiler:
         # image fields known to be there where the code being built runs: field -> Python type, or None
         # when only its presence is known (see "short-circuit chains")
         self.facts: dict[str, type | None] = {}
+        self.bool_names: set[str] = {"_matches"}  # namespace callables that return a bool or raise (peephole)
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -444,6 +448,8 @@ class Compiler:
         )
         if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
             setattr(definition, "type_params", [])  # noqa: B010 - the attribute is unknown to 3.11's stubs
+        if self.optimise:
+            peephole.optimise(definition, self.bool_names)
         module = ast.Module(body=[definition], type_ignores=[])
         ast.fix_missing_locations(module)
         try:
@@ -577,9 +583,26 @@ class Compiler:
             special = self._type_test(left_node, right_node, operator.data == "relation_ne")
             if special is not None:
                 return special
+        if operator.data in _COMPARE and type(self._literal_of(right_node)) is int:
+            argument = self._size_call(left_node)
+            if argument is not None:  # size(x) == 0: size() gives an int, so Python compares as CEL does
+                return ast.Compare(
+                    left=_call("size", self.expr(argument)),
+                    ops=[_COMPARE[operator.data]],
+                    comparators=[ast.Constant(self._literal_of(right_node))],
+                )
         left = self.expr(left_node)
         right = self.expr(right_node)
         return _call(_OPS[operator.data], left, right)
+
+    def _size_call(self, node: lark.Tree) -> lark.Tree | None:
+        """X if ``node`` is ``size(X)``."""
+        node = _unwrap(node)
+        if node.data == "ident_arg" and str(_tokens(node)[0]) == "size" and "size" not in self.scope.bound:
+            args = _args(_trees(node)[0]) if _trees(node) else []
+            if len(args) == 1:
+                return args[0]
+        return None
 
     _relation = _addition = _multiplication = _binary
 
@@ -879,7 +902,10 @@ class Compiler:
                 matcher = _regex(pattern)
             except CelError as exc:  # a bad literal pattern is an error at run time, as in cel-cpp
                 return _call("_raise", self.bind(exc))
-            return ast.Call(func=self.bind(matcher), args=[self.expr(subject)], keywords=[])
+            function = self.bind(matcher)
+            if isinstance(function, ast.Name):
+                self.bool_names.add(function.id)
+            return ast.Call(func=function, args=[self.expr(subject)], keywords=[])
         return _call("_matches", self.expr(subject), self.expr(pattern_node))
 
     def _member_dot_arg(self, node: lark.Tree) -> ast.expr:
@@ -1365,14 +1391,15 @@ class CompiledEngine(Engine):
         now: dt.datetime,
         *,
         fallback: Callable[[list[Policy], dt.datetime], Engine] | None = None,
+        optimise: bool = True,
     ) -> None:
         """``fallback`` builds the engine for the policies outside the compiled subset (``--engine auto``);
-        without it such a policy is an ``EngineError``."""
+        without it such a policy is an ``EngineError``. ``optimise=False`` leaves out the peephole rewrites."""
         self.cel_now = cv.from_datetime(now)
         self.compiled: list[_Policy | None] = []
         self._functions: dict[int, Callable] = {}
         self.reasons: dict[int, str] = {}  # policy index -> why another engine judges it
-        compiler = Compiler()  # one namespace; every name in it is fresh, so policies keep their own
+        compiler = Compiler(optimise=optimise)  # one namespace; every name in it is fresh, so policies keep their own
         for index, policy in enumerate(policies):
             try:
                 compiled, functions = compile_policy(policy, self.cel_now, compiler)
