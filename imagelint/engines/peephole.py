@@ -31,7 +31,7 @@ property-generated expressions and images) and tests/test_engines.py the whole p
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 BOOL_HELPERS = frozenset({"logical_not", "and_rest", "or_rest", "truth", "has"})
 """Runtime helpers (``imagelint.engines.celvalues``) that return a bool or raise."""
@@ -42,8 +42,9 @@ _FLIP: dict[type, type] = {ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.Not
 def optimise(function: ast.FunctionDef, bool_names: Iterable[str] = ()) -> ast.FunctionDef:
     """``function`` rewritten in place (and returned); ``bool_names``: more callables that return bools."""
     _Expressions().visit(function)
-    known = _bool_names(function, BOOL_HELPERS | frozenset(bool_names))
-    _Statements(known, BOOL_HELPERS | frozenset(bool_names)).visit(function)
+    calls = BOOL_HELPERS | frozenset(bool_names)
+    _Statements(_typed_names(function, lambda v, known: _is_bool(v, known, calls)), calls).visit(function)
+    _Strings(_typed_names(function, _is_str)).visit(function)
     _fill(function)
     return function
 
@@ -273,18 +274,65 @@ def _stores(function: ast.FunctionDef) -> dict[str, list[ast.expr | None]]:
     return out
 
 
-def _bool_names(function: ast.FunctionDef, calls: frozenset[str]) -> set[str]:
-    """The names that hold only bools: the greatest set whose every assignment is bool-typed given the set."""
+def _typed_names(function: ast.FunctionDef, typed: Callable[[ast.expr, set[str]], bool]) -> set[str]:
+    """The names that hold only values of one kind: the greatest set whose every assignment is ``typed``
+    given the set (a bool, a str)."""
     stores = _stores(function)
     known = {name for name, values in stores.items() if all(v is not None for v in values)}
     changed = True
     while changed:
         changed = False
         for name in list(known):
-            if not all(_is_bool(v, known, calls) for v in stores[name] if v is not None):
+            if not all(typed(v, known) for v in stores[name] if v is not None):
                 known.discard(name)
                 changed = True
     return known
+
+
+def _is_str(node: ast.expr, known: set[str]) -> bool:
+    """``node`` gives a str or raises: a str constant, ``string()``, a ``+`` of strs, an ``add()`` with a str
+    operand (CEL's ``+`` of a string and anything else raises), a ``?:`` of strs, such a name."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) is str
+    if isinstance(node, ast.Name):
+        return node.id in known
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.Add) and _is_str(node.left, known) and _is_str(node.right, known)
+    if isinstance(node, ast.IfExp):
+        return _is_str(node.body, known) and _is_str(node.orelse, known)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        if node.func.id == "to_string" and len(node.args) == 1:
+            return True
+        if node.func.id == "add" and len(node.args) == 2:
+            return _is_str(node.args[0], known) or _is_str(node.args[1], known)
+    return False
+
+
+class _Strings(ast.NodeTransformer):
+    """``add(a, b)`` of two strs -> ``a + b``; ``string()`` of a constant -> its text (CEL's own format)."""
+
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if not isinstance(node.func, ast.Name) or node.keywords:
+            return node
+        if node.func.id == "add" and len(node.args) == 2 and all(_is_str(a, self.known) for a in node.args):
+            return ast.BinOp(left=node.args[0], op=ast.Add(), right=node.args[1])
+        if node.func.id == "to_string" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
+            value = node.args[0].value
+            if type(value) in (str, int, bool):
+                return ast.Constant(
+                    value
+                    if type(value) is str
+                    else "true"
+                    if value is True
+                    else "false"
+                    if value is False
+                    else str(value)
+                )
+        return node
 
 
 class _Statements(ast.NodeTransformer):
@@ -326,6 +374,14 @@ class _Statements(ast.NodeTransformer):
                 out += done if isinstance(done, list) else [done] if done is not None else []
             return out
         self.generic_visit(node)
+        if (
+            isinstance(node.test, ast.Name)
+            and node.test.id in self.known
+            and len(node.orelse) == 1
+            and isinstance(node.orelse[0], ast.If)
+            and ast.dump(node.orelse[0].test) == ast.dump(_not(node.test))
+        ):
+            node.orelse = node.orelse[0].body  # if X: ... elif not X: B else: C, X a bool: C cannot run
         first = node.body[0] if node.body else None
         if isinstance(first, ast.If) and _rereadable(node.test) and ast.dump(first.test) == ast.dump(node.test):
             node.body = first.body + node.body[1:]  # the same test, just passed: its else cannot run
