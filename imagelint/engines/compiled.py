@@ -429,7 +429,8 @@ class Compiler:
             self.block, self.scope, self.facts = saved_block, saved_scope, saved_facts
         return self._define(statements)
 
-    def _define(self, statements: list[ast.stmt]) -> Callable:
+    def _define(self, statements: list[ast.stmt], *, optimise: bool = True) -> Callable:
+        """``def _fN(image): statements``, compiled; ``optimise=False`` for statements rewritten already."""
         name = self.fresh("_f")
         definition = ast.FunctionDef(
             name=name,
@@ -448,7 +449,7 @@ class Compiler:
         )
         if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
             setattr(definition, "type_params", [])  # noqa: B010 - the attribute is unknown to 3.11's stubs
-        if self.optimise:
+        if optimise and self.optimise:
             peephole.optimise(definition, self.bool_names)
         module = ast.Module(body=[definition], type_ignores=[])
         ast.fix_missing_locations(module)
@@ -1298,7 +1299,9 @@ def compile_policy(policy: Policy, now: Any, compiler: Compiler) -> tuple[_Polic
     if len(policy.validations) > MAX_BITS:
         return _Policy(None, slot, fixed), functions
     block = _code_block(policy, compiler, variables, slot)
-    compiler._define([*block, ast.Return(value=_name(slot))])  # alone, to find out now whether it compiles
+    if compiler.optimise:  # once here: the pack's function is made of these blocks as they are
+        block = peephole.optimise_block(block, compiler.bool_names)
+    compiler._define([*block, ast.Return(value=_name(slot))], optimise=False)  # alone: does it compile?
     return _Policy(block, slot, fixed), functions
 
 
@@ -1442,7 +1445,7 @@ class CompiledEngine(Engine):
             statements += compiled.block
             slots.append(_name(compiled.slot))
         statements.append(ast.Return(value=ast.List(elts=slots, ctx=ast.Load())))
-        return compiler._define(statements)
+        return compiler._define(statements, optimise=False)  # each block was rewritten by compile_policy
 
     # --- primitives --------------------------------------------------------------------------------------
 

@@ -43,10 +43,31 @@ def optimise(function: ast.FunctionDef, bool_names: Iterable[str] = ()) -> ast.F
     """``function`` rewritten in place (and returned); ``bool_names``: more callables that return bools."""
     _Expressions().visit(function)
     calls = BOOL_HELPERS | frozenset(bool_names)
-    _Statements(_typed_names(function, lambda v, known: _is_bool(v, known, calls)), calls).visit(function)
-    _Strings(_typed_names(function, _is_str)).visit(function)
+    stores = _stores(function)  # before the statements' rewrites: a superset of the stores after them
+    strings = _typed_names(stores, _is_str)
+    _Statements(_typed_names(stores, lambda v, known: _is_bool(v, known, calls)), calls, strings).visit(function)
     _fill(function)
     return function
+
+
+def optimise_block(statements: list[ast.stmt], bool_names: Iterable[str] = ()) -> list[ast.stmt]:
+    """``statements`` (a function body without its ``def``) rewritten."""
+    holder = ast.FunctionDef(
+        name="_",
+        args=ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg="image")],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=[],
+        ),
+        body=list(statements),
+        decorator_list=[],
+        returns=None,
+    )
+    return optimise(holder, bool_names).body
 
 
 # --- expressions -----------------------------------------------------------------------------------------------
@@ -274,10 +295,9 @@ def _stores(function: ast.FunctionDef) -> dict[str, list[ast.expr | None]]:
     return out
 
 
-def _typed_names(function: ast.FunctionDef, typed: Callable[[ast.expr, set[str]], bool]) -> set[str]:
+def _typed_names(stores: dict[str, list[ast.expr | None]], typed: Callable[[ast.expr, set[str]], bool]) -> set[str]:
     """The names that hold only values of one kind: the greatest set whose every assignment is ``typed``
     given the set (a bool, a str)."""
-    stores = _stores(function)
     known = {name for name, values in stores.items() if all(v is not None for v in values)}
     changed = True
     while changed:
@@ -308,37 +328,26 @@ def _is_str(node: ast.expr, known: set[str]) -> bool:
     return False
 
 
-class _Strings(ast.NodeTransformer):
+def _string_call(node: ast.Call, known: set[str]) -> ast.expr:
     """``add(a, b)`` of two strs -> ``a + b``; ``string()`` of a constant -> its text (CEL's own format)."""
-
-    def __init__(self, known: set[str]) -> None:
-        self.known = known
-
-    def visit_Call(self, node: ast.Call) -> ast.expr:
-        self.generic_visit(node)
-        if not isinstance(node.func, ast.Name) or node.keywords:
-            return node
-        if node.func.id == "add" and len(node.args) == 2 and all(_is_str(a, self.known) for a in node.args):
-            return ast.BinOp(left=node.args[0], op=ast.Add(), right=node.args[1])
-        if node.func.id == "to_string" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
-            value = node.args[0].value
-            if type(value) in (str, int, bool):
-                return ast.Constant(
-                    value
-                    if type(value) is str
-                    else "true"
-                    if value is True
-                    else "false"
-                    if value is False
-                    else str(value)
-                )
+    if not isinstance(node.func, ast.Name) or node.keywords:
         return node
+    if node.func.id == "add" and len(node.args) == 2 and all(_is_str(a, known) for a in node.args):
+        return ast.BinOp(left=node.args[0], op=ast.Add(), right=node.args[1])
+    if node.func.id == "to_string" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
+        value = node.args[0].value
+        if type(value) is bool:
+            return ast.Constant("true" if value else "false")
+        if type(value) in (str, int):
+            return ast.Constant(str(value))
+    return node
 
 
 class _Statements(ast.NodeTransformer):
-    def __init__(self, known: set[str], calls: frozenset[str]) -> None:
-        self.known = known
+    def __init__(self, known: set[str], calls: frozenset[str], strings: set[str]) -> None:
+        self.known = known  # bool names
         self.calls = calls
+        self.strings = strings  # str names
 
     def _bool(self, node: ast.expr) -> bool:
         return _is_bool(node, self.known, self.calls)
@@ -363,7 +372,7 @@ class _Statements(ast.NodeTransformer):
                 return node.args[0]
             if node.func.id == "logical_not" and len(node.args) == 1:
                 return _not(node.args[0])
-        return node
+        return _string_call(node, self.strings)
 
     def visit_If(self, node: ast.If) -> ast.AST | list[ast.stmt]:
         name = _not_a_bool_guard(node.test)

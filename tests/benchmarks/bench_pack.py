@@ -1,7 +1,7 @@
 """Benchmark: the bundled pack against the same pack at an earlier commit, per image, on each engine.
 
     python tests/benchmarks/bench_pack.py [--before 2bba061] [--images 20000] [--reference-images 300] [--repeat 5]
-                                          [--engines cel-cpp,compiled,cel-python]
+                                          [--engines cel-cpp,compiled,cel-python] [--code-before REV]
 
 The pack of ``--before`` (``git archive`` of its ``policies/``, the hand-written CEL before the image
 library) and the working tree's pack are judged over the same generated fleet by the current code, each
@@ -11,6 +11,10 @@ alternated; one run each for cel-python (the reference, about 40 ms per image); 
 taken in this same run. The findings column shows both
 packs find the same things.
 
+With ``--code-before REV`` the comparison is of the code instead: the working tree's pack judged by the
+``imagelint`` and ``tests`` of REV (``git archive``, its own ``bench_engines.py --child``) and by the
+working tree's, alternated the same way.
+
 Not collected by pytest (``norecursedirs``); results go in docs/benchmarks.md.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import statistics
 import subprocess
 import sys
@@ -42,6 +47,26 @@ def pack_at(revision: str, into: Path) -> Path:
     return into / "policies"
 
 
+def code_at(revision: str, into: Path) -> Path:
+    """REV's ``imagelint`` and ``tests`` in ``into``: its ``bench_engines.py`` imports that code."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "imagelint", "tests"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "tests" / "benchmarks" / "bench_engines.py"
+
+
+def measure_with(script: Path, mode: str, path: Path, pack: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, str(script), "--child", mode, "--input", str(path), "--policies", str(pack)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="2bba061")
@@ -49,6 +74,7 @@ def main() -> None:
     parser.add_argument("--reference-images", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--engines", default="cel-cpp,compiled,cel-python", help="comma-separated, in this order")
+    parser.add_argument("--code-before", metavar="REV", help="compare REV's code with the working tree's, same pack")
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     from imagelint.policy import bundled_pack
@@ -57,23 +83,31 @@ def main() -> None:
         big, ref = Path(tmp, "big.jsonl"), Path(tmp, "ref.jsonl")
         write_fleet(big, args.images)
         write_fleet(ref, args.reference_images)
-        before = pack_at(args.before, Path(tmp, "before"))
         after = bundled_pack()  # the default pack, ims
+        if args.code_before:
+            old_script = code_at(args.code_before, Path(tmp, "code"))
+            before = after
+        else:
+            before = pack_at(args.before, Path(tmp, "before"))
         rows = []
         # cel-python, the reference, is too slow for more than a few hundred images and one run
         plan = [(e, ref, 1) if e == "cel-python" else (e, big, args.repeat) for e in engines]
         for engine, fleet, repeat in plan:
             # alternated, so that a change in the machine's load hits both packs alike
-            runs: dict[Path, list[dict[str, float]]] = {before: [], after: []}
+            runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
             for _ in range(repeat):
-                for pack in (before, after):
-                    runs[pack].append(measure(engine, fleet, 1, pack))
+                if args.code_before:
+                    runs["before"].append(measure_with(old_script, engine, fleet, after))
+                else:
+                    runs["before"].append(measure(engine, fleet, 1, before))
+                runs["after"].append(measure(engine, fleet, 1, after))
             old, new = (
-                {k: statistics.median(r[k] for r in runs[pack]) for k in runs[pack][0]} for pack in (before, after)
+                {k: statistics.median(r[k] for r in runs[side]) for k in runs[side][0]} for side in ("before", "after")
             )
             rows.append((engine, old, new))
+    compared = f"code at {args.code_before}" if args.code_before else f"pack at {args.before}"
     print(
-        f"fleet: generated images (~40 keys each); pack at {args.before} vs working tree; python "
+        f"fleet: generated images (~40 keys each); {compared} vs working tree; python "
         f"{sys.version.split()[0]}; cel-cpp and compiled medians of {args.repeat}, cel-python one run each"
     )
     print()
