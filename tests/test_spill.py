@@ -22,6 +22,7 @@ from imagelint.judgement.result import (
     Status,
     TargetInfo,
     Waiver,
+    tally,
 )
 from imagelint.judgement.spill import Spill
 
@@ -29,7 +30,7 @@ from imagelint.judgement.spill import Spill
 def finding(i: int, name: str, target: str) -> Finding:
     return Finding(
         policy=f"p{i % 3}",
-        severity=Severity.HIGH,
+        severity=Severity(i % 5),
         status=Status.FAIL if i % 2 else Status.ERROR,
         validation=None if i % 5 == 0 else i % 4,
         message=f"message {name}",
@@ -64,6 +65,8 @@ def test_round_trip_in_part_order(groups):
     assert len(got) == len(expected)
     assert list(got) == expected
     assert [got[i] for i in range(len(got))] == expected
+    # the counts noted when written are those of the findings read back (severities, waived, baselined)
+    assert got.tally() == tally(list(got)) == tally(expected)
     if expected:
         assert got[-1] == expected[-1] and list(got[1:3]) == expected[1:3]
     spill.close()

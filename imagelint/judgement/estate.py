@@ -39,9 +39,9 @@ from imagelint.judgement.result import (
     PolicyInfo,
     RunResult,
     RunSummary,
-    Severity,
     SourceInfo,
     TargetInfo,
+    tally,
 )
 from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
@@ -335,9 +335,7 @@ def assemble(
         for p in policies
     )
     kept = findings
-    by_severity = {s.label: 0 for s in reversed(Severity)}
-    for f in kept:
-        by_severity[f.severity.label] += 1
+    by_severity = tally(kept).by_severity  # spilled findings counted when written, not read back
     summary = RunSummary(
         images=sum(t.images for t in targets),
         policies=len(policies),

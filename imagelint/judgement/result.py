@@ -450,6 +450,29 @@ def _audit_dict(result: RunResult) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What a result counts of its findings."""
+
+    by_severity: dict[str, int]
+    waived: int
+    baselined: int
+
+
+def tally(findings: Sequence[Finding]) -> Tally:
+    """The counts of ``findings``, in one pass, or none for spilled findings (they noted them when written)."""
+    counted = getattr(findings, "tally", None)
+    if counted is not None:
+        return counted()  # type: ignore[no-any-return]
+    by_severity = {s.label: 0 for s in reversed(Severity)}
+    waived = baselined = 0
+    for f in findings:
+        by_severity[f.severity.label] += 1
+        waived += f.waiver is not None
+        baselined += f.baselined
+    return Tally(by_severity, waived, baselined)
+
+
 def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
     """The documented, stable JSON result object (see README "JSON result format").
 
@@ -457,10 +480,8 @@ def as_dict(result: RunResult, *, findings: bool = True) -> dict[str, Any]:
     that serialise the findings one by one.
     """
     s = result.summary
-    waived = baselined = 0
-    for f in result.findings:  # one pass: an audit's findings are read back from disk
-        waived += f.waiver is not None
-        baselined += f.baselined
+    counts = tally(result.findings)
+    waived, baselined = counts.waived, counts.baselined
     return {
         "tool": {"name": "imagelint", "version": result.tool_version},
         "engine": result.engine,

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any, overload
 
-from imagelint.judgement.result import Finding, ImageRef, Severity, Status, built
+from imagelint.judgement.result import Finding, ImageRef, Severity, Status, Tally, built
 
 _BLOCK = 1 << 20
 
@@ -60,6 +60,7 @@ class Spill:
         # removed by the OS as soon as it is closed, or when the process dies
         self._file = tempfile.TemporaryFile(prefix="imagelint-findings-")  # noqa: SIM115 - lives with the result
         self._offsets = array("q")
+        self._flags = bytearray()  # per finding: severity | waived << 3 | baselined << 4 (tally() counts them)
         self._end = 0
         self._lock = threading.Lock()
         self.shared: list[Any] = [None]
@@ -69,7 +70,11 @@ class Spill:
     def add(self, findings: Iterable[Finding]) -> range:
         """Write ``findings``; returns their indexes, for ``findings()`` to put them in order."""
         with self._lock:
-            lines = [self._encode(f) for f in findings]
+            kept = list(findings)
+            lines = [self._encode(f) for f in kept]
+            # indexed like _offsets: one per finding, then one for the end of the batch (never selected)
+            self._flags.extend(_flag(f) for f in kept)
+            self._flags.append(_NOT_A_FINDING)
             first = len(self._offsets)
             for line in lines:
                 self._offsets.append(self._end)
@@ -82,11 +87,12 @@ class Spill:
         """The findings of ``parts`` (what ``add`` returned), in that order."""
         with self._lock:
             self._file.flush()
-            starts, ends = array("q"), array("q")
+            starts, ends, flags = array("q"), array("q"), bytearray()
             for part in parts:
                 starts.extend(self._offsets[part.start : part.stop])
                 ends.extend(self._offsets[part.start + 1 : part.stop + 1])
-            return SpilledFindings(self._file.fileno(), starts, ends, self)
+                flags.extend(self._flags[part.start : part.stop])
+            return SpilledFindings(self._file.fileno(), starts, ends, self, bytes(flags))
 
     def close(self) -> None:
         self._file.close()
@@ -127,11 +133,24 @@ class Spill:
 class SpilledFindings(Sequence[Finding]):
     """The findings of a ``Spill``, read back on access (``pread``: no shared file position)."""
 
-    def __init__(self, fd: int, starts: array[int], ends: array[int], owner: Spill) -> None:
+    def __init__(self, fd: int, starts: array[int], ends: array[int], owner: Spill, flags: bytes) -> None:
         self._fd = fd
         self._starts = starts
         self._ends = ends
         self._owner = owner  # keeps the file open as long as the findings are reachable
+        self._flags = flags
+
+    def tally(self) -> Tally:
+        """The counts a result states, from what ``add`` noted: no finding is read back for them."""
+        by_severity = {s.label: 0 for s in reversed(Severity)}
+        waived = baselined = 0
+        for flag in range(1 << 5):
+            n = self._flags.count(flag)
+            if n:
+                by_severity[Severity(flag & 7).label] += n
+                waived += n if flag & 8 else 0
+                baselined += n if flag & 16 else 0
+        return Tally(by_severity, waived, baselined)
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -171,6 +190,13 @@ class SpilledFindings(Sequence[Finding]):
             for k in range(i, j + 1):
                 yield _decode(block[self._starts[k] - base : self._ends[k] - base], shared)
             i = j + 1
+
+
+_NOT_A_FINDING = 255
+
+
+def _flag(f: Finding) -> int:
+    return int(f.severity) | (8 if f.waiver is not None else 0) | (16 if f.baselined else 0)
 
 
 def _decode(data: bytes, shared: list[Any]) -> Finding:
