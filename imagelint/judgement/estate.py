@@ -119,8 +119,9 @@ def run_estate(
 
     Returns one ``(target, result)`` per job in the jobs' order; ``result`` is ``None`` for a target that
     never produced one (it failed to open, or was not started); ``target`` carries completeness and counts.
-    With ``spill``, each result's findings are written there as soon as its target is judged, and the result
-    keeps only their place (``SpilledPart``), so the memory of a finished target is a few counters.
+    With ``spill``, a target's findings are written there a page at a time, as each page is judged, and its
+    result keeps only their places (``SpilledPart``): a running target holds one page's findings, a finished
+    one a few counters.
     """
     stop = stop or threading.Event()
     serial: Any = _Serial(engine)
@@ -146,6 +147,8 @@ def run_estate(
                 raise _Stopped(INTERRUPTED)
 
         result: RunResult | None = None
+        parts: list[range] = []  # where this target's findings went in the spill, a page at a time
+        keep = None if spill is None else (lambda found: parts.append(spill.add(found)))
         try:
             source = job.open()
             result = evaluate(
@@ -158,6 +161,7 @@ def run_estate(
                 annotate=annotate,
                 target=job.info.name,
                 collect=False,
+                keep=keep,
             )
             # a target that listed nothing is incomplete unless allowed: a project id mistyped, a token scoped
             # to another project or a region without images look exactly like that
@@ -165,7 +169,7 @@ def run_estate(
             result = require_images(result, job.min_images, allow=hint, floor=job.floor_from)
             info = _target_info(job.info, result, time.monotonic() - started)
             if spill is not None:
-                result = replace(result, findings=SpilledPart(spill.add(result.findings)))
+                result = replace(result, findings=SpilledPart(parts))
         except Exception as exc:  # noqa: BLE001 - one target's failure must not end the estate's run
             reason = " ".join(str(exc).split()) or type(exc).__name__
             info = replace(job.info, complete=False, error=reason, seconds=time.monotonic() - started)
@@ -243,11 +247,11 @@ def _schedule(
 class SpilledPart(tuple):  # type: ignore[type-arg]
     """The findings of one target once spilled: empty as a sequence, ``part`` says where they are."""
 
-    part: range
+    parts: list[range]
 
-    def __new__(cls, part: range) -> SpilledPart:
+    def __new__(cls, parts: list[range]) -> SpilledPart:
         self = super().__new__(cls)
-        self.part = part
+        self.parts = parts
         return self
 
 
@@ -289,7 +293,7 @@ def combine(
     results = [r for _, r in outcomes if r is not None]
     findings: Sequence[Finding]
     if spill is not None:
-        findings = spill.findings(r.findings.part for r in results if isinstance(r.findings, SpilledPart))
+        findings = spill.findings(p for r in results if isinstance(r.findings, SpilledPart) for p in r.findings.parts)
     else:
         findings = tuple(f for r in results for f in r.findings)
     return assemble(

@@ -38,6 +38,7 @@ def evaluate(
     deadline: Deadline | None = None,
     target: str | None = None,
     collect: bool = True,
+    keep: Callable[[list[Finding]], None] | None = None,
 ) -> RunResult:
     """Judge every image of ``source`` under every policy of ``engine``.
 
@@ -45,12 +46,14 @@ def evaluate(
     still at hand); ``on_page(images_so_far)`` reports progress. Past ``deadline`` the run stops between
     pages, incomplete. ``target`` names the audit target every
     finding is seen through; ``collect=False`` leaves the garbage collector alone (an estate judges many
-    sources at once, and one source's freeze/unfreeze would undo another's).
+    sources at once, and one source's freeze/unfreeze would undo another's). ``keep(findings)``, when given,
+    takes each page's findings as that page is judged (an audit spills them), and the result holds none.
     """
     # Most images share a handful of verdict vectors, so tallying whole vectors costs one dict update per
     # image instead of one per (policy, image); they are spread into per-policy counts at the end.
     vectors: Counter[tuple[int, ...]] = Counter()
     findings: list[Finding] = []
+    by_severity = {s.label: 0 for s in reversed(Severity)}
     evidence = [_evidence_keys(p) for p in policies]
     images = 0
     error: str | None = None
@@ -71,6 +74,10 @@ def evaluate(
                     new = _findings(policies, evidence, image, details, target)
                     findings.extend(new if annotate is None else [annotate(image, f) for f in new])
             images += len(page)
+            if keep is not None and findings:
+                _count(by_severity, findings)
+                keep(findings)
+                findings = []
             if collecting:
                 gc.collect()
                 gc.freeze()
@@ -87,9 +94,7 @@ def evaluate(
     for vector, times in vectors.items():
         for index, code in enumerate(vector):
             counts[index][code] += times
-    by_severity = {s.label: 0 for s in reversed(Severity)}
-    for f in findings:
-        by_severity[f.severity.label] += 1
+    _count(by_severity, findings)
     infos = tuple(
         replace(p.info(), passed=c[PASS], failed=c[FAIL], errored=c[ERROR], skipped=c[SKIP])
         for p, c in zip(policies, counts, strict=True)
@@ -113,6 +118,11 @@ def evaluate(
         findings=tuple(findings),
         fail_on=fail_on,
     )
+
+
+def _count(by_severity: dict[str, int], findings: list[Finding]) -> None:
+    for f in findings:
+        by_severity[f.severity.label] += 1
 
 
 def _evidence_keys(policy: Policy) -> tuple[str, ...]:
