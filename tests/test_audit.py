@@ -348,3 +348,12 @@ def test_check_exits_with_the_same_codes_on_the_same_signals(tmp_path, policy, s
     word = "interrupted" if sig == signal.SIGINT else "terminated"
     assert stderr.strip().splitlines()[-1] == f"imagelint: {word} ({name}): no report; exit {code}"
     assert not (tmp_path / "r.json").exists()
+
+
+def test_the_audit_asks_glibc_for_two_malloc_arenas_unless_told_otherwise():
+    import sys
+
+    from imagelint.cli.audit import fewer_malloc_arenas
+
+    assert fewer_malloc_arenas({"MALLOC_ARENA_MAX": "8"}) is False  # the operator's own setting is kept
+    assert fewer_malloc_arenas({}) is sys.platform.startswith("linux")  # glibc here: mallopt() accepted it

@@ -14,6 +14,7 @@ the exit code is the signal's (130, 143), as ``check``'s is, never a verdict.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import io
 import json
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     budget = PageBudget(DECODED_PAGES)
+    fewer_malloc_arenas(env)  # before the first of the targets' threads
     jobs = _jobs(chosen, env, args, floor, budget)  # every target's settings checked: no image request sent yet
     audit = AuditInfo(
         targets_file=estate.file,
@@ -129,6 +131,26 @@ def run(args: argparse.Namespace) -> int:
         err(f"imagelint: {stop.reason()}: the report holds what was judged, marked incomplete")
     err(summary_line(result, code))
     return code
+
+
+def fewer_malloc_arenas(env: Mapping[str, str]) -> bool:
+    """Two glibc malloc arenas for the run, unless ``MALLOC_ARENA_MAX`` says otherwise; True if set here.
+
+    glibc gives the threads that allocate their own arenas (up to eight per core), and what is freed in one
+    stays there for that arena: sixteen target threads decoding pages in turn leave sixteen arenas of freed
+    pages, so peak memory crept with the number of targets judged (100 targets: 222 MB against 176 MB for 20;
+    with two arenas 181 against 163, one run each). Python's small objects are not affected (its own
+    allocator), the pages' large dicts and bodies are. Elsewhere than glibc this does nothing.
+    """
+    if "MALLOC_ARENA_MAX" in env or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl, or no libc of that name
+        return False
+    m_arena_max = -8  # malloc.h
+    return bool(mallopt(m_arena_max, 2))
 
 
 def _jobs(
