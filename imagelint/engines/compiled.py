@@ -432,23 +432,7 @@ class Compiler:
     def _define(self, statements: list[ast.stmt], *, optimise: bool = True) -> Callable:
         """``def _fN(image): statements``, compiled; ``optimise=False`` for statements rewritten already."""
         name = self.fresh("_f")
-        definition = ast.FunctionDef(
-            name=name,
-            args=ast.arguments(
-                posonlyargs=[],
-                args=[ast.arg(arg="image")],
-                vararg=None,
-                kwonlyargs=[],
-                kw_defaults=[],
-                kwarg=None,
-                defaults=[],
-            ),
-            body=statements or [ast.Pass()],
-            decorator_list=[],
-            returns=None,
-        )
-        if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
-            setattr(definition, "type_params", [])  # noqa: B010 - the attribute is unknown to 3.11's stubs
+        definition = peephole.image_function(name, statements)
         if optimise and self.optimise:
             peephole.optimise(definition, self.bool_names)
         module = ast.Module(body=[definition], type_ignores=[])

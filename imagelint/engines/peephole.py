@@ -50,10 +50,10 @@ def optimise(function: ast.FunctionDef, bool_names: Iterable[str] = ()) -> ast.F
     return function
 
 
-def optimise_block(statements: list[ast.stmt], bool_names: Iterable[str] = ()) -> list[ast.stmt]:
-    """``statements`` (a function body without its ``def``) rewritten."""
-    holder = ast.FunctionDef(
-        name="_",
+def image_function(name: str, body: list[ast.stmt]) -> ast.FunctionDef:
+    """``def name(image): body`` as an AST (the shape of every function the compiled engine makes)."""
+    definition = ast.FunctionDef(
+        name=name,
         args=ast.arguments(
             posonlyargs=[],
             args=[ast.arg(arg="image")],
@@ -63,10 +63,18 @@ def optimise_block(statements: list[ast.stmt], bool_names: Iterable[str] = ()) -
             kwarg=None,
             defaults=[],
         ),
-        body=list(statements),
+        body=body or [ast.Pass()],
         decorator_list=[],
         returns=None,
     )
+    if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
+        setattr(definition, "type_params", [])  # noqa: B010 - the attribute is unknown to 3.11's stubs
+    return definition
+
+
+def optimise_block(statements: list[ast.stmt], bool_names: Iterable[str] = ()) -> list[ast.stmt]:
+    """``statements`` (a function body without its ``def``) rewritten."""
+    holder = image_function("_", list(statements))
     return optimise(holder, bool_names).body
 
 
