@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from imagelint.sources.api import ApiOptions, ApiSource, PageBudget
+from imagelint.sources.api import ApiOptions, ApiSource
 from imagelint.sources.auth import NoAuth
 from imagelint.sources.transport import Transport, TransportOptions
 from tests.apihelp import assert_each_once, assert_incomplete, check, listing, run
@@ -286,69 +286,3 @@ def test_pages_vouch_for_plain_only_when_no_string_is_odd(tmp_path, fleet):
         proc, report = check(srv.url, tmp_path, "--page-size", "50")
     assert proc.returncode == 0, proc.stderr
     assert_each_once(report, odd)
-
-
-class _Counted(PageBudget):
-    """The budget, noting how many shares are out at most (the sources' own accounting is under test)."""
-
-    def __init__(self, pages: int) -> None:
-        super().__init__(pages)
-        self.lock = threading.Lock()
-        self.out = self.most = 0
-
-    def take(self, cancel: threading.Event) -> bool:
-        taken = super().take(cancel)
-        with self.lock:
-            self.out += taken
-            self.most = max(self.most, self.out)
-        return taken
-
-    def give(self) -> None:
-        with self.lock:
-            self.out -= 1
-        super().give()
-
-
-def test_sources_sharing_a_budget_hold_no_more_decoded_pages_than_it_allows(fleet):
-    """Six sources judged at once in six threads, two shares between them: never more than two pages
-    decoded and not yet judged, every image still seen once, and every share back at the end."""
-    budget = _Counted(2)
-    seen: list[list[str]] = []
-    with FakeIMS(fleet, latency=0.01) as srv:
-
-        def consume() -> None:
-            source = ApiSource(
-                ApiOptions(endpoint=srv.url, page_size=20), Transport(TransportOptions()), NoAuth(srv.url)
-            )
-            source.budget = budget
-            ids = []
-            for page in source.pages():
-                time.sleep(0.005)  # "judging"
-                ids += [image["id"] for image in page]
-            seen.append(ids)
-
-        threads = [threading.Thread(target=consume) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    assert len(seen) == 6 and all(sorted(ids) == sorted(i["id"] for i in fleet) for ids in seen)
-    assert budget.most == 2 and budget.out == 0
-
-
-def test_an_abandoned_source_gives_its_shares_back(fleet):
-    """A consumer that stops after one page (a deadline, a signal) returns the share of the page in its hand
-    and of the one its worker had decoded: the other targets can go on."""
-    budget = _Counted(2)
-    with FakeIMS(fleet, latency=0.01) as srv:
-        source = ApiSource(ApiOptions(endpoint=srv.url, page_size=10), Transport(TransportOptions()), NoAuth(srv.url))
-        source.budget = budget
-        pages = source.pages()
-        next(pages)
-        time.sleep(0.3)  # the worker decodes the next page and waits to hand it over
-        assert budget.out == 2
-        pages.close()
-        deadline = time.time() + 5
-        while budget.out and time.time() < deadline:
-            time.sleep(0.05)
-    assert budget.out == 0

@@ -37,7 +37,7 @@ from imagelint.judgement.gate import signal_exit
 from imagelint.judgement.result import AuditInfo, RunResult, TargetInfo
 from imagelint.judgement.spill import Spill
 from imagelint.policy.model import Policy
-from imagelint.sources.api import ApiSource, PageBudget
+from imagelint.sources.api import ApiSource
 from imagelint.sources.interface import ImageSource, SourceError
 from imagelint.sources.targets import Target, load_targets, open_target, parse_label, select, shard, target_settings
 from imagelint.sources.transport import NotInCatalog, origin
@@ -45,9 +45,6 @@ from imagelint.times import rfc3339
 
 DEFAULT_JOBS = 8
 DEFAULT_PER_ENDPOINT = 4
-DECODED_PAGES = 4
-"""Pages decoded and not yet judged, across all targets, whatever --jobs: judging runs one page at a time
-(threads share one interpreter), so more would only wait, in memory (sources/api.py, PageBudget)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,9 +80,8 @@ def run(args: argparse.Namespace) -> int:
             "--config": args.config,
         },
     )
-    budget = PageBudget(DECODED_PAGES)
     fewer_malloc_arenas(env)  # before the first of the targets' threads
-    jobs = _jobs(chosen, env, args, floor, budget)  # every target's settings checked: no image request sent yet
+    jobs = _jobs(chosen, env, args, floor)  # every target's settings checked: no image request sent yet
     audit = AuditInfo(
         targets_file=estate.file,
         targets_digest=estate.digest,
@@ -153,27 +149,25 @@ def fewer_malloc_arenas(env: Mapping[str, str]) -> bool:
     return bool(mallopt(m_arena_max, 2))
 
 
-def _jobs(
-    targets: list[Target], env: Mapping[str, str], args: argparse.Namespace, floor: int, budget: PageBudget
-) -> list[Job]:
+def _jobs(targets: list[Target], env: Mapping[str, str], args: argparse.Namespace, floor: int) -> list[Job]:
     """Every target opened before any image request: its settings checked and, for a cloud target, its
     endpoint found in its token's catalog. Concurrently (``--jobs``): 200 cloud targets are 200 token
     requests, which one after the other would cost minutes before the first image."""
     for target in targets:
         target_settings(target, env)  # every variable and reference checked before any token request
     if len(targets) < 2 or args.jobs < 2:
-        return [_job(t, env, args, floor, budget) for t in targets]
+        return [_job(t, env, args, floor) for t in targets]
     pool = ThreadPoolExecutor(max_workers=min(args.jobs, len(targets)), thread_name_prefix="open")
     try:
         # map() gives the results, and re-raises the first ConfigError, in the targets' order
-        return list(pool.map(lambda t: _job(t, env, args, floor, budget), targets))
+        return list(pool.map(lambda t: _job(t, env, args, floor), targets))
     finally:
         # after a ConfigError or a SIGINT, the targets not yet opened are not opened (no token requests the
         # run will not use); those being opened end within their --timeout
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor: int, budget: PageBudget) -> Job:
+def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor: int) -> Job:
     # Opened once, here, to check every setting (and to get a cloud target's token and catalog) before any
     # image request, its warnings held back; the target's own thread then gets that source with its own
     # stderr. Its connections are closed meanwhile, so 200 waiting targets hold no idle sockets.
@@ -198,7 +192,6 @@ def _job(target: Target, env: Mapping[str, str], args: argparse.Namespace, floor
     else:
         endpoint = probe.location()
         probe.transport.close()
-        probe.budget = budget
         opener = _Handover(probe, held.getvalue(), target.name)
     key = origin(endpoint) if endpoint else (target.cloud, target.region)
     return Job(

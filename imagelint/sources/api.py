@@ -80,27 +80,6 @@ class _Failure:
 _DONE = _Done()
 
 
-class PageBudget:
-    """How many decoded pages the sources that share it may hold at once (an audit's targets): a page is
-    counted from its decoding until its consumer asks for the next one. The requests themselves are not
-    held back, only the decoding of their bodies, so sixteen targets still wait on the network together
-    while their memory stays that of a few pages. No deadlock: a page that holds a share is being judged,
-    or waits in a hand-off its consumer is about to take."""
-
-    def __init__(self, pages: int) -> None:
-        self._free = threading.Semaphore(pages)
-
-    def take(self, cancel: threading.Event) -> bool:
-        """One share, or False once ``cancel`` is set."""
-        while not cancel.is_set():
-            if self._free.acquire(timeout=0.2):
-                return True
-        return False
-
-    def give(self) -> None:
-        self._free.release()
-
-
 class ApiSource(ImageSource):
     """``GET /v2/images``, all pages; see the module docstring. One source serves one run: ``pages()`` is
     iterated once (its end cancels the transport's worker)."""
@@ -122,8 +101,6 @@ class ApiSource(ImageSource):
         self.pages_fetched = 0
         self.images_fetched = 0
         self.fetched_at: str | None = None
-        self.budget: PageBudget | None = None
-        """Shared with other sources by an audit; None: one source alone, a page in hand and one ahead."""
         self._ids = SeenIds(self.console.warn, "image {ident} was listed again on page {where}; it is evaluated once")
 
     @property
@@ -163,7 +140,6 @@ class ApiSource(ImageSource):
         worker = threading.Thread(target=self._produce, args=(handoff,), name="imagelint-fetch", daemon=True)
         worker.start()
         images = 0
-        holding = False
         try:
             while True:
                 item = handoff.get()
@@ -173,17 +149,11 @@ class ApiSource(ImageSource):
                     raise SourceError(item.message)
                 images += len(item)
                 self.console.progress(self.pages_fetched, images)
-                holding = True
                 yield item
-                holding = False
-                self._give()  # judged: its share of the budget goes to the next page decoded
         finally:
             cancel.set()  # stops the worker at its next request, back-off or hand-off
-            if holding:
-                self._give()
             while not handoff.empty():  # unblock a worker waiting to hand over a page
-                if isinstance(handoff.get_nowait(), list):
-                    self._give()
+                handoff.get_nowait()
             self.console.progress(self.pages_fetched, images, final=True)
             self._ids.finish()
 
@@ -193,7 +163,6 @@ class ApiSource(ImageSource):
         try:
             for page in self._fetch_pages():
                 if not self._hand(handoff, page):
-                    self._give()
                     return
             self._hand(handoff, _DONE)
         except SourceError as exc:
@@ -201,10 +170,6 @@ class ApiSource(ImageSource):
         except Exception as exc:  # noqa: BLE001 - the run must end with a line, not a thread traceback
             message = f"unexpected error while fetching: {type(exc).__name__}: {exc}"
             self._hand(handoff, _Failure(self.transport.clean(message)))
-
-    def _give(self) -> None:
-        if self.budget is not None:
-            self.budget.give()
 
     def _hand(self, handoff: queue.Queue[Any], item: Any) -> bool:
         while not self.transport.cancel.is_set():
@@ -228,17 +193,11 @@ class ApiSource(ImageSource):
                 return
             response = self.transport.send("GET", url, pairs, headers=headers, auth=self.credentials)
             shown = f"GET {response.request.url or url}"
-            if self.budget is not None and not self.budget.take(self.transport.cancel):
-                return
-            try:
-                doc, plain = _json_body(response, shown)
-                listed = doc.get("images")
-                if not isinstance(listed, list):
-                    raise SourceError(f'{shown}: HTTP {response.status_code} body has no "images" array')
-                images = self._unique([check_image(img, f"{shown}: images[{i}]") for i, img in enumerate(listed)])
-            except BaseException:
-                self._give()
-                raise
+            doc, plain = _json_body(response, shown)
+            listed = doc.get("images")
+            if not isinstance(listed, list):
+                raise SourceError(f'{shown}: HTTP {response.status_code} body has no "images" array')
+            images = self._unique([check_image(img, f"{shown}: images[{i}]") for i, img in enumerate(listed)])
             # The decoder vouches for plain values (jsontext.decode), which spares the fast engines a walk.
             page = Page.of(images, plain=plain)
             self.pages_fetched += 1
