@@ -583,7 +583,7 @@ class Compiler:
     def _size_call(self, node: lark.Tree) -> lark.Tree | None:
         """X if ``node`` is ``size(X)``."""
         node = _unwrap(node)
-        if node.data == "ident_arg" and str(_tokens(node)[0]) == "size" and "size" not in self.scope.bound:
+        if node.data == "ident_arg" and str(_tokens(node)[0]) == "size":  # a call, as _ident_arg reads it
             args = _args(_trees(node)[0]) if _trees(node) else []
             if len(args) == 1:
                 return args[0]

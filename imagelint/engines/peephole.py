@@ -115,20 +115,29 @@ def _image_get(key: ast.Constant) -> ast.Call:
     )
 
 
+def _type_of(node: ast.expr) -> ast.expr | None:
+    """X when ``node`` is ``type(X)``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "type"
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        return node.args[0]
+    return None
+
+
 def _type_test(node: ast.expr) -> tuple[ast.expr, str] | None:
     """``(X, T)`` when ``node`` is ``type(X) is T`` with T a name."""
     if (
         isinstance(node, ast.Compare)
         and len(node.ops) == 1
         and isinstance(node.ops[0], ast.Is)
-        and isinstance(node.left, ast.Call)
-        and isinstance(node.left.func, ast.Name)
-        and node.left.func.id == "type"
-        and len(node.left.args) == 1
-        and not node.left.keywords
         and isinstance(node.comparators[0], ast.Name)
     ):
-        return node.left.args[0], node.comparators[0].id
+        of = _type_of(node.left)
+        return None if of is None else (of, node.comparators[0].id)
     return None
 
 
@@ -186,10 +195,16 @@ def _merged(previous: ast.expr, test: ast.expr) -> ast.expr | None:
 class _Expressions(ast.NodeTransformer):
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         self.generic_visit(node)
-        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot)):
-            typed = _type_test(ast.Compare(left=node.left, ops=[ast.Is()], comparators=node.comparators))
-            if typed is not None and typed[1] == "NoneType":
-                return ast.Compare(left=typed[0], ops=node.ops, comparators=[ast.Constant(None)])
+        of = _type_of(node.left)
+        right = node.comparators[0]
+        if (
+            of is not None
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.Is, ast.IsNot))
+            and isinstance(right, ast.Name)
+            and right.id == "NoneType"
+        ):
+            return ast.Compare(left=of, ops=node.ops, comparators=[ast.Constant(None)])
         return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:

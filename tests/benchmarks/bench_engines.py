@@ -138,12 +138,15 @@ def custodian(path: str) -> tuple[int, int]:
     return images, failures
 
 
-def measure(mode: str, path: Path, repeat: int, policies: Path | None = None) -> dict[str, float]:
+def measure(
+    mode: str, path: Path, repeat: int, policies: Path | None = None, *, script: Path | None = None
+) -> dict[str, float]:
+    """Medians of ``repeat`` fresh ``--child`` runs; ``script``: another tree's copy of this file (its code)."""
     runs = []
     extra = ["--policies", str(policies)] if policies else []
     for _ in range(repeat):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", mode, "--input", str(path), *extra],
+            [sys.executable, str(script or __file__), "--child", mode, "--input", str(path), *extra],
             capture_output=True,
             text=True,
             check=True,

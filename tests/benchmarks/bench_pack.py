@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import subprocess
 import sys
@@ -37,34 +36,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engines import measure, write_fleet  # noqa: E402
 
 
-def pack_at(revision: str, into: Path) -> Path:
-    """The IMS pack's YAML files as they were at ``revision`` (flat ``policies/`` then)."""
+def archive_at(revision: str, paths: list[str], into: Path) -> None:
+    """``paths`` as they were at ``revision``, extracted under ``into`` (``git archive``)."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, "policies"], capture_output=True, check=True
+        ["git", "-C", str(ROOT), "archive", revision, *paths], capture_output=True, check=True
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
+
+
+def pack_at(revision: str, into: Path) -> Path:
+    """The IMS pack's YAML files as they were at ``revision`` (flat ``policies/`` then)."""
+    archive_at(revision, ["policies"], into)
     return into / "policies"
 
 
 def code_at(revision: str, into: Path) -> Path:
     """REV's ``imagelint`` and ``tests`` in ``into``: its ``bench_engines.py`` imports that code."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, "imagelint", "tests"], capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+    archive_at(revision, ["imagelint", "tests"], into)
     return into / "tests" / "benchmarks" / "bench_engines.py"
-
-
-def measure_with(script: Path, mode: str, path: Path, pack: Path) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, str(script), "--child", mode, "--input", str(path), "--policies", str(pack)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -96,10 +86,8 @@ def main() -> None:
             # alternated, so that a change in the machine's load hits both packs alike
             runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
             for _ in range(repeat):
-                if args.code_before:
-                    runs["before"].append(measure_with(old_script, engine, fleet, after))
-                else:
-                    runs["before"].append(measure(engine, fleet, 1, before))
+                script = old_script if args.code_before else None  # None: this tree's bench_engines.py
+                runs["before"].append(measure(engine, fleet, 1, before, script=script))
                 runs["after"].append(measure(engine, fleet, 1, after))
             old, new = (
                 {k: statistics.median(r[k] for r in runs[side]) for k in runs[side][0]} for side in ("before", "after")
