@@ -308,3 +308,56 @@ def test_findings_made_without_init_are_whole_findings():
         assert finding == Finding(**{f.name: getattr(finding, f.name) for f in fields(Finding)})
         assert finding.image == ImageRef(**{f.name: getattr(finding.image, f.name) for f in fields(ImageRef)})
     assert read_back == list(result.findings)
+
+
+# A variable read twice or more is bound once on cel-cpp (cel.bind); these hold that to the lazy reading.
+TWICE = [
+    {"name": "bad", "expression": "image.tags.filter(t, t.startsWith('a'))"},
+    {"name": "broken", "expression": "image.nope + 1"},
+]
+
+
+def test_a_variable_read_twice_gives_what_reading_it_once_does(judge):
+    code, found = judge(
+        IMG,
+        variables=TWICE,
+        validations=[
+            {
+                "expression": "size(variables.bad) == 0",
+                "messageExpression": "variables.bad[0] + ' and ' + string(size(variables.bad) - 1) + ' more'",
+            }
+        ],
+    )
+    assert (code, found) == (FAIL, [(FAIL, 0, "a=b and 0 more")])
+
+
+def test_a_variable_that_errors_where_no_branch_reads_it_raises_nothing(judge):
+    always_true = "image.min_disk > 0 || variables.broken > 0 || variables.broken < 0"
+    assert judge(IMG, variables=TWICE, validations=[always_true]) == (PASS, [])
+    guarded = "has(image.nope) ? variables.broken > variables.broken : true"
+    assert judge(IMG, variables=TWICE, validations=[guarded]) == (PASS, [])
+    code, [(status, _, _)] = judge(IMG, variables=TWICE, validations=["variables.broken == variables.broken"])
+    assert (code, status) == (ERROR, ERROR)
+
+
+def test_a_bound_variable_does_not_capture_a_comprehension_variable_of_the_same_name(judge):
+    # _v0 is the name the binding would take first: the expression's own _v0 must stay its own
+    expression = "image.tags.all(_v0, size(variables.bad) == 1 && _v0 in variables.bad)"
+    assert judge(IMG, variables=TWICE, validations=[expression]) == (PASS, [])
+    assert judge(dict(IMG, tags=["a=b", "c"]), variables=TWICE, validations=[expression])[0] == FAIL
+
+
+def test_cel_cpp_binds_what_is_read_twice_and_inlines_what_is_read_once(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        policy_yaml(
+            "p",
+            variables=TWICE,
+            validations=["size(variables.bad) < 2 || variables.bad[0] == ''", "size(variables.bad) < 9"],
+        )
+    )
+    policies = load_policies([path])
+    engine = create_engine(EngineName.CEL_CPP, policies, NOW)
+    first, second = (engine.inlined[id(v.expression)] for v in policies[0].validations)
+    assert first.startswith("cel.bind(_v0, image.tags.filter(") and first.count("filter(") == 1
+    assert "cel.bind" not in second and second.count("filter(") == 1

@@ -4,7 +4,11 @@ Where its speed comes from, each step measured in ``tests/benchmarks/bench_engin
 
 1. ``variables`` and ``params`` are inlined into each expression's text (``celtree.inline``; a param by
    its value's literal, not a map literal rebuilt at each evaluation), so an activation holds just
-   ``image``, ``now`` and ``rx``;
+   ``image``, ``now`` and ``rx``. A variable an expression reads more than once is bound once instead
+   (``cel.bind``, the bindings extension): inlined at each read, it was evaluated at each read, and the
+   library's ``cel.bind`` expansion repeats its argument (boolean-attributes-valid's message read its
+   three filters five times). cel-cpp's binding evaluates its value even where no branch reads it, but
+   CEL errors are values: a value that errors and is never read raises nothing, so only the cost moves;
    ``image.X.matches("literal")`` becomes ``(has(rx.kN) ? rx.kN : image.X.matches("literal"))``, where
    ``rx`` holds the match results computed once per image with the pattern compiled once
    (``imagelint.engines.regex``: RE2 semantics, at Python ``re`` speed where the two provably agree):
@@ -62,6 +66,7 @@ from imagelint.policy.model import Expr, Policy
 
 try:
     from cel_expr_python import cel
+    from cel_expr_python.ext.ext_bindings import ExtBindings
 except ImportError:  # pragma: no cover - exercised only where the wheel is missing
     cel = None
 
@@ -262,6 +267,7 @@ class CelCppEngine(Engine):
                 "now": cel.Type.TIMESTAMP,
                 "rx": cel.Type.Map(cel.Type.STRING, cel.Type.BOOL),
             },
+            extensions=[ExtBindings()],
             **_library(),
         )
         self.inlined: dict[int, str] = {}
@@ -355,16 +361,34 @@ class CelCppEngine(Engine):
         values = dict(policy.params)
         params = celtree.cel_literal(values)
         variables: dict[str, str] = {}
+        literals: set[str] = set()  # variables folded to a literal that costs nothing to evaluate again
         for var in policy.variables:
-            text = celtree.inline(
-                var.expression.source, var.expression.tree, variables, params, self._regex_edits(var.expression), values
-            )
-            variables[var.name] = self._constant(text, now) or text
+            text = self._inline(var.expression, variables, literals, params, values)
+            folded = self._constant(text, now)
+            variables[var.name] = folded or text
+            if folded is not None and not folded.startswith(("timestamp(", "duration(")):
+                literals.add(var.name)
             self.inlined[id(var.expression)] = text
         for expr in policy.expressions():
-            self.inlined[id(expr)] = celtree.inline(
-                expr.source, expr.tree, variables, params, self._regex_edits(expr), values
-            )
+            self.inlined[id(expr)] = self._inline(expr, variables, literals, params, values)
+
+    def _inline(
+        self, expr: Expr, variables: dict[str, str], literals: set[str], params: str, values: dict[str, Any]
+    ) -> str:
+        """``expr``'s text with its variables and params written in, a variable read twice or more bound once."""
+        uses = celtree.variable_uses(expr.source, expr.tree)
+        shared = [n for n, count in uses.items() if count > 1 and n in variables and n not in literals]
+        taken = expr.source + "".join(variables[n] for n in shared)
+        names: dict[str, str] = {}
+        for name in shared:
+            ident = f"_v{len(names)}"
+            while ident in taken:  # a name the texts hold somewhere (a comprehension's variable, a string)
+                ident += "_"
+            names[name] = ident
+        text = celtree.inline(expr.source, expr.tree, {**variables, **names}, params, self._regex_edits(expr), values)
+        for name, ident in names.items():
+            text = f"cel.bind({ident}, {variables[name]}, {text})"
+        return text
 
     def _constant(self, text: str, now: dt.datetime) -> str | None:
         """A literal for a variable that reads no image (only params and ``now``, both fixed for the run).

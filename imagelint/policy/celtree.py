@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -513,6 +514,31 @@ def inline(
     for start, end, text in sorted(edits, reverse=True):
         out = out[:start] + text + out[end:]
     return out
+
+
+def variable_uses(source: str, tree: lark.Tree) -> Counter[str]:
+    """How many times ``tree`` reads each ``variables.NAME``: the reads ``inline`` writes the variable's text
+    into (a comprehension variable named ``variables`` shadows, as there)."""
+    uses: Counter[str] = Counter()
+    _collect_edits(tree, frozenset(), _Uses(uses), _Params("", {}, source), [])
+    return uses
+
+
+class _Uses(Mapping[str, str]):
+    """A stand-in for ``inline``'s variable texts that counts the reads instead."""
+
+    def __init__(self, uses: Counter[str]) -> None:
+        self.uses = uses
+
+    def __getitem__(self, key: str) -> str:
+        self.uses[key] += 1
+        return ""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.uses)
+
+    def __len__(self) -> int:
+        return len(self.uses)
 
 
 @dataclass(frozen=True)

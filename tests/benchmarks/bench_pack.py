@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_pack.py [--before 2bba061] [--images 20000] [--reference-images 300] [--repeat 5]
                                           [--engines cel-cpp,compiled,cel-python] [--code-before REV]
+                                          [--instructions N [--base 200]]
 
 The pack of ``--before`` (``git archive`` of its ``policies/``, the hand-written CEL before the image
 library) and the working tree's pack are judged over the same generated fleet by the current code, each
@@ -10,6 +11,11 @@ minus the report. Medians of ``--repeat`` runs for cel-cpp and the compiled engi
 alternated; one run each for cel-python (the reference, about 40 ms per image); every ratio compares numbers
 taken in this same run. The findings column shows both
 packs find the same things.
+
+With ``--instructions N`` the measure is instructions instead of seconds, for a machine too noisy for a
+1 % difference: each child runs under ``valgrind --tool=cachegrind --cache-sim=no`` (``PYTHONHASHSEED=0``)
+on the first ``--base`` images of the fleet (default 200) and on the first base + N; the difference over N is the
+instructions an image costs, start-up excluded; the same for the same code and inputs on any load.
 
 With ``--code-before REV`` the comparison is of the code instead: the working tree's pack judged by the
 ``imagelint`` and ``tests`` of REV (``git archive``, its own ``bench_engines.py --child``) and by the
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -34,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_engines import measure, write_fleet  # noqa: E402
+
+ENGINES = Path(__file__).resolve().parent / "bench_engines.py"
 
 
 def archive_at(revision: str, paths: list[str], into: Path) -> None:
@@ -57,6 +67,26 @@ def code_at(revision: str, into: Path) -> Path:
     return into / "tests" / "benchmarks" / "bench_engines.py"
 
 
+def instructions(engine: str, fleet: Path, base: int, extra: int, pack: Path, script: Path | None = None) -> float:
+    """Instructions per image of ``engine`` judging ``pack``: cachegrind's count on the first ``base`` +
+    ``extra`` images of ``fleet`` less its count on the first ``base``, over ``extra``."""
+    lines = fleet.read_text(encoding="utf-8").splitlines(keepends=True)
+    counts = []
+    for n in (base, base + extra):
+        part = fleet.with_name(f"{fleet.stem}-{n}.jsonl")
+        part.write_text("".join(lines[:n]), encoding="utf-8")
+        run = subprocess.run(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+             str(script or ENGINES), "--child", engine, "--input", str(part), "--policies", str(pack)],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        )  # fmt: skip
+        found = re.search(r"I\s+refs:\s+([0-9,]+)", run.stderr)
+        if found is None:
+            raise SystemExit(f"bench_pack: no instruction count from valgrind:\n{run.stderr[-2000:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+    return (counts[1] - counts[0]) / extra
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="2bba061")
@@ -65,6 +95,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--engines", default="cel-cpp,compiled,cel-python", help="comma-separated, in this order")
     parser.add_argument("--code-before", metavar="REV", help="compare REV's code with the working tree's, same pack")
+    parser.add_argument("--instructions", type=int, metavar="N", help="count instructions (valgrind) over N images")
+    parser.add_argument("--base", type=int, default=200, help="images of the run subtracted (--instructions)")
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     from imagelint.policy import bundled_pack
@@ -79,6 +111,21 @@ def main() -> None:
             before = after
         else:
             before = pack_at(args.before, Path(tmp, "before"))
+        if args.instructions:
+            script = old_script if args.code_before else None
+            n, base = args.instructions, args.base
+            print(f"instructions per image: the first {base} + {n:,} generated images less the first {base}")
+            print(
+                f"({'code at ' + args.code_before if args.code_before else 'pack at ' + args.before} vs working tree)"
+            )
+            print()
+            print("| engine | instructions per image, before | after | after / before |")
+            print("|---|---:|---:|---:|")
+            for engine in engines:
+                old_n = instructions(engine, big, base, n, before, script)
+                new_n = instructions(engine, big, base, n, after)
+                print(f"| {engine} | {old_n:,.0f} | {new_n:,.0f} | {new_n / old_n:.3f} |", flush=True)
+            return
         rows = []
         # cel-python, the reference, is too slow for more than a few hundred images and one run
         plan = [(e, ref, 1) if e == "cel-python" else (e, big, args.repeat) for e in engines]
