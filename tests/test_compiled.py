@@ -332,3 +332,20 @@ def test_the_peephole_rewrites_change_no_verdict_or_message(pack):
     for image in fleet:
         assert optimised.evaluate(image, plain=True) == plain.evaluate(image, plain=True), image["id"]
     assert len(optimised.pack.__code__.co_code) < 0.8 * len(plain.pack.__code__.co_code)
+
+
+def test_parsed_timestamps_are_remembered_within_bounds():
+    # an image's created_at is read by the pack's code and again by its failure's message: the second read
+    # is a lookup; the memo stays small and keeps no long text, and an invalid text raises every time
+    cv._PARSED.clear()
+    first = cv.parse_timestamp("2024-03-05T10:11:12Z")
+    assert cv.parse_timestamp("2024-03-05T10:11:12Z") is first and first == cv.Timestamp(1709633472 * cv.NANOS)
+    long = "2024-03-05T10:11:12." + "1" * 100 + "Z"
+    assert cv.parse_timestamp(long) == cv.Timestamp(1709633472 * cv.NANOS + 111_111_111)
+    assert long not in cv._PARSED
+    for second in range(200):
+        cv.parse_timestamp(f"2024-03-05T10:11:{second % 60:02d}.{second:03d}Z")
+    assert len(cv._PARSED) <= cv._PARSED_MAX
+    for _ in range(2):
+        with pytest.raises(cv.CelError, match="invalid timestamp"):
+            cv.parse_timestamp("2024-02-30T00:00:00Z")

@@ -671,7 +671,25 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + doe - 719468
 
 
+_PARSED: dict[str, Timestamp] = {}
+"""The last texts ``parse_timestamp`` read: a pack reads an image's created_at in its code and again in the
+message of its failure. Bounded in entries and in the length of a text kept (a fraction can be any length)."""
+_PARSED_MAX = 64
+
+
 def parse_timestamp(text: str) -> Timestamp:
+    known = _PARSED.get(text)
+    if known is not None:
+        return known
+    parsed = _parse_timestamp(text)
+    if len(text) <= 40:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[text] = parsed
+    return parsed
+
+
+def _parse_timestamp(text: str) -> Timestamp:
     found = _TIMESTAMP_TEXT.fullmatch(text)
     if found is None:
         raise CelError(f"invalid timestamp {text[:64]!r}")
