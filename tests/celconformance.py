@@ -536,6 +536,8 @@ def run_cel_python(case: Case) -> tuple[str, Any]:
     import celpy
     from celpy import celtypes
 
+    from imagelint.engines.celpython import _collapsed
+
     def to_cel(tagged: Any) -> Any:
         kind, value = tagged
         if kind == "list":
@@ -599,7 +601,7 @@ def run_cel_python(case: Case) -> tuple[str, Any]:
 
     env = celpy.Environment()
     try:
-        program = env.program(env.compile(case.expr))
+        program = env.program(_collapsed(env.compile(case.expr)))  # as the cel-python engine runs it
     except Exception as exc:  # noqa: BLE001 - any refusal of cel-python's
         return ("skip", f"cel-python does not compile it ({type(exc).__name__})")
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -361,3 +362,31 @@ def test_cel_cpp_binds_what_is_read_twice_and_inlines_what_is_read_once(tmp_path
     first, second = (engine.inlined[id(v.expression)] for v in policies[0].validations)
     assert first.startswith("cel.bind(_v0, image.tags.filter(") and first.count("filter(") == 1
     assert "cel.bind" not in second and second.count("filter(") == 1
+
+
+CONFORMANCE_FILES = sorted(
+    p.stem for p in (Path(__file__).parent / "data" / "cel-spec-conformance" / "testdata").glob("*.textproto")
+)
+
+
+@pytest.mark.parametrize("file", CONFORMANCE_FILES)
+def test_cel_python_answers_the_same_on_the_collapsed_tree(file, monkeypatch):
+    """The cel-python engine evaluates parse trees without their pass-through rungs (celpython._collapsed):
+    every conformance case gives the same outcome, error texts included, as on the tree
+    the parser made."""
+    import sys
+
+    from imagelint.engines import celpython
+    from tests import celconformance
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5000))  # parse.textproto nests deeply for cel-python's parser
+    try:
+        cases = celconformance.cases(file)
+        collapsed = [celconformance.run_cel_python(case) for case in cases]
+        monkeypatch.setattr(celpython, "_collapsed", lambda tree: tree)
+        as_parsed = [celconformance.run_cel_python(case) for case in cases]
+    finally:
+        sys.setrecursionlimit(limit)
+    assert cases
+    assert collapsed == as_parsed
