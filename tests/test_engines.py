@@ -125,6 +125,23 @@ def test_variables_are_lazy_and_chain(judge):
     assert judge(IMG, variables=variables, validations=["variables.bad"])[0] == ERROR
 
 
+def test_a_variable_only_a_message_reads_is_read_on_failure(judge):
+    variables = [
+        {"name": "label", "expression": "'image ' + image.name"},
+        {"name": "bad", "expression": "image.nope + 'x'"},
+        {"name": "twice", "expression": "variables.label + ' / ' + variables.label"},
+    ]
+    validations = [
+        {"expression": "image.min_disk > 100", "messageExpression": "variables.twice"},
+        {"expression": "image.min_disk > 1", "messageExpression": "variables.bad"},
+    ]
+    assert judge(IMG, variables=variables, validations=validations) == (FAIL, [(FAIL, 0, "image web / image web")])
+    code, found = judge(IMG, variables=variables, validations=validations[:1] + [dict(validations[1], expression="false")])
+    assert code == FAIL and found[0] == (FAIL, 0, "image web / image web")
+    assert found[1][:2] == (FAIL, 1)  # the message failed: the finding keeps its expression's own text
+    assert found[1][2] != "image web / image web"
+
+
 def test_params_defaults_and_overrides(judge):
     kwargs = dict(
         params={"max": 50, "names": ["web", "db"]},
