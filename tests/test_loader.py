@@ -179,6 +179,17 @@ def test_type_errors_from_the_checker_are_load_errors(write, cli):
     assert result.stderr.startswith(f"{path}:9:21: spec.validations[0].expression: found no matching overload")
 
 
+def test_has_of_a_variable_is_a_load_error(write):
+    # cel-python answered true and cel-cpp, which writes the variable in, failed at run time: rejected.
+    text = GOOD.format(name="p").replace(
+        "spec:\n", "spec:\n  variables:\n    - name: a\n      expression: image.name\n"
+    ).replace('image.status == "active"', '"has(variables.a)"')
+    path = write("p.yaml", text)
+    assert problems(path) == [
+        f"{path}:12:20: spec.validations[0].expression: has() of a variable is always true: read variables.NAME itself"
+    ]
+
+
 def test_variables_must_be_defined_earlier(write):
     text = GOOD.format(name="p").replace(
         "spec:\n",

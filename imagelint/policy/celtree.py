@@ -298,6 +298,10 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str],
             out.issues.append(CelIssue(start, _unknown_function(name, library)))
         if name == "has" and (len(args) != 1 or not _is_select(args[0])):
             out.issues.append(CelIssue(start, "has() takes one field selection, e.g. has(image.name)"))
+        elif name == "has" and "variables" not in bound and _select_root(args[0]) == "variables":
+            # Every variable has a value (or an error) for every image; has() of one is true or, on an engine
+            # that writes the variable in, not a selection at all: the engines would disagree.
+            out.issues.append(CelIssue(start, "has() of a variable is always true: read variables.NAME itself"))
         shape = _image_select(args[0], bound) if name in ("has", "type") and len(args) == 1 else None
         if shape is not None:  # has(image.X), type(image.X): the attribute's presence or type, not its value
             out.attributes.update(shape)
@@ -397,6 +401,12 @@ def _is_select(tree: lark.Tree) -> bool:
     while isinstance(tree, lark.Tree) and len(tree.children) == 1:
         tree = tree.children[0]  # type: ignore[assignment]
     return isinstance(tree, lark.Tree) and tree.data == "member_dot"
+
+
+def _select_root(tree: lark.Tree) -> str | None:
+    """The identifier a field selection selects from, e.g. ``variables`` for ``variables.x``."""
+    select = _select_in(tree)
+    return _ident_name(select.children[0]) if select is not None else None  # type: ignore[arg-type]
 
 
 def _select_in(tree: lark.Tree) -> lark.Tree | None:
