@@ -136,7 +136,9 @@ def test_a_variable_only_a_message_reads_is_read_on_failure(judge):
         {"expression": "image.min_disk > 1", "messageExpression": "variables.bad"},
     ]
     assert judge(IMG, variables=variables, validations=validations) == (FAIL, [(FAIL, 0, "image web / image web")])
-    code, found = judge(IMG, variables=variables, validations=validations[:1] + [dict(validations[1], expression="false")])
+    code, found = judge(
+        IMG, variables=variables, validations=validations[:1] + [dict(validations[1], expression="false")]
+    )
     assert code == FAIL and found[0] == (FAIL, 0, "image web / image web")
     assert found[1][:2] == (FAIL, 1)  # the message failed: the finding keeps its expression's own text
     assert found[1][2] != "image web / image web"

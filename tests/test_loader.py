@@ -181,9 +181,11 @@ def test_type_errors_from_the_checker_are_load_errors(write, cli):
 
 def test_has_of_a_variable_is_a_load_error(write):
     # cel-python answered true and cel-cpp, which writes the variable in, failed at run time: rejected.
-    text = GOOD.format(name="p").replace(
-        "spec:\n", "spec:\n  variables:\n    - name: a\n      expression: image.name\n"
-    ).replace('image.status == "active"', '"has(variables.a)"')
+    text = (
+        GOOD.format(name="p")
+        .replace("spec:\n", "spec:\n  variables:\n    - name: a\n      expression: image.name\n")
+        .replace('image.status == "active"', '"has(variables.a)"')
+    )
     path = write("p.yaml", text)
     assert problems(path) == [
         f"{path}:12:20: spec.validations[0].expression: has() of a variable is always true: read variables.NAME itself"
