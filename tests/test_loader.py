@@ -216,6 +216,28 @@ def test_param_overrides_must_name_a_policy_and_a_declared_param(write):
     ]
 
 
+def test_param_overrides_keep_the_type_of_the_default(write):
+    params = "spec:\n  params: {limit: 3, ratio: 0.5, names: [a, b], any: [], free: null}\n"
+    path = write("p.yaml", GOOD.format(name="p").replace("spec:\n", params))
+    accepted = {"limit": 5, "ratio": 2, "names": "c", "any": [1, "x"], "free": {"k": 1}}
+    [policy] = load_policies([path], {"p": accepted})
+    assert {k: policy.params[k] for k in accepted} == accepted
+    # a string where the policy computes with an int would make every image an error; a list of ints where it
+    # reads attribute names would check none and pass every image
+    assert problems(path, overrides={"p": {"limit": "abc"}}) == [
+        "--param:1:1: p.limit: expected an int like its default 3; got string 'abc'"
+    ]
+    assert problems(path, overrides={"p": {"limit": True}}) == [
+        "--param:1:1: p.limit: expected an int like its default 3; got bool True"
+    ]
+    assert problems(path, overrides={"p": {"ratio": "x"}}) == [
+        "--param:1:1: p.ratio: expected a double like its default 0.5; got string 'x'"
+    ]
+    assert problems(path, overrides={"p": {"names": ["a", 1]}}) == [
+        "--param:1:1: p.names: expected a list of strings like its default, or one string; got int 1"
+    ]
+
+
 def test_directory_loads_yaml_files_sorted_and_skips_test_files(write, tmp_path):
     write("d/b.yaml", GOOD.format(name="b"))
     write("d/sub/a.yml", GOOD.format(name="a"))

@@ -168,6 +168,38 @@ def param_problem(value: Any) -> str | None:
     return None
 
 
+def _cel_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "double" if isinstance(value, float) else "int"
+    return {str: "string", list: "list", dict: "map", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def param_mismatch(default: Any, value: Any) -> str | None:
+    """Why ``value`` cannot replace a param declared with ``default`` (``None`` when it can).
+
+    An override has the default's type: ``max_age_days=abc`` would otherwise make every image an error, and
+    ``flags=[1]`` would check no attribute and pass them all. A list default with items takes a list of items
+    of the first one's type, or one such item alone (the pack reads those with ``asList``); an int default
+    takes an int, a double one either number; null and an empty list say nothing about the type.
+    """
+    want = _cel_type(default)
+    if default is None or (isinstance(default, list) and not default):
+        return None
+    if isinstance(default, list):
+        item = _cel_type(default[0])
+        items = value if isinstance(value, list) else [value]
+        wrong = next((v for v in items if _cel_type(v) not in (item, "int" if item == "double" else item)), None)
+        if wrong is None:
+            return None
+        return f"expected a list of {item}s like its default, or one {item}; got {_cel_type(wrong)} {wrong!r}"
+    got = _cel_type(value)
+    if got == want or (want == "double" and got == "int"):
+        return None
+    return f"expected {'a' if want != 'int' else 'an'} {want} like its default {default!r}; got {got} {value!r}"
+
+
 def param_value(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, str | None]:
     """A param's value built from its YAML node, and why it cannot be a param (``None`` when it can)."""
     try:
@@ -325,6 +357,11 @@ def _apply_overrides(
             problems.append(
                 Problem("--param", 1, 1, f"policy {name!r} declares no param {unknown[0]!r} (declared: {declared})")
             )
+            continue
+        mismatched = [(k, why) for k, v in values.items() if (why := param_mismatch(policy.params.get(k), v))]
+        if mismatched:
+            key, why = mismatched[0]
+            problems.append(Problem("--param", 1, 1, f"{name}.{key}: {why}"))
             continue
         by_name[name] = replace(policy, params={**policy.params, **values})
     return [by_name[p.name] for p in policies]
