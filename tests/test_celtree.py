@@ -101,3 +101,23 @@ def test_inline_puts_a_param_in_as_its_value_but_keeps_the_map_where_cel_needs_i
 )
 def test_cel_literal(value, literal):
     assert celtree.cel_literal(value) == literal
+
+
+@pytest.mark.parametrize(
+    ("source", "expanded"),
+    [
+        ("true && isString(image.x)", "true && (has(image.x) && type(image.x) == string)"),
+        ("isString(image.x) ? true : false", "(has(image.x) && type(image.x) == string) ? true : false"),
+        ("[false, isList(image.x)]", "[false, (has(image.x) && type(image.x) == list)]"),
+    ],
+)
+def test_bool_literals_keep_their_place_beside_a_library_call(source, expanded):
+    # celpy's lexer gave `true`/`false` no position: expanding beside one crashed the loader
+    analysis = celtree.analyse(source, library=True)
+    assert (analysis.source, analysis.issues) == (expanded, [])
+
+
+def test_a_problem_after_a_bool_literal_is_placed_where_it_was_written():
+    source = "true && isString(image.x) && nosuch(image.y)"
+    [issue] = celtree.analyse(source, library=True).issues
+    assert issue.offset == source.index("nosuch")

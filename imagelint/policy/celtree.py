@@ -114,10 +114,21 @@ class Analysis:
     """Callable mapping an offset in ``source`` to one in the written text."""
 
 
+def _positioned_literal(token: lark.Token) -> lark.Token:
+    if token.value in ("true", "false"):
+        return lark.Token.new_borrow_pos("BOOL_LIT", token.value, token)
+    return token
+
+
 def parse(source: str) -> lark.Tree:
     """Parse with cel-python's parser; raises ``CELParseError`` (with ``line``/``column``) on bad syntax."""
     global _parser
     if _parser is None:
+        # celpy's lexer callback turns the IDENT tokens `true`/`false` into BOOL_LIT tokens without a position,
+        # so every node above a bool literal had none: the library expansion and the problems' FILE:LINE:COL
+        # need them. The callback is read when the (shared) lark parser is built, so it is built again.
+        CELParser.ambiguous_literals = staticmethod(_positioned_literal)  # type: ignore[method-assign]
+        CELParser.CEL_PARSER = None
         _parser = CELParser()
     tree: lark.Tree = _parser.parse(source)
     # lark names rules by Token, whose == is a Python method (~0.4 µs); every walk of ours compares node names
@@ -194,7 +205,11 @@ def analyse(source: str, defined_variables: frozenset[str] = frozenset(), *, lib
         if expansion.issues:
             return Analysis(tree=None, issues=expansion.issues, source=source)
         if expansion.changed:
-            tree, origin, expanded = parse(expansion.source), expansion.origin, expansion.source
+            try:
+                tree, origin, expanded = parse(expansion.source), expansion.origin, expansion.source
+            except CELParseError as exc:  # a defect of ours, reported at the expression rather than a traceback
+                message = f"imagelint could not expand the image library here ({_syntax_message(exc)}); a defect"
+                return Analysis(tree=None, issues=[CelIssue(0, message)], source=source)
     result = Analysis(tree=tree, source=expanded, written_tree=written_tree)
     result.origin = origin
     _walk(tree, {}, result, defined_variables, library)
