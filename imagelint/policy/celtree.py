@@ -127,7 +127,7 @@ def parse(source: str) -> lark.Tree:
         # celpy's lexer callback turns the IDENT tokens `true`/`false` into BOOL_LIT tokens without a position,
         # so every node above a bool literal had none: the library expansion and the problems' FILE:LINE:COL
         # need them. The callback is read when the (shared) lark parser is built, so it is built again.
-        CELParser.ambiguous_literals = staticmethod(_positioned_literal)  # type: ignore[method-assign]
+        CELParser.ambiguous_literals = staticmethod(_positioned_literal)  # type: ignore[method-assign,assignment]
         CELParser.CEL_PARSER = None
         _parser = CELParser()
     tree: lark.Tree = _parser.parse(source)
