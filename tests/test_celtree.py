@@ -121,3 +121,10 @@ def test_a_problem_after_a_bool_literal_is_placed_where_it_was_written():
     source = "true && isString(image.x) && nosuch(image.y)"
     [issue] = celtree.analyse(source, library=True).issues
     assert issue.offset == source.index("nosuch")
+
+
+def test_a_problem_in_an_argument_the_library_repeats_is_reported_once():
+    # andMore(list, ...) writes its list in twice; the unknown variable was reported twice at one place
+    source = "andMore(variables.nosuch, '')"
+    issues = celtree.analyse(source, library=True).issues
+    assert [(i.offset, i.message.split(" is ")[0]) for i in issues] == [(len("andMore("), "variables.nosuch")]

@@ -214,7 +214,9 @@ def analyse(source: str, defined_variables: frozenset[str] = frozenset(), *, lib
     result.origin = origin
     _walk(tree, {}, result, defined_variables, library)
     if origin is not None:
-        result.issues = [CelIssue(origin(i.offset), i.message) for i in result.issues]
+        # a library function that repeats its argument in its expansion (andMore's list) would report a
+        # problem in that argument once per copy, all at the one place written
+        result.issues = list(dict.fromkeys(CelIssue(origin(i.offset), i.message) for i in result.issues))
     return result
 
 
