@@ -91,9 +91,22 @@ def test_policy_spec_params(cli, project, value, message):
 
 @pytest.mark.parametrize("engine", ["cel-python", "cel-cpp", "compiled"])
 def test_aliases_within_the_cap_are_accepted(cli, project, engine):
+    # a default of [] takes any list (the fixture's int default would refuse a list, and say so in one line)
+    (project / "p.yaml").write_text(
+        policy_yaml("p", params={"v": []}, validations=["params.v == params.v"]), encoding="utf-8"
+    )
     value = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 10)) + "]"  # 2**10 strings
     proc = check(cli, project, "--param", f"p.v={value}", engine=engine)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_param_of_the_wrong_type_is_shown_cut_short(cli, project):
+    value = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 10)) + "]"
+    proc = check(cli, project, "--param", f"p.v={value}")
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("--param:1:1: p.v: expected an int like its default 1; got list [['x', 'x'], ")
+    assert line.endswith("...") and len(line) < 160, line
 
 
 @pytest.mark.parametrize("engine", ["cel-python", "cel-cpp", "compiled"])

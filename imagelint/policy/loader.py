@@ -193,11 +193,18 @@ def param_mismatch(default: Any, value: Any) -> str | None:
         wrong = next((v for v in items if _cel_type(v) not in (item, "int" if item == "double" else item)), None)
         if wrong is None:
             return None
-        return f"expected a list of {item}s like its default, or one {item}; got {_cel_type(wrong)} {wrong!r}"
+        return f"expected a list of {item}s like its default, or one {item}; got {_cel_type(wrong)} {_shown(wrong)}"
     got = _cel_type(value)
     if got == want or (want == "double" and got == "int"):
         return None
-    return f"expected {'a' if want != 'int' else 'an'} {want} like its default {default!r}; got {got} {value!r}"
+    article = "an" if want == "int" else "a"
+    return f"expected {article} {want} like its default {_shown(default)}; got {got} {_shown(value)}"
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a value may be a list of 100,000 (the alias cap)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def param_value(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, str | None]:
