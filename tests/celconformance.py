@@ -536,7 +536,7 @@ def run_cel_python(case: Case) -> tuple[str, Any]:
     import celpy
     from celpy import celtypes
 
-    from imagelint.engines.celpython import _collapsed
+    from imagelint.engines import celpython
 
     def to_cel(tagged: Any) -> Any:
         kind, value = tagged
@@ -599,9 +599,9 @@ def run_cel_python(case: Case) -> tuple[str, Any]:
             return ("type", names.get(value, value.__name__))
         return ("?", repr(value))
 
-    env = celpy.Environment()
+    env = celpython.environment()
     try:
-        program = env.program(_collapsed(env.compile(case.expr)))  # as the cel-python engine runs it
+        program = env.program(celpython._collapsed(env.compile(case.expr)))  # as the cel-python engine runs it
     except Exception as exc:  # noqa: BLE001 - any refusal of cel-python's
         return ("skip", f"cel-python does not compile it ({type(exc).__name__})")
     try:

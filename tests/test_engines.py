@@ -389,11 +389,13 @@ CONFORMANCE_FILES = sorted(
 
 
 @pytest.mark.parametrize("file", CONFORMANCE_FILES)
-def test_cel_python_answers_the_same_on_the_collapsed_tree(file, monkeypatch):
-    """The cel-python engine evaluates parse trees without their pass-through rungs (celpython._collapsed):
-    every conformance case gives the same outcome, error texts included, as on the tree
-    the parser made."""
+def test_cel_python_answers_as_celpy_does(file, monkeypatch):
+    """The cel-python engine evaluates parse trees without their pass-through rungs (celpython._collapsed),
+    and its && and || skip the right side when the left decides: every conformance case gives the same
+    outcome, error texts included, as celpy's own interpreter on the tree the parser made."""
     import sys
+
+    import celpy
 
     from imagelint.engines import celpython
     from tests import celconformance
@@ -402,10 +404,11 @@ def test_cel_python_answers_the_same_on_the_collapsed_tree(file, monkeypatch):
     sys.setrecursionlimit(max(limit, 5000))  # parse.textproto nests deeply for cel-python's parser
     try:
         cases = celconformance.cases(file)
-        collapsed = [celconformance.run_cel_python(case) for case in cases]
+        ours = [celconformance.run_cel_python(case) for case in cases]
         monkeypatch.setattr(celpython, "_collapsed", lambda tree: tree)
-        as_parsed = [celconformance.run_cel_python(case) for case in cases]
+        monkeypatch.setattr(celpython, "environment", celpy.Environment)
+        celpys = [celconformance.run_cel_python(case) for case in cases]
     finally:
         sys.setrecursionlimit(limit)
     assert cases
-    assert collapsed == as_parsed
+    assert ours == celpys

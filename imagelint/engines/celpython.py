@@ -15,6 +15,7 @@ from typing import Any
 import celpy
 import lark
 from celpy import celtypes
+from celpy.evaluation import CELEvalError, Evaluator
 
 from imagelint.engines.interface import Engine, EngineError, EvalFailure, NonBool
 from imagelint.policy import library
@@ -25,7 +26,7 @@ class CelPythonEngine(Engine):
     name = "cel-python"
 
     def __init__(self, policies: list[Policy], now: dt.datetime) -> None:
-        self.env = celpy.Environment()
+        self.env = environment()
         self.cel_now = celtypes.TimestampType(now)
         self.params = [_to_cel(p.params) for p in policies]
         super().__init__(policies, now)
@@ -95,6 +96,54 @@ class _Variables(celtypes.MapType):
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self._pending
+
+
+class _ShortCircuit(Evaluator):
+    """cel-python's interpreter, but ``&&`` and ``||`` skip their right side when the left one decides.
+
+    celpy visits both operands before combining them, so every guard cost its guarded side as well:
+    ``has(image.x) && type(image.x) == string && ...`` built an error for each absent attribute, and the
+    library's expansions are such chains. ``false && x`` is false and ``true || x`` true whatever ``x`` is,
+    an error included (celpy's own ``logical_and(False, x)`` and ``logical_or(True, x)`` return the left
+    operand for every ``x``), so skipping ``x`` there changes no value; in every other case both sides are
+    combined as celpy combines them, commutatively over errors.
+    """
+
+    def conditionaland(self, tree: lark.Tree) -> Any:
+        return self._logical(tree, "_&&_", absorbing=False) if len(tree.children) == 2 else super().conditionaland(tree)
+
+    def conditionalor(self, tree: lark.Tree) -> Any:
+        return self._logical(tree, "_||_", absorbing=True) if len(tree.children) == 2 else super().conditionalor(tree)
+
+    def _logical(self, tree: lark.Tree, name: str, absorbing: bool) -> Any:
+        left = self.visit(tree.children[0])
+        if isinstance(left, celtypes.BoolType) and bool(left) is absorbing:
+            return left
+        right = self.visit(tree.children[1])
+        try:
+            return self.activation.resolve_function(name)(left, right)
+        except TypeError as exc:  # as celpy words it: two operands that are not bools
+            value = CELEvalError(
+                f"found no matching overload for {name} applied to '({type(left)}, {type(right)})'",
+                exc.__class__,
+                exc.args,
+                tree=tree,
+            )
+            value.__cause__ = exc
+            return value
+
+    def sub_evaluator(self, ast: lark.Tree) -> Evaluator:
+        return _ShortCircuit(ast, activation=self.activation)
+
+
+class _ShortCircuitRunner(celpy.InterpretedRunner):
+    def evaluate(self, context: Any) -> Any:
+        return _ShortCircuit(ast=self.ast, activation=self.new_activation()).evaluate(context)
+
+
+def environment() -> celpy.Environment:
+    """A cel-python environment whose programs evaluate as this engine's do (``&&``/``||`` short-circuit)."""
+    return celpy.Environment(runner_class=_ShortCircuitRunner)
 
 
 # Grammar rules that, with one child, evaluate to that child: lark keeps the whole precedence ladder
