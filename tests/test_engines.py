@@ -412,3 +412,63 @@ def test_cel_python_answers_as_celpy_does(file, monkeypatch):
         sys.setrecursionlimit(limit)
     assert cases
     assert ours == celpys
+
+
+LIST_VARIABLES = [
+    {"name": "first", "expression": '["a", "b"]'},
+    {"name": "second", "expression": '["c"]'},
+    {
+        "name": "bad",
+        "expression": '(variables.first + variables.second).filter(k, present(image[k]) && image[k] != "ok")',
+    },
+]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        {"id": "1"},
+        {"id": "2", "a": "ok", "b": "no", "c": "no", "d": "no"},
+        {"id": "3", "a": None, "b": "ok", "c": "7"},
+        {"id": "4", "c": "no", "b": "no"},
+    ],
+)
+def test_a_variable_holding_a_list_of_names_reads_those_attributes_alone(tmp_path, image):
+    # the analysis sees through variables.first + variables.second to the names, so cel-cpp converts three
+    # attributes rather than the whole image and the compiled engine unrolls the filter; all three agree
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        policy_yaml(
+            "p",
+            variables=LIST_VARIABLES,
+            validations=[
+                {
+                    "expression": "size(variables.bad) == 0",
+                    "messageExpression": "variables.bad[0] + andMore(variables.bad, 'more')",
+                }
+            ],
+        )
+    )
+    [policy] = load_policies([path])
+    bad = policy.variables[2].expression
+    assert (bad.attributes, bad.whole_image) == ({"a", "b", "c"}, False)
+    got = {e: create_engine(e, [policy], NOW).evaluate(image) for e in (*ENGINES, EngineName.COMPILED)}
+    assert len({repr(v) for v in got.values()}) == 1, got
+    expected = [k for k in "abc" if image.get(k) is not None and image[k] != "ok"]
+    assert got[EngineName.CEL_PYTHON][0][0] == (FAIL if expected else PASS)
+
+
+def test_a_list_variable_with_anything_but_string_literals_reads_the_whole_image(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        policy_yaml(
+            "p",
+            variables=[
+                {"name": "names", "expression": '["a", image.name]'},
+                {"name": "bad", "expression": "variables.names.filter(k, present(image[k]))"},
+            ],
+            validations=["size(variables.bad) == 0"],
+        )
+    )
+    [policy] = load_policies([path])
+    assert policy.variables[1].expression.whole_image

@@ -647,8 +647,24 @@ class Compiler:
         return _call("contains_in", left, self.expr(right_node))
 
     def _string_list(self, node: lark.Tree) -> list[str] | None:
-        while isinstance(node, lark.Tree) and node.data != "list_lit" and len(node.children) == 1:
+        """The strings of a list known at compile time, in order: a list literal of string literals, a
+        variable computed once at load that holds one, or a ``+`` of such lists; else None."""
+        while isinstance(node, lark.Tree) and node.data not in ("list_lit", "member_dot") and len(node.children) == 1:
             node = node.children[0]  # type: ignore[assignment]
+        if isinstance(node, lark.Tree) and node.data == "addition" and len(node.children) == 2:
+            left, right = node.children
+            if not (isinstance(left, lark.Tree) and left.data == "addition_add" and isinstance(right, lark.Tree)):
+                return None
+            first, second = self._string_list(left.children[0]), self._string_list(right)  # type: ignore[arg-type]
+            return first + second if first is not None and second is not None else None
+        if isinstance(node, lark.Tree) and node.data == "member_dot":
+            name = self._variable_ref(node)
+            if name is None:
+                return None
+            kind, value = self.scope.variables.get(name, ("", None))
+            if kind != "const" or type(value) is not list or not all(type(v) is str for v in value):
+                return None
+            return list(value)
         if not isinstance(node, lark.Tree) or node.data != "list_lit" or not node.children:
             return None
         values = []

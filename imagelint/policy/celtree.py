@@ -187,7 +187,13 @@ def _string_literal(tree: lark.Tree) -> str | None:
     return None
 
 
-def analyse(source: str, defined_variables: frozenset[str] = frozenset(), *, library: bool = False) -> Analysis:
+Bound = Mapping[str, "frozenset[str] | None"]
+"""Names bound to the strings they can take (a macro variable over a literal list; a variable holding a
+list known at load time), or to None when not known."""
+_NO_VARIABLES: Bound = {}
+
+
+def analyse(source: str, defined_variables: Bound = _NO_VARIABLES, *, library: bool = False) -> Analysis:
     """Parse and check one expression; never raises for a bad expression (problems go in ``issues``).
 
     With ``library``, calls of the image library are expanded first (``expand``): the analysis is that of
@@ -234,11 +240,10 @@ def _syntax_message(exc: CELParseError) -> str:
     return "invalid expression"
 
 
-Bound = Mapping[str, "frozenset[str] | None"]
 """Macro variables in scope; a variable that ranges over a list literal of strings maps to those strings."""
 
 
-def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str], library: bool = False) -> None:
+def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: Bound, library: bool = False) -> None:
     kind = tree.data
     start = tree.meta.start_pos if not tree.meta.empty else 0
 
@@ -342,7 +347,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: frozenset[str],
                 out.issues.append(
                     CelIssue(start, f".{name}({var}, ...) would hide the variable {var!r}; pick another name")
                 )
-            inner = {**bound, var: _literal_keys(target, bound, list_of=True)} if var else bound
+            inner = {**bound, var: _literal_keys(target, bound, list_of=True, lists=defined)} if var else bound
             for arg in args[1:]:
                 _walk(arg, inner, out, defined, library)
             return
@@ -382,22 +387,46 @@ def _unknown_function(name: str, library: bool) -> str:
     )
 
 
-def _literal_keys(tree: lark.Tree, bound: Bound, *, list_of: bool = False) -> frozenset[str] | None:
+def _literal_keys(
+    tree: lark.Tree, bound: Bound, *, list_of: bool = False, lists: Bound = _NO_VARIABLES
+) -> frozenset[str] | None:
     """The strings a key expression can take: a string literal, or a macro variable over a list literal of
-    strings; with ``list_of``, the strings of a list literal itself. ``None`` when not statically known."""
+    strings; with ``list_of``, the strings of a list itself (``list_keys``). ``None`` when not statically
+    known."""
     if list_of:
-        while isinstance(tree, lark.Tree) and tree.data != "list_lit" and len(tree.children) == 1:
-            tree = tree.children[0]  # type: ignore[assignment]
-        if not isinstance(tree, lark.Tree) or tree.data != "list_lit":
-            return None
-        items = [e for c in _children(tree) for e in _children(c)]
-        values = [_string_literal(e) for e in items]
-        return frozenset(values) if values and all(v is not None for v in values) else None  # type: ignore[arg-type]
+        return list_keys(tree, lists)
     literal = _string_literal(tree)
     if literal is not None:
         return frozenset({literal})
     name = _ident_name(tree)
     return bound.get(name) if name is not None else None
+
+
+def list_keys(tree: lark.Tree, variables: Bound = _NO_VARIABLES) -> frozenset[str] | None:
+    """The strings of a list known at load time: a list literal of string literals, a variable that holds
+    one (``variables`` maps each name to its strings, or None), or a ``+`` of such lists. ``None`` otherwise.
+
+    A variable's list lets ``variables.names.filter(k, present(image[k]))`` read the attributes it names,
+    rather than the whole image (which cel-cpp would convert at every evaluation)."""
+    while isinstance(tree, lark.Tree) and tree.data not in ("list_lit", "member_dot") and len(tree.children) == 1:
+        tree = tree.children[0]  # type: ignore[assignment]
+    if not isinstance(tree, lark.Tree):
+        return None
+    if tree.data == "list_lit":
+        items = [e for c in _children(tree) for e in _children(c)]
+        values = [_string_literal(e) for e in items]
+        return frozenset(values) if values and all(v is not None for v in values) else None  # type: ignore[arg-type]
+    if tree.data == "addition" and len(tree.children) == 2:
+        left, right = tree.children
+        if isinstance(left, lark.Tree) and left.data == "addition_add" and isinstance(right, lark.Tree):
+            first, second = list_keys(left.children[0], variables), list_keys(right, variables)  # type: ignore[arg-type]
+            return first | second if first is not None and second is not None else None
+        return None
+    if tree.data == "member_dot":
+        target = tree.children[0]
+        if isinstance(target, lark.Tree) and _ident_name(target) == "variables":
+            return variables.get(str(_token(tree)))
+    return None
 
 
 def _image_select(tree: lark.Tree, bound: Bound) -> frozenset[str] | None:

@@ -176,6 +176,16 @@ def _cel_type(value: Any) -> str:
     return {str: "string", list: "list", dict: "map", type(None): "null"}.get(type(value), type(value).__name__)
 
 
+def _known_lists(variables: Sequence[Variable]) -> dict[str, frozenset[str] | None]:
+    """The variables defined so far, each with the strings of its list when that is known at load time
+    (``celtree.list_keys``): the analysis then sees which attributes ``image[k]`` over it reads."""
+    known: dict[str, frozenset[str] | None] = {}
+    for var in variables:
+        tree = var.expression.tree
+        known[var.name] = celtree.list_keys(tree, known) if tree is not None else None
+    return known
+
+
 def param_mismatch(default: Any, value: Any) -> str | None:
     """Why ``value`` cannot replace a param declared with ``default`` (``None`` when it can).
 
@@ -524,9 +534,9 @@ class _Doc:
                     params[key] = value
             else:
                 self.problem(pnode, f"spec.params: expected a mapping, got {describe_node(pnode)}")
-        match = self.expr(spec["match"][1], "spec.match", frozenset()) if "match" in spec else None
+        match = self.expr(spec["match"][1], "spec.match", {}) if "match" in spec else None
         variables = self.variables(spec["variables"][1]) if "variables" in spec else ()
-        defined = frozenset(v.name for v in variables)
+        defined = _known_lists(variables)
         validations = self.validations(spec["validations"][1], defined) if "validations" in spec else ()
         for expr in ([match] if match else []) + [
             e for v in validations for e in (v.expression, v.message_expression) if e
@@ -598,12 +608,12 @@ class _Doc:
             if any(v.name == name for v in out):
                 self.problem(entry["name"][1], f"{where}.name: variable {name!r} is defined twice")
                 continue
-            expr = self.expr(entry["expression"][1], f"{where}.expression", frozenset(v.name for v in out))
+            expr = self.expr(entry["expression"][1], f"{where}.expression", _known_lists(out))
             if expr is not None:
                 out.append(Variable(name, expr))
         return tuple(out)
 
-    def validations(self, node: yaml.Node, defined: frozenset[str]) -> tuple[Validation, ...]:
+    def validations(self, node: yaml.Node, defined: celtree.Bound) -> tuple[Validation, ...]:
         if not isinstance(node, yaml.SequenceNode) or not node.value:
             self.problem(node, "spec.validations: expected a non-empty list of validations")
             return ()
@@ -624,7 +634,7 @@ class _Doc:
                 out.append(Validation(expr, message, mexpr))
         return tuple(out)
 
-    def expr(self, node: yaml.Node, where: str, defined: frozenset[str]) -> Expr | None:
+    def expr(self, node: yaml.Node, where: str, defined: celtree.Bound) -> Expr | None:
         source = self.string(node, where)
         if source is None:
             return None
