@@ -240,9 +240,6 @@ def _syntax_message(exc: CELParseError) -> str:
     return "invalid expression"
 
 
-"""Macro variables in scope; a variable that ranges over a list literal of strings maps to those strings."""
-
-
 def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: Bound, library: bool = False) -> None:
     kind = tree.data
     start = tree.meta.start_pos if not tree.meta.empty else 0
@@ -347,7 +344,7 @@ def _walk(tree: lark.Tree, bound: Bound, out: Analysis, defined: Bound, library:
                 out.issues.append(
                     CelIssue(start, f".{name}({var}, ...) would hide the variable {var!r}; pick another name")
                 )
-            inner = {**bound, var: _literal_keys(target, bound, list_of=True, lists=defined)} if var else bound
+            inner = {**bound, var: list_keys(target, defined)} if var else bound
             for arg in args[1:]:
                 _walk(arg, inner, out, defined, library)
             return
@@ -387,14 +384,9 @@ def _unknown_function(name: str, library: bool) -> str:
     )
 
 
-def _literal_keys(
-    tree: lark.Tree, bound: Bound, *, list_of: bool = False, lists: Bound = _NO_VARIABLES
-) -> frozenset[str] | None:
-    """The strings a key expression can take: a string literal, or a macro variable over a list literal of
-    strings; with ``list_of``, the strings of a list itself (``list_keys``). ``None`` when not statically
-    known."""
-    if list_of:
-        return list_keys(tree, lists)
+def _literal_keys(tree: lark.Tree, bound: Bound) -> frozenset[str] | None:
+    """The strings a key expression can take: a string literal, or a macro variable over a list known at
+    load time (``list_keys``). ``None`` when not statically known."""
     literal = _string_literal(tree)
     if literal is not None:
         return frozenset({literal})

@@ -176,16 +176,6 @@ def _cel_type(value: Any) -> str:
     return {str: "string", list: "list", dict: "map", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _known_lists(variables: Sequence[Variable]) -> dict[str, frozenset[str] | None]:
-    """The variables defined so far, each with the strings of its list when that is known at load time
-    (``celtree.list_keys``): the analysis then sees which attributes ``image[k]`` over it reads."""
-    known: dict[str, frozenset[str] | None] = {}
-    for var in variables:
-        tree = var.expression.tree
-        known[var.name] = celtree.list_keys(tree, known) if tree is not None else None
-    return known
-
-
 def param_mismatch(default: Any, value: Any) -> str | None:
     """Why ``value`` cannot replace a param declared with ``default`` (``None`` when it can).
 
@@ -535,8 +525,7 @@ class _Doc:
             else:
                 self.problem(pnode, f"spec.params: expected a mapping, got {describe_node(pnode)}")
         match = self.expr(spec["match"][1], "spec.match", {}) if "match" in spec else None
-        variables = self.variables(spec["variables"][1]) if "variables" in spec else ()
-        defined = _known_lists(variables)
+        variables, defined = self.variables(spec["variables"][1]) if "variables" in spec else ((), {})
         validations = self.validations(spec["validations"][1], defined) if "validations" in spec else ()
         for expr in ([match] if match else []) + [
             e for v in validations for e in (v.expression, v.message_expression) if e
@@ -589,10 +578,13 @@ class _Doc:
                 out[key] = value
         return out
 
-    def variables(self, node: yaml.Node) -> tuple[Variable, ...]:
+    def variables(self, node: yaml.Node) -> tuple[tuple[Variable, ...], dict[str, frozenset[str] | None]]:
+        """The variables, and each name with the strings of its list when that is known at load time
+        (``celtree.list_keys``): the analysis then sees which attributes ``image[k]`` over it reads."""
+        known: dict[str, frozenset[str] | None] = {}
         if not isinstance(node, yaml.SequenceNode):
             self.problem(node, f"spec.variables: expected a list, got {describe_node(node)}")
-            return ()
+            return (), known
         out: list[Variable] = []
         for i, item in enumerate(node.value):
             where = f"spec.variables[{i}]"
@@ -608,10 +600,11 @@ class _Doc:
             if any(v.name == name for v in out):
                 self.problem(entry["name"][1], f"{where}.name: variable {name!r} is defined twice")
                 continue
-            expr = self.expr(entry["expression"][1], f"{where}.expression", _known_lists(out))
+            expr = self.expr(entry["expression"][1], f"{where}.expression", known)
             if expr is not None:
                 out.append(Variable(name, expr))
-        return tuple(out)
+                known[name] = celtree.list_keys(expr.tree, known) if expr.tree is not None else None
+        return tuple(out), known
 
     def validations(self, node: yaml.Node, defined: celtree.Bound) -> tuple[Validation, ...]:
         if not isinstance(node, yaml.SequenceNode) or not node.value:
