@@ -12,6 +12,8 @@ from tests.conftest import policy_yaml
 
 NOW = "2026-11-27T00:00:00Z"
 # aliases of aliases: 20 levels of two stand for 2**20 strings (main hung inlining or converting them)
+# ten levels: 2**10 strings, within the cap
+ALIASES = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 10)) + "]"
 LAUGHS = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 20)) + ", [*l19, *l19]]"
 BAD = {
     "binary": ("!!binary AAAA", "binary data (!!binary) is not a param value"),
@@ -95,14 +97,12 @@ def test_aliases_within_the_cap_are_accepted(cli, project, engine):
     (project / "p.yaml").write_text(
         policy_yaml("p", params={"v": []}, validations=["params.v == params.v"]), encoding="utf-8"
     )
-    value = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 10)) + "]"  # 2**10 strings
-    proc = check(cli, project, "--param", f"p.v={value}", engine=engine)
+    proc = check(cli, project, "--param", f"p.v={ALIASES}", engine=engine)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_a_param_of_the_wrong_type_is_shown_cut_short(cli, project):
-    value = "[&l0 [x, x], " + ", ".join(f"&l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 10)) + "]"
-    proc = check(cli, project, "--param", f"p.v={value}")
+    proc = check(cli, project, "--param", f"p.v={ALIASES}")
     assert proc.returncode == 2, proc.stderr
     [line] = proc.stderr.splitlines()
     assert line.startswith("--param:1:1: p.v: expected an int like its default 1; got list [['x', 'x'], ")
