@@ -1429,6 +1429,15 @@ class CompiledEngine(Engine):
             self.delegate.name if self.delegate and i in self.reasons else "compiled" for i in range(len(policies))
         ]
         """Which engine judges each policy."""
+        # per policy, per validation: the function of its messageExpression (None: a fixed message), called
+        # straight from _failures; any result but a string goes the long way, through Engine.message
+        self._messages: list[list[Callable | None]] = [
+            [
+                self._functions.get(id(v.message_expression)) if v.message_expression is not None else None
+                for v in p.validations
+            ]
+            for p in self.policies
+        ]
         attributes = [p.attributes() for p in self.policies]
         self.keys: tuple[str, ...] | None = (
             None if any(a is None for a in attributes) else tuple(sorted(frozenset().union(*attributes)))  # type: ignore[arg-type]
@@ -1518,13 +1527,21 @@ class CompiledEngine(Engine):
 
     def _failures(self, index: int, bits: int, image: dict[str, Any]) -> list[Outcome]:
         fixed = self.compiled[index].fixed  # type: ignore[union-attr]
+        functions = self._messages[index]
         out: list[Outcome] = []
         while bits:
             low = bits & -bits
             number = low.bit_length() - 1
             bits ^= low
             message = fixed[number]
-            out.append((FAIL, number, message if message is not None else self.message(index, number, image)))
+            if message is None:
+                try:
+                    message = functions[number](image)  # type: ignore[misc]
+                except (CelError, RecursionError):
+                    message = None
+                if type(message) is not str:  # an error or another type: the fallback text says which
+                    message = self.message(index, number, image)
+            out.append((FAIL, number, message))
         return out
 
 
