@@ -349,3 +349,33 @@ def test_parsed_timestamps_are_remembered_within_bounds():
     for _ in range(2):
         with pytest.raises(cv.CelError, match="invalid timestamp"):
             cv.parse_timestamp("2024-02-30T00:00:00Z")
+
+
+def test_parts_that_read_no_image_are_computed_once_and_errors_stay_where_they_run(tmp_path):
+    # the message's date is now - params.days written out: a constant in the code, not computed per image;
+    # a constant part that raises is not folded, so || still absorbs it (or reports it) per image
+    (tmp_path / "p.yaml").write_text(
+        policy_yaml(
+            "p",
+            params={"days": 10},
+            validations=[
+                {
+                    "expression": "image.min_disk > 1",
+                    "messageExpression": "'before ' + string(now - duration(string(params.days * 86400) + 's'))"
+                    " + ', got ' + string(image.min_disk)",
+                },
+                "1 / (params.days - 10) > 0 || image.min_disk > 1",
+            ],
+        )
+    )
+    policies = load_policies([tmp_path])
+    folded, plain = (CompiledEngine(policies, NOW, optimise=o) for o in (True, False))
+    message = folded._messages[0][0]
+    assert "before 2026-11-17T12:00:00Z, got " in message.__code__.co_consts
+    assert "before 2026-11-17T12:00:00Z, got " not in plain._messages[0][0].__code__.co_consts
+    for image in ({"id": "a", "min_disk": 2}, {"id": "b", "min_disk": 0}, {"id": "c"}):
+        assert folded.evaluate(image) == plain.evaluate(image)
+    codes, details = folded.evaluate({"id": "b", "min_disk": 0})
+    assert codes == [2] and details[0][0] == (1, 0, "before 2026-11-17T12:00:00Z, got 0")
+    assert details[0][1][0] == 2 and details[0][1][2].endswith("raised: divide by zero")
+    assert folded.evaluate({"id": "a", "min_disk": 2}) == ([0], {})

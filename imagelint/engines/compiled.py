@@ -329,6 +329,9 @@ _WRAPPERS = frozenset(
     {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary", "member"}
     | {"primary", "paren_expr"}
 )
+_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter", "bind"})
+_LEAVES = frozenset({"literal", "ident", "list_lit", "map_lit"})
+"""Nodes not worth folding on their own: a literal is a constant already."""
 _COMPARABLE = (int, float, str, bool)
 _COMPARE = {
     "relation_lt": ast.Lt(),
@@ -404,6 +407,8 @@ class Compiler:
         # when only its presence is known (see "short-circuit chains")
         self.facts: dict[str, type | None] = {}
         self.bool_names: set[str] = {"_matches"}  # namespace callables that return a bool or raise (peephole)
+        self._constant_nodes: dict[int, tuple[lark.Tree, bool]] = {}  # id -> (node, reads neither image nor loop)
+        self._folding = False
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -451,11 +456,52 @@ class Compiler:
     # --- expressions ----------------------------------------------------------------------------------
 
     def expr(self, node: lark.Tree) -> ast.expr:
+        if self.optimise and not self._folding and _unwrap(node).data not in _LEAVES and self._constant(node):
+            folded = self._fold(node)
+            if folded is not None:
+                return folded
         handler = getattr(self, "_" + node.data, None)
         if handler is None:
             raise Unsupported(f"{node.data.replace('_', ' ')} is not in the compiled subset")
         result: ast.expr = handler(node)
         return result
+
+    # --- constant folding ---------------------------------------------------------------------------------
+    # A part of an expression that reads neither the image nor a macro's variable (only literals, params, now
+    # and variables computed at compile time) has one value for the whole run: it is computed once, here, and
+    # the code holds the value. image-max-age's message writes its limit with imsText(now - days) that way.
+    # A part that raises is left to raise where it runs, so that CEL's error semantics stay those of the code.
+
+    def _constant(self, node: lark.Tree) -> bool:
+        known = self._constant_nodes.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        result = self._reads_nothing(node)
+        self._constant_nodes[id(node)] = (node, result)
+        return result
+
+    def _reads_nothing(self, node: lark.Tree) -> bool:
+        kind = node.data
+        if kind == "ident":
+            name = str(_tokens(node)[0])
+            return name in ("now", "params") or (name in cv.TYPE_IDENTS and name not in self.scope.bound)
+        if kind in ("member_dot", "member_index"):
+            variable = self._variable_ref(node)
+            if variable is not None:
+                return self.scope.variables.get(variable, ("call",))[0] == "const"
+        if kind == "member_dot_arg" and str(_tokens(node)[0]) in _MACROS:
+            return False  # a macro binds a variable of its own
+        return all(self._constant(child) for child in _trees(node))
+
+    def _fold(self, node: lark.Tree) -> ast.expr | None:
+        self._folding = True
+        try:
+            value = self.value_function(node, self.scope)(None)
+        except (CelError, Unsupported, RecursionError):
+            return None
+        finally:
+            self._folding = False
+        return self.bind(value)
 
     def _single(self, node: lark.Tree) -> ast.expr:
         return self.expr(_trees(node)[0])
@@ -914,7 +960,7 @@ class Compiler:
         target = trees[0]
         name = str(_tokens(node)[0])
         args = _args(trees[1]) if len(trees) > 1 else []
-        if name in ("all", "exists", "exists_one", "map", "filter"):
+        if name in _MACROS and name != "bind":
             return self._macro(name, target, args)
         if name == "size" and not args:
             return _call("size", self.expr(target))
@@ -1279,9 +1325,14 @@ def compile_policy(policy: Policy, now: Any, compiler: Compiler) -> tuple[_Polic
     variables: dict[str, tuple[str, Any]] = {}
     functions: dict[int, Callable] = {}
     for var in policy.variables:
-        function = compiler.value_function(var.expression.tree, _Scope(dict(variables)))
+        reads = _reads_image(var.expression, variables)
+        compiler._folding = not reads  # run once, here: nothing in it to fold
+        try:
+            function = compiler.value_function(var.expression.tree, _Scope(dict(variables)))
+        finally:
+            compiler._folding = False
         functions[id(var.expression)] = function
-        if _reads_image(var.expression, variables):
+        if reads:
             variables[var.name] = ("call", function)
         else:  # params and now only: one value (or one error) for the whole run
             try:
