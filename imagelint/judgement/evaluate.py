@@ -16,7 +16,7 @@ from typing import Any
 from imagelint import __version__
 from imagelint.deadline import Deadline
 from imagelint.engines import ERROR, FAIL, PASS, SKIP, Engine
-from imagelint.judgement.result import Finding, ImageRef, RunResult, RunSummary, Severity, Status, built
+from imagelint.judgement.result import Finding, ImageRef, RunResult, RunSummary, Severity, Status, new_finding
 from imagelint.policy.model import Policy
 from imagelint.sources.interface import ImageSource, SourceError
 
@@ -143,22 +143,9 @@ def _findings(
         policy = policies[index]
         keys = evidence[index] or tuple(image)
         attributes = {k: image[k] for k in keys if k in image}
+        name, severity, remediation = policy.name, policy.severity, policy.remediation
         for code, validation, message in outcomes:
             out.append(
-                built(  # Finding(...) without its field-by-field __init__: this runs for every failure
-                    Finding,
-                    policy=policy.name,
-                    severity=policy.severity,
-                    status=_STATUS[code],
-                    validation=validation,
-                    message=message,
-                    image=ref,
-                    attributes=attributes,
-                    waiver=None,
-                    baselined=False,
-                    target=target,
-                    state=None,
-                    remediation=policy.remediation,
-                )
+                new_finding(name, severity, _STATUS[code], validation, message, ref, attributes, target, remediation)
             )
     return out

@@ -51,15 +51,19 @@ _T = TypeVar("_T")
 
 
 def built(cls: type[_T], **values: Any) -> _T:
-    """A frozen dataclass instance from all its field values, without its ``__init__``: that sets each field
-    through ``object.__setattr__`` (1.8 µs for a ``Finding``, made for every failure of every image), while
-    filling ``__dict__`` gives the same object in a fraction of it. Every field must be given."""
+    """A frozen dataclass instance from all its field values, without its ``__init__``, which sets each
+    field through the frozen class's own ``__setattr__`` check (1.8 µs for a ``Finding``, made for every
+    failure of every image). Every field must be given."""
     made = object.__new__(cls)
-    made.__dict__.update(values)
+    for name, value in values.items():
+        _SET(made, name, value)
     return made
 
 
-@dataclass(frozen=True)
+_SET = object.__setattr__  # past the frozen dataclass's refusal, into the slot
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRef:
     """The identifying attributes of an image, as reported in every finding."""
 
@@ -131,7 +135,7 @@ def remediation_dict(remediation: Remediation | None, image: ImageRef | None = N
     return {"text": remediation.text, "commands": commands}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One failed or erroring validation of one policy on one image."""
 
@@ -165,6 +169,44 @@ class Finding:
     def suppressed(self) -> bool:
         """Waived or baselined: reported apart, and never a reason for exit 1."""
         return self.waiver is not None or self.baselined
+
+
+def new_finding(
+    policy: str,
+    severity: Severity,
+    status: Status,
+    validation: int | None,
+    message: str,
+    image: ImageRef,
+    attributes: Mapping[str, Any],
+    target: str | None,
+    remediation: Remediation | None,
+) -> Finding:
+    """A finding as the evaluator makes one (not waived, baselined or compared yet), straight into its slots:
+    this runs for every failure of every image, where ``Finding(...)`` costs 1.8 µs and ``built`` 0.9."""
+    made = _NEW(Finding)
+    _policy(made, policy)
+    _severity(made, severity)
+    _status(made, status)
+    _validation(made, validation)
+    _message(made, message)
+    _image(made, image)
+    _attributes(made, attributes)
+    _waiver(made, None)
+    _baselined(made, False)
+    _target(made, target)
+    _state(made, None)
+    _remediation(made, remediation)
+    return made
+
+
+_NEW = object.__new__
+(_policy, _severity, _status, _validation, _message, _image, _attributes, _waiver, _baselined, _target, _state,
+ _remediation) = (
+    Finding.__dict__[name].__set__
+    for name in ("policy", "severity", "status", "validation", "message", "image", "attributes", "waiver",
+                 "baselined", "target", "state", "remediation")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
