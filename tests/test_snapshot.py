@@ -334,3 +334,43 @@ def test_json_lines_detected_with_a_bom_an_images_key_or_only_the_metadata_line(
     result = _cli_check(tmp_path, cli, "-", "--allow-empty", stdin=empty)  # no image: only passes when allowed
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["source"]["details"]["format"] == "jsonl"
+
+
+def test_json_lines_read_in_batches_name_the_same_lines_as_line_by_line(tmp_path, capsys):
+    # lines are decoded BATCH at a time; whatever is odd in a batch (a blank line, two values on a line, a
+    # NUL escape, a wide integer, a repeated id, a line that is not JSON) must be read and named as when
+    # every line was read alone
+    from imagelint.sources.snapshot import BATCH
+
+    n = BATCH // 20  # lines 1..n are in the first batch or two, 2n.. in a later one
+    lines = [json.dumps({"id": f"img-{i}", "name": f"n{i}"}) for i in range(3 * n)]
+    lines[n + 5] = ""  # a blank line inside the second batch
+    lines[n + 9] = '{"id": "nul", "name": "a\\u0000b"}'
+    lines[n + 10] = '{"id": "wide", "min_disk": 123456789012345678901234567890}'
+    lines[2 * n + 3] = json.dumps({"id": "img-7", "name": "n7"})  # img-7 again, on line 2 * n + 4
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    source = SnapshotSource(str(path))
+    pages = list(source.pages())
+    images = [i for p in pages for i in p]
+    assert len(images) == 3 * n - 2 and images[n + 8] == {"id": "nul", "name": "a\x00b"}
+    assert images[n + 9]["min_disk"] == 123456789012345678901234567890
+    odd = [any(i["id"] in ("nul", "wide") for i in p) for p in pages]
+    assert [not p.plain for p in pages] == odd and any(odd)  # the NUL escape and the wide int are odd
+    assert source.odd_images == 2 and source.read == 3 * n - 1
+    assert f"image img-7 is in the snapshot again at {path}:{2 * n + 4};" in capsys.readouterr().err
+    for broken, message in [
+        ('{"id": "x"} {"id": "y"}', "not valid JSON: Extra data"),
+        ('{"id": "x", "a": [1, }', "not valid JSON: Expecting value"),
+        ('{"name": "no id"}', 'image has no string "id" (no "id")'),
+        ("[1]", "expected an image object, got a JSON array"),
+    ]:
+        bad = list(lines)
+        bad[2 * n + 20] = broken
+        path.write_text("\n".join(bad) + "\n")
+        seen: list[dict] = []
+        with pytest.raises(SourceError) as caught:
+            for page in SnapshotSource(str(path)).pages():
+                seen.extend(page)
+        assert str(caught.value).startswith(f"{path}:{2 * n + 21}") and message in str(caught.value)
+        assert len(seen) == 2 * n + 20 - 2  # every image before it was read (less the blank, the repeat)

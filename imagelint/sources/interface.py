@@ -51,12 +51,13 @@ class SeenIds:
     def __init__(self, warn: Callable[[str], None], again: str) -> None:
         self._warn = warn
         self._again = again
-        self._seen: set[str] = set()
+        self.seen: set[str] = set()
+        """Every id met so far (a reader may test and add to it itself, and call ``first`` for a repeat)."""
         self.duplicates = 0
 
     def first(self, ident: str, where: str) -> bool:
-        if ident not in self._seen:
-            self._seen.add(ident)
+        if ident not in self.seen:
+            self.seen.add(ident)
             return True
         self.duplicates += 1
         if self.duplicates <= self.SHOWN:

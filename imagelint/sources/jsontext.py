@@ -42,6 +42,19 @@ def decode(raw: bytes) -> tuple[Any, bool]:
         return json.loads(raw), False
 
 
+def decode_lines(text: bytes) -> list[Any] | None:
+    """The values of JSON Lines ``text`` in one call, or ``None`` when any line needs ``decode`` (see above):
+    a value msgspec refuses, or a NUL escape, which makes a value not plain. Blank lines give no value, and
+    a line may give two (``{} {}``): callers compare the count with their lines."""
+    if _NUL in text:
+        return None
+    try:
+        values: list[Any] = _DECODER.decode_lines(text)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return values
+
+
 def wide_int(value: Any) -> bool:
     """An integer outside int64 and uint64 anywhere in ``value`` (for values ``json`` decoded)."""
     kind = type(value)

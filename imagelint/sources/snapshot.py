@@ -21,11 +21,13 @@ from typing import IO, Any
 
 from imagelint.sources.interface import Image, ImageSource, Page, SeenIds, SourceError
 from imagelint.sources.jsonstream import CHUNK, NESTED, JsonStream
-from imagelint.sources.jsontext import decode, wide_int
+from imagelint.sources.jsontext import decode, decode_lines, wide_int
 
 PAGE = 100
 """Images per page read from a file: small enough that a page decoded is still in the cache when it is judged
 (1,000-image pages, about 5 MB of objects, measured slower per image)."""
+BATCH = 1 << 17
+"""Bytes of JSON Lines read and decoded by one call (about 100 images of the API's size)."""
 LINE = 1 << 24
 """The longest first line that may make a file JSON Lines (16 MiB): a longer one starts a JSON document
 written on one line (``json.dump``), which is then read in chunks rather than as one line."""
@@ -165,30 +167,62 @@ class SnapshotSource(ImageSource):
                 "more images follow; save the whole fleet with imagelint fetch"
             )
 
-    def _jsonl(self, lines: Iterator[bytes]) -> Iterator[Image]:
+    def _jsonl(self, batches: Iterator[list[bytes]]) -> Iterator[Image]:
+        """The images of batches of lines, each decoded by one call (``decode_lines``) unless something in it
+        is odd: a blank line, or a line msgspec refuses, which is then read alone, exactly as json reads it."""
         self.odd_images = 0
-        first = True
-        for lineno, raw in enumerate(lines, start=1):
-            if raw.isspace():  # not strip(): that copies every line
+        lineno = 0  # of the line before the batch
+        first = True  # the first line that is not blank may be fetch's metadata
+        for batch in batches:
+            if first:
+                while batch and first:
+                    raw = batch.pop(0)
+                    lineno += 1
+                    if raw.isspace():
+                        continue
+                    first = False
+                    value, plain = self._line(lineno, raw)
+                    if isinstance(value, dict) and "id" not in value and isinstance(value.get("snapshot"), dict):
+                        self.metadata, self.described = value["snapshot"], True
+                    else:
+                        yield from self._images(lineno, [(value, plain)])
+                if not batch:
+                    continue
+            values = None if any(map(bytes.isspace, batch)) else decode_lines(b"".join(batch))
+            if values is not None and len(values) == len(batch):  # one value on every line
+                yield from self._images(lineno + 1, [(value, True) for value in values])
+            else:
+                for offset, raw in enumerate(batch, start=lineno + 1):
+                    if not raw.isspace():
+                        yield from self._images(offset, [self._line(offset, raw)])
+            lineno += len(batch)
+
+    def _line(self, lineno: int, raw: bytes) -> tuple[Any, bool]:
+        try:
+            return decode(raw)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{self.display}:{lineno}:{exc.pos + 1}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise SourceError(f"{self.display}:{lineno}: not valid JSON: {NESTED}") from None
+        except ValueError:
+            raise SourceError(f"{self.display}:{lineno}: not UTF-8 text") from None
+
+    def _images(self, lineno: int, values: list[tuple[Any, bool]]) -> Iterator[Image]:
+        """The images of consecutive lines from ``lineno``; where a line is named only when it is wrong, or
+        holds an id met before (formatting it for every line costs as much as the checks)."""
+        seen = self._ids.seen
+        for offset, (value, plain) in enumerate(values):
+            self.read += 1
+            ident = value.get("id") if type(value) is dict else None
+            if type(ident) is not str or not ident:
+                ident = check_image(value, f"{self.display}:{lineno + offset}")["id"]  # raises, saying why
+            if ident in seen:
+                self._ids.first(ident, f"{self.display}:{lineno + offset}")  # counted, and warned about
                 continue
-            try:
-                value, plain = decode(raw)
-            except json.JSONDecodeError as exc:
-                raise SourceError(f"{self.display}:{lineno}:{exc.pos + 1}: not valid JSON: {exc.msg}") from None
-            except RecursionError:
-                raise SourceError(f"{self.display}:{lineno}: not valid JSON: {NESTED}") from None
-            except ValueError:
-                raise SourceError(f"{self.display}:{lineno}: not UTF-8 text") from None
-            metadata = value.get("snapshot") if first and isinstance(value, dict) and "id" not in value else None
-            first = False
-            if isinstance(metadata, dict):  # fetch --jsonl writes it first
-                self.metadata, self.described = metadata, True
-                continue
-            where = f"{self.display}:{lineno}"
-            if self._first_time(check_image(value, where), where):
-                if not plain:
-                    self.odd_images += 1
-                yield value
+            seen.add(ident)
+            if not plain:
+                self.odd_images += 1
+            yield value
 
 
 def _shown(value: Any) -> str:
@@ -247,12 +281,11 @@ def _batched(images: Iterator[Image], source: SnapshotSource) -> Iterator[Page]:
         yield flush()
 
 
-def _chain(blank: int, head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
-    yield from [b"\n"] * blank
-    yield head
-    if second:
-        yield second
-    yield from stream
+def _chain(blank: int, head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[list[bytes]]:
+    """The file's lines in batches of about ``BATCH`` bytes (``readlines``: no Python step per line)."""
+    yield [b"\n"] * blank + [head] + ([second] if second else [])
+    while batch := stream.readlines(BATCH):
+        yield batch
 
 
 def _chunks(head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
