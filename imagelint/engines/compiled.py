@@ -1554,24 +1554,30 @@ class CompiledEngine(Engine):
         if not plain and self.is_exotic(image):
             return self._exact().evaluate(image)
         codes = self.pack(image)
-        if self.delegate is None and min(codes) >= SKIP and max(codes) <= PASS:
-            return codes, {}  # the common case: nothing failed, nothing to explain
         details: dict[int, list[Outcome]] = {}
-        delegated: tuple[list[int], dict[int, list[Outcome]]] | None = None
-        if self.delegate is not None:
-            delegated = self.delegate.evaluate(image, plain=plain)
-            for position, index in enumerate(self.delegated):
-                codes[index] = delegated[0][position]
-                if position in delegated[1]:
-                    details[index] = delegated[1][position]
+        if self.delegate is None:  # the common case: one pass, and only a failure costs more than a compare
+            for index, code in enumerate(codes):
+                if code > 0:
+                    codes[index] = FAIL
+                    details[index] = self._failures(index, code, image)
+                elif code == RAISED:
+                    codes[index], outcomes = self.judge_policy(index, image, {})
+                    if outcomes:
+                        details[index] = outcomes
+            return codes, details
+        delegated = self.delegate.evaluate(image, plain=plain)
+        for position, index in enumerate(self.delegated):
+            codes[index] = delegated[0][position]
+            if position in delegated[1]:
+                details[index] = delegated[1][position]
         for index, code in enumerate(codes):
-            if index in details or code in (SKIP, PASS):
+            if index in details or code in (SKIP, PASS) or index in self.reasons:
                 continue
             if code == RAISED:
                 codes[index], outcomes = self.judge_policy(index, image, {})
                 if outcomes:
                     details[index] = outcomes
-            elif self.delegate is None or index not in self.reasons:
+            else:
                 codes[index] = FAIL
                 details[index] = self._failures(index, code, image)
         return codes, details
