@@ -332,6 +332,9 @@ def test_the_peephole_rewrites_change_no_verdict_or_message(pack):
     for image in fleet:
         assert optimised.evaluate(image, plain=True) == plain.evaluate(image, plain=True), image["id"]
     assert len(optimised.pack.__code__.co_code) < 0.8 * len(plain.pack.__code__.co_code)
+    # every field the pack reads twice or more is read once, into a local (peephole.hoist_reads)
+    hoisted = [n for n in optimised.pack.__code__.co_varnames if n.startswith("_h")]
+    assert len(hoisted) >= 5 and not any(n.startswith("_h") for n in plain.pack.__code__.co_varnames)
 
 
 def test_parsed_timestamps_are_remembered_within_bounds():

@@ -1505,6 +1505,8 @@ class CompiledEngine(Engine):
             statements += compiled.block
             slots.append(_name(compiled.slot))
         statements.append(ast.Return(value=ast.List(elts=slots, ctx=ast.Load())))
+        if compiler.optimise:
+            statements = peephole.hoist_reads(statements, compiler.fresh("_h") + "_")
         return compiler._define(statements, optimise=False)  # each block was rewritten by compile_policy
 
     # --- primitives --------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ Expressions:
   ``"k" in image and type(image["k"]) is T`` -> ``type(image.get("k")) is T`` (T not NoneType); a
   repeated ``type(image["k"]) is T`` after ``type(image.get("k")) is T`` is dropped (or takes its walrus).
 
+The pack (``hoist_reads``): every field it reads twice or more is read once, into a local, before the
+policies' code.
+
 Statements, for the temporaries that can only ever hold a bool (every assignment to the name is an
 identity or membership test, ``size(x)`` against an int, a ``not``, a bool constant, a call of a bool helper or
 another such name):
@@ -438,3 +441,76 @@ def _fill(function: ast.FunctionDef) -> None:
         blocks = (ast.If, ast.For, ast.While, ast.Try, ast.ExceptHandler, ast.FunctionDef)
         if isinstance(node, blocks) and not node.body:
             node.body = [ast.Pass()]
+
+
+# --- reads hoisted out of the pack ---------------------------------------------------------------------------
+# The pack's function reads most fields several times, in several policies (``visibility`` seven times):
+# each read is a call of ``image.get``, where a local variable costs a fraction of one. So every field read
+# twice or more is read once, first, into a local; the dict does not change while the pack runs, and its
+# reads never raise, so the value is the same wherever the code would have read it. ``image[K]`` is
+# emitted only where K is known to be there, so it reads the same as either form of get.
+
+
+def _image_get_sentinel(node: ast.expr) -> ast.Constant | None:
+    """K when ``node`` is ``image.get(K, _M)``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and _is_image(node.func.value)
+        and node.func.attr == "get"
+        and len(node.args) == 2
+        and not node.keywords
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[1], ast.Name)
+        and node.args[1].id == "_M"
+    ):
+        return node.args[0]
+    return None
+
+
+def hoist_reads(statements: list[ast.stmt], prefix: str) -> list[ast.stmt]:
+    """``statements`` with every field read twice or more read once into a local first (names ``prefix``N)."""
+    plain: dict[object, int] = {}
+    sentinel: dict[object, int] = {}
+    item: dict[object, int] = {}
+    for node in ast.walk(ast.Module(body=statements, type_ignores=[])):
+        if not isinstance(node, ast.expr):
+            continue
+        for reads, key in (
+            (plain, _image_get_of(node)),
+            (sentinel, _image_get_sentinel(node)),
+            (item, _image_item(node)),
+        ):
+            if key is not None:
+                reads[key.value] = reads.get(key.value, 0) + 1
+    names: dict[tuple[str, object], str] = {}  # (form, key) -> local
+    first: list[ast.stmt] = []
+    for field in sorted({*plain, *sentinel, *item}, key=repr):
+        # subscripts are served by the plain form's local if there is one, else by the sentinel form's
+        forms = [("plain", plain.get(field, 0) + item.get(field, 0))] if field in plain else []
+        forms.append(("sentinel", sentinel.get(field, 0) + (0 if field in plain else item.get(field, 0))))
+        for form, count in forms:
+            if count < 2:
+                continue
+            name = names[(form, field)] = f"{prefix}{len(names)}"
+            read = _image_get(ast.Constant(field))  # type: ignore[arg-type]  # a key the code holds as a constant
+            if form == "sentinel":
+                read.args.append(ast.Name(id="_M", ctx=ast.Load()))
+            first.append(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=read))
+
+    class _Hoist(ast.NodeTransformer):
+        def visit(self, node: ast.AST) -> ast.AST:
+            if isinstance(node, ast.expr):
+                local = None
+                if (key := _image_get_of(node)) is not None:
+                    local = names.get(("plain", key.value))
+                elif (key := _image_get_sentinel(node)) is not None:
+                    local = names.get(("sentinel", key.value))
+                elif (key := _image_item(node)) is not None and isinstance(getattr(node, "ctx", None), ast.Load):
+                    local = names.get(("plain", key.value)) or names.get(("sentinel", key.value))
+                if local is not None:
+                    return ast.Name(id=local, ctx=ast.Load())
+            return super().visit(node)
+
+    hoisted: list[ast.stmt] = [_Hoist().visit(s) for s in statements]  # type: ignore[misc]
+    return first + hoisted
