@@ -141,8 +141,12 @@ def _findings(
     out = []
     for index, outcomes in details.items():
         policy = policies[index]
-        keys = evidence[index] or tuple(image)
-        attributes = {k: image[k] for k in keys if k in image}
+        keys = evidence[index]
+        if len(keys) == 1:  # most policies decide on one attribute: a dict display, not a comprehension
+            key = keys[0]
+            attributes = {key: image[key]} if key in image else {}
+        else:
+            attributes = {k: image[k] for k in keys or tuple(image) if k in image}
         name, severity, remediation = policy.name, policy.severity, policy.remediation
         for code, validation, message in outcomes:
             out.append(

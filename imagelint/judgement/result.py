@@ -61,6 +61,7 @@ def built(cls: type[_T], **values: Any) -> _T:
 
 
 _SET = object.__setattr__  # past the frozen dataclass's refusal, into the slot
+_NEW = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +80,13 @@ class ImageRef:
     @classmethod
     def of(cls, image: Mapping[str, Any]) -> ImageRef:
         get = image.get
-        name, visibility, owner = get("name"), get("visibility"), get("owner")
-        return built(
-            cls,
-            id=str(image["id"]),
-            name=None if name is None else str(name),
-            visibility=None if visibility is None else str(visibility),
-            owner=None if owner is None else str(owner),
-        )
+        ident, name, visibility, owner = image["id"], get("name"), get("visibility"), get("owner")
+        made = _NEW(cls)  # into the slots: one per image with a finding (see built)
+        _SET(made, "id", ident if type(ident) is str else str(ident))
+        _SET(made, "name", name if type(name) is str or name is None else str(name))
+        _SET(made, "visibility", visibility if type(visibility) is str or visibility is None else str(visibility))
+        _SET(made, "owner", owner if type(owner) is str or owner is None else str(owner))
+        return made
 
 
 CLOUDS = ("openstack", "huaweicloud")
@@ -200,7 +200,6 @@ def new_finding(
     return made
 
 
-_NEW = object.__new__
 (_policy, _severity, _status, _validation, _message, _image, _attributes, _waiver, _baselined, _target, _state,
  _remediation) = (
     Finding.__dict__[name].__set__
