@@ -374,3 +374,72 @@ def test_json_lines_read_in_batches_name_the_same_lines_as_line_by_line(tmp_path
                 seen.extend(page)
         assert str(caught.value).startswith(f"{path}:{2 * n + 21}") and message in str(caught.value)
         assert len(seen) == 2 * n + 20 - 2  # every image before it was read (less the blank, the repeat)
+
+
+def test_a_snapshot_read_for_some_attributes_keeps_those_and_still_reads_the_rest_as_json(tmp_path):
+    # SnapshotSource(fields=...) keeps only the attributes a run reads; what it skips must still be JSON,
+    # UTF-8, and bounded in nesting, exactly as when every attribute is kept
+    fields = frozenset({"name", "min_disk"})
+    rows = [
+        {"snapshot": META | {"images": 3}},
+        {"id": "a", "name": "x", "min_disk": 1, "tags": ["t"], "other": {"deep": [1, 2]}},
+        {"id": "b", "wide": 123456789012345678901234567890, "min_disk": 2},  # wide, but not kept: still plain
+        {"id": "c", "name": "\u00e9", "nan": float("nan")},  # NaN only json reads: the fallback projects too
+    ]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = SnapshotSource(str(path), fields=fields)
+    assert [i for page in source.pages() for i in page] == [
+        {"id": "a", "name": "x", "min_disk": 1},
+        {"id": "b", "min_disk": 2},
+        {"id": "c", "name": "\u00e9"},
+    ]
+    assert source.metadata["images"] == 3  # the metadata line is read whole
+    for line, message in [
+        (b'{"id": "d", "skipped": [1, }\n', "p.jsonl:2:"),
+        (b'{"id": "d", "skipped": "\xff"}\n', "p.jsonl:2: not UTF-8 text"),
+        (b'{"id": "d", "skipped": ' + b"[" * 5000 + b"]" * 5000 + b"}\n", "p.jsonl:2: not valid JSON"),
+    ]:
+        path.write_bytes(b'{"id": "a"}\n' + line)
+        with pytest.raises(SourceError, match=message):
+            list(SnapshotSource(str(path), fields=fields).pages())
+        with pytest.raises(SourceError, match=message):
+            list(SnapshotSource(str(path)).pages())
+
+
+def test_check_reads_only_what_its_policies_and_waivers_read(tmp_path, cli):
+    # the same verdicts and evidence whether the snapshot is read whole or for the policies' attributes
+    import shutil
+
+    from imagelint.judgement.evaluate import attributes_read
+    from imagelint.policy import bundled_pack, load_policies
+
+    pack = load_policies([bundled_pack("ims")])
+    two = [p for p in pack if p.name in ("min-disk-range", "private-images-encrypted")]
+    assert attributes_read(two) == {"id", "name", "visibility", "owner", "min_disk", "__system__cmkid"}
+    assert attributes_read([*two, next(p for p in pack if p.name == "boolean-attributes-valid")]) is None
+    (tmp_path / "pol").mkdir()
+    for name in ("min-disk-range", "private-images-encrypted"):
+        shutil.copy(bundled_pack("ims") / f"{name}.yaml", tmp_path / "pol")
+    images = [{"id": f"i{n}", "visibility": "private", "min_disk": n, "name": f"n{n}"} for n in range(3)]
+    images[0]["status"] = "active"  # read by no policy: only the waiver's match
+    path = tmp_path / "f.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in images))
+    (tmp_path / "w.yaml").write_text(
+        "waivers:\n  - policy: min-disk-range\n    match: image.status == 'active'\n"
+        "    reason: r\n    expires: 2099-01-01\n"
+    )
+    args = ["check", "--input", str(path), "--policies", str(tmp_path / "pol"), "--format", "json"]
+    plain = cli(*args, "--now", "2026-11-27T00:00:00Z")
+    waived = cli(*args, "--now", "2026-11-27T00:00:00Z", "--waivers", str(tmp_path / "w.yaml"))
+    assert plain.returncode == waived.returncode == 1, plain.stderr + waived.stderr
+    found = json.loads(plain.stdout)["findings"]
+    assert sorted((f["policy"], f["image"]["id"]) for f in found) == [
+        ("min-disk-range", "i0"),
+        ("private-images-encrypted", "i0"),
+        ("private-images-encrypted", "i1"),
+        ("private-images-encrypted", "i2"),
+    ]
+    assert all(set(f["attributes"]) <= {"min_disk", "visibility", "name", "__system__cmkid"} for f in found)
+    waivers = {(f["policy"], f["image"]["id"]): f["waiver"] is not None for f in json.loads(waived.stdout)["findings"]}
+    assert waivers == {k: k == ("min-disk-range", "i0") for k in waivers} and len(waivers) == 4

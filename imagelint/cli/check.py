@@ -9,7 +9,7 @@ from imagelint.cli import common, live
 from imagelint.cli.common import UsageError, err, load, parse_params, policy_paths
 from imagelint.deadline import Deadline
 from imagelint.engines import create_engine
-from imagelint.judgement.evaluate import evaluate
+from imagelint.judgement.evaluate import attributes_read, evaluate
 from imagelint.judgement.gate import require_images
 from imagelint.judgement.result import RunResult
 from imagelint.sources import ImageSource, SnapshotSource
@@ -44,8 +44,10 @@ def _run(args: argparse.Namespace, deadline: Deadline) -> int:
         "--compare": args.compare,
     }
     reports = common.report_plan(args, others)
+    # a snapshot's images keep only what the run reads (decoding the rest is most of the cost of a small pack)
+    fields = None if suppression.reads_whole_images else attributes_read(policies)
     result = evaluate(
-        _source(args, deadline),
+        _source(args, deadline, fields),
         policies,
         engine,
         now=rfc3339(now),
@@ -85,7 +87,7 @@ def parse_now(text: str | None) -> dt.datetime:
         raise UsageError(f"--now {text!r}: {why}") from None
 
 
-def _source(args: argparse.Namespace, deadline: Deadline) -> ImageSource:
+def _source(args: argparse.Namespace, deadline: Deadline, fields: frozenset[str] | None = None) -> ImageSource:
     if live.wanted(args):
         if args.input or args.sample:
             raise UsageError("--cloud/--region read the live API: not with --input or --sample")
@@ -96,8 +98,8 @@ def _source(args: argparse.Namespace, deadline: Deadline) -> ImageSource:
             "check: one of --input FILE, --sample, --endpoint URL, --cloud NAME (or OS_CLOUD) or --region is required"
         )
     if args.sample:
-        return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>")
-    return SnapshotSource(args.input)
+        return SnapshotSource(str(sample_fleet_path()), display="<sample fleet>", fields=fields)
+    return SnapshotSource(args.input, fields=fields)
 
 
 def summary_line(result: RunResult, code: int) -> str:

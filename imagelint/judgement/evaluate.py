@@ -16,7 +16,16 @@ from typing import Any
 from imagelint import __version__
 from imagelint.deadline import Deadline
 from imagelint.engines import ERROR, FAIL, PASS, SKIP, Engine
-from imagelint.judgement.result import Finding, ImageRef, RunResult, RunSummary, Severity, Status, new_finding
+from imagelint.judgement.result import (
+    IMAGE_REF_FIELDS,
+    Finding,
+    ImageRef,
+    RunResult,
+    RunSummary,
+    Severity,
+    Status,
+    new_finding,
+)
 from imagelint.policy.model import Policy
 from imagelint.sources.interface import ImageSource, SourceError
 
@@ -118,6 +127,19 @@ def evaluate(
         findings=tuple(findings),
         fail_on=fail_on,
     )
+
+
+def attributes_read(policies: list[Policy]) -> frozenset[str] | None:
+    """The image attributes judging ``policies`` reads, findings included (``ImageRef``'s and each policy's,
+    messages too), or ``None`` when a policy reads the image as a whole: what a source needs to keep of each
+    image (``SnapshotSource(fields=...)``)."""
+    read = set(IMAGE_REF_FIELDS)
+    for policy in policies:
+        attributes = policy.attributes()
+        if attributes is None:
+            return None
+        read |= attributes
+    return frozenset(read)
 
 
 def _count(by_severity: dict[str, int], findings: list[Finding]) -> None:

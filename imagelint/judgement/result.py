@@ -89,6 +89,9 @@ class ImageRef:
         return made
 
 
+IMAGE_REF_FIELDS = ("id", "name", "visibility", "owner")
+"""The attributes ``ImageRef.of`` reads."""
+
 CLOUDS = ("openstack", "huaweicloud")
 """Clouds a remediation can give a command for: the ``openstack`` client, Huawei Cloud's KooCLI ``hcloud``."""
 PLACEHOLDERS = ("id", "name", "owner", "visibility")

@@ -42,6 +42,11 @@ class Suppression:
         self.baseline = _baseline.load_baseline(baseline) if baseline else None
 
     @property
+    def reads_whole_images(self) -> bool:
+        """A waiver selects images by a CEL ``match``, which may read any attribute."""
+        return self.waivers is not None and any(rule.program is not None for rule in self.waivers.rules)
+
+    @property
     def annotate(self) -> Annotate | None:
         return self.waivers.annotator(self.now) if self.waivers else None
 

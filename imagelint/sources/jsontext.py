@@ -17,7 +17,7 @@ integers; a NUL can only be written as the ``\\u0000`` escape.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypedDict, Union
 
 import msgspec
 
@@ -32,25 +32,53 @@ for _ in range(DEPTH):
     _Value = Union[None, bool, _Int, float, str, list[_Value], dict[str, _Value]]  # noqa: UP007 - a runtime type
 _DECODER = msgspec.json.Decoder(_Value)
 _NUL = b"\\u0000"
+_PROJECTING: dict[frozenset[str], msgspec.json.Decoder[Any]] = {}
 
 
-def decode(raw: bytes) -> tuple[Any, bool]:
-    """``(value, plain)``: ``value`` as ``json.loads(raw)`` gives it (or raises), ``plain`` as above."""
+def _decoder(fields: frozenset[str] | None) -> msgspec.json.Decoder[Any]:
+    """The decoder of whole values, or of objects keeping only ``fields`` (msgspec skips the others
+    without building them: an image of 40 attributes decodes in a third of the time when 7 are kept)."""
+    if fields is None:
+        return _DECODER
+    found = _PROJECTING.get(fields)
+    if found is None:
+        kept = TypedDict("kept", {name: _Value for name in sorted(fields)}, total=False)  # type: ignore[misc]
+        found = _PROJECTING[fields] = msgspec.json.Decoder(kept)
+    return found
+
+
+def project(value: Any, fields: frozenset[str] | None) -> Any:
+    """``value`` with only ``fields`` if it is an object (what the projecting decoder gives)."""
+    if fields is None or type(value) is not dict:
+        return value
+    return {k: v for k, v in value.items() if k in fields}
+
+
+def decode(raw: bytes, fields: frozenset[str] | None = None) -> tuple[Any, bool]:
+    """``(value, plain)``: ``value`` as ``json.loads(raw)`` gives it (or raises), ``plain`` as above; an
+    object keeps only ``fields`` when they are given (its other members are still read as JSON, and its
+    text must still be UTF-8: msgspec does not check the strings it skips)."""
     try:
-        return _DECODER.decode(raw), _NUL not in raw
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return json.loads(raw), False
+        value = _decoder(fields).decode(raw)
+        if fields is not None and not raw.isascii():
+            raw.decode("utf-8")
+        return value, _NUL not in raw
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+        return project(json.loads(raw), fields), False
 
 
-def decode_lines(text: bytes) -> list[Any] | None:
-    """The values of JSON Lines ``text`` in one call, or ``None`` when any line needs ``decode`` (see above):
-    a value msgspec refuses, or a NUL escape, which makes a value not plain. Blank lines give no value, and
-    a line may give two (``{} {}``): callers compare the count with their lines."""
+def decode_lines(text: bytes, fields: frozenset[str] | None = None) -> list[Any] | None:
+    """The values of JSON Lines ``text`` in one call (objects keeping only ``fields``, if given), or ``None``
+    when any line needs ``decode`` (see above): a value msgspec refuses, text that is not UTF-8, or a NUL
+    escape, which makes a value not plain. Blank lines give no value, and a line may give two (``{} {}``):
+    callers compare the count with their lines."""
     if _NUL in text:
         return None
     try:
-        values: list[Any] = _DECODER.decode_lines(text)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        values: list[Any] = _decoder(fields).decode_lines(text)
+        if fields is not None and not text.isascii():
+            text.decode("utf-8")
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return None
     return values
 

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from imagelint.sources.interface import Image, ImageSource, Page, SeenIds, SourceError
 from imagelint.sources.jsonstream import CHUNK, NESTED, JsonStream
-from imagelint.sources.jsontext import decode, decode_lines, wide_int
+from imagelint.sources.jsontext import decode, decode_lines, project, wide_int
 
 PAGE = 100
 """Images per page read from a file: small enough that a page decoded is still in the cache when it is judged
@@ -58,9 +58,12 @@ class SnapshotSource(ImageSource):
 
     kind = "file"
 
-    def __init__(self, path: str, *, display: str | None = None) -> None:
+    def __init__(self, path: str, *, display: str | None = None, fields: frozenset[str] | None = None) -> None:
+        """``fields``: the attributes the run reads; a JSON Lines image then keeps only those (``id`` always),
+        which spares decoding the others (see ``jsontext.decode``). ``None``: whole images."""
         self.path = path
         self.display = display or path
+        self.fields = None if fields is None else fields | {"id"}
         self.metadata: dict[str, Any] = {}
         self.described = False  # the file has fetch's "snapshot" metadata (even an empty one)
         self.format = "unknown"
@@ -181,14 +184,14 @@ class SnapshotSource(ImageSource):
                     if raw.isspace():
                         continue
                     first = False
-                    value, plain = self._line(lineno, raw)
+                    value, plain = self._line(lineno, raw, whole=True)  # fetch's metadata is no image
                     if isinstance(value, dict) and "id" not in value and isinstance(value.get("snapshot"), dict):
                         self.metadata, self.described = value["snapshot"], True
                     else:
-                        yield from self._images(lineno, [(value, plain)])
+                        yield from self._images(lineno, [(project(value, self.fields), plain)])
                 if not batch:
                     continue
-            values = None if any(map(bytes.isspace, batch)) else decode_lines(b"".join(batch))
+            values = None if any(map(bytes.isspace, batch)) else decode_lines(b"".join(batch), self.fields)
             if values is not None and len(values) == len(batch):  # one value on every line
                 yield from self._images(lineno + 1, [(value, True) for value in values])
             else:
@@ -197,9 +200,9 @@ class SnapshotSource(ImageSource):
                         yield from self._images(offset, [self._line(offset, raw)])
             lineno += len(batch)
 
-    def _line(self, lineno: int, raw: bytes) -> tuple[Any, bool]:
+    def _line(self, lineno: int, raw: bytes, *, whole: bool = False) -> tuple[Any, bool]:
         try:
-            return decode(raw)
+            return decode(raw, None if whole else self.fields)
         except json.JSONDecodeError as exc:
             raise SourceError(f"{self.display}:{lineno}:{exc.pos + 1}: not valid JSON: {exc.msg}") from None
         except RecursionError:
