@@ -59,8 +59,8 @@ class SnapshotSource(ImageSource):
     kind = "file"
 
     def __init__(self, path: str, *, display: str | None = None, fields: frozenset[str] | None = None) -> None:
-        """``fields``: the attributes the run reads; a JSON Lines image then keeps only those (``id`` always),
-        which spares decoding the others (see ``jsontext.decode``). ``None``: whole images."""
+        """``fields``: the attributes the run reads; an image then keeps only those (``id`` always), which in
+        JSON Lines spares decoding the others (see ``jsontext.decode``). ``None``: whole images."""
         self.path = path
         self.display = display or path
         self.fields = None if fields is None else fields | {"id"}
@@ -149,7 +149,7 @@ class SnapshotSource(ImageSource):
             if self._first_time(check_image(image, where), where):
                 if odd or wide_int(image):  # JSON documents go through json: no float says "no wide int"
                     self.odd_images += 1
-                yield image
+                yield project(image, self.fields)  # decoded whole, then kept as JSON Lines keep it
         if not doc.found:
             got = 'an object without an "images" array' if doc.top is None else f"a JSON {_kind(doc.top[0])}"
             raise SourceError(

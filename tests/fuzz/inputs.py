@@ -1,6 +1,7 @@
 """The fuzz target: one input, one reader of hostile input, and nothing but the reader's own error.
 
-The first byte picks the reader (the snapshot reader as JSON or JSON Lines, the policy loader, the waiver,
+The first byte picks the reader (the snapshot reader as JSON or JSON Lines, read whole and for a few
+attributes, which must agree; the policy loader, the waiver,
 baseline and config loaders, the query validator); the rest is the file's content. A reader may return a
 value or raise its own one-line error (``SourceError``, ``PolicyError``, ``FileProblems``, ``ConfigError``);
 anything else is a crash: what a user would have seen as ``internal error``, exit 4.
@@ -18,6 +19,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+KEPT = frozenset({"name", "min_disk", "tags"})
+"""The attributes the snapshot reader is also asked to keep (``SnapshotSource(fields=...)``)."""
 READERS = ("snapshot.json", "snapshot.jsonl", "policy.yaml", "waivers.yaml", "baseline.json", "imagelint.yaml", "query")
 
 
@@ -26,11 +29,29 @@ def _readers() -> list[Callable[[Path, bytes], object]]:
     from imagelint.judgement.baseline import load_baseline
     from imagelint.judgement.waivers import load_waivers
     from imagelint.policy import load_policies
+    from imagelint.sources.interface import SourceError
+    from imagelint.sources.jsontext import project
     from imagelint.sources.query import parse_query
     from imagelint.sources.snapshot import SnapshotSource
 
+    def read(path: Path, fields: frozenset[str] | None) -> object:
+        try:
+            return [image for page in SnapshotSource(str(path), fields=fields).pages() for image in page]
+        except SourceError as exc:
+            return exc
+
     def snapshot(path: Path, _: bytes) -> object:
-        return [image for page in SnapshotSource(str(path)).pages() for image in page]
+        # read whole, and for a few attributes (as check reads for a small pack): the same images, less what
+        # was not asked for, or the same error
+        whole, kept = read(path, None), read(path, KEPT)
+        if isinstance(whole, SourceError):
+            if not isinstance(kept, SourceError) or str(kept) != str(whole):
+                raise AssertionError(f"read whole: {whole}; read for {sorted(KEPT)}: {kept!r}")
+            raise whole
+        expected = [project(image, KEPT | {"id"}) for image in whole]  # type: ignore[attr-defined]
+        if repr(kept) != repr(expected):  # repr: NaN is not equal to itself
+            raise AssertionError(f"read for {sorted(KEPT)}: {kept!r}, expected {expected!r}")
+        return whole
 
     def query(_: Path, data: bytes) -> object:
         return parse_query(data.decode("utf-8", "replace").split("\n"))
