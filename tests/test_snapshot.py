@@ -395,6 +395,17 @@ def test_a_snapshot_read_for_some_attributes_keeps_those_and_still_reads_the_res
         {"id": "c", "name": "\u00e9"},
     ]
     assert source.metadata["images"] == 3  # the metadata line is read whole
+    # a name is the same name however it is written: escaped, or not ASCII (which msgspec cannot keep by
+    # itself), so no tenant hides an attribute from a policy by spelling it differently
+    path.write_bytes(b'{"id": "e", "vis\\u0069bility": "public", "\xc3\xa9": 1, "\\u00e9t\\u00e9": 2, "x": 3}\n')
+    for kept in (frozenset({"visibility"}), frozenset({"visibility", "\u00e9", "\u00e9t\u00e9"})):
+        images = [i for page in SnapshotSource(str(path), fields=kept).pages() for i in page]
+        assert images == [
+            {
+                "id": "e",
+                **{k: v for k, v in {"visibility": "public", "\u00e9": 1, "\u00e9t\u00e9": 2}.items() if k in kept},
+            }
+        ]
     for line, message in [
         (b'{"id": "d", "skipped": [1, }\n', "p.jsonl:2:"),
         (b'{"id": "d", "skipped": "\xff"}\n', "p.jsonl:2: not UTF-8 text"),
