@@ -186,7 +186,8 @@ def new_finding(
     remediation: Remediation | None,
 ) -> Finding:
     """A finding as the evaluator makes one (not waived, baselined or compared yet), straight into its slots:
-    this runs for every failure of every image, where ``Finding(...)`` costs 1.8 µs and ``built`` 0.9."""
+    this runs for every failure of every image, and a slot's own setter costs less than the frozen
+    ``__init__`` or ``built``'s loop over keyword arguments."""
     made = _NEW(Finding)
     _policy(made, policy)
     _severity(made, severity)
