@@ -116,7 +116,28 @@ class Remediation:
 
 
 def fill(template: str, image: ImageRef) -> str:
-    return _PLACEHOLDER.sub(lambda m: shell_word(getattr(image, m.group(1)), m.group(1)), template)
+    parts = _TEMPLATES.get(template)
+    if parts is None:
+        parts = _parts(template)
+        if len(_TEMPLATES) < 1024:  # the policies' templates: a few dozen
+            _TEMPLATES[template] = parts
+    out = []
+    for text, name in parts:
+        out.append(text)
+        if name is not None:
+            out.append(shell_word(getattr(image, name), name))
+    return "".join(out)
+
+
+def _parts(template: str) -> tuple[tuple[str, str | None], ...]:
+    """``"set {id} x"`` -> ``(("set ", "id"), (" x", None))``: a template split once at its placeholders,
+    not matched again for every finding that a report fills it for."""
+    pieces = _PLACEHOLDER.split(template)  # text, name, text, name, ..., text
+    names: list[str | None] = [*pieces[1::2], None]
+    return tuple((text, name) for text, name in zip(pieces[::2], names, strict=True) if text or name)
+
+
+_TEMPLATES: dict[str, tuple[tuple[str, str | None], ...]] = {}
 
 
 def shell_word(value: str | None, name: str = "value") -> str:
@@ -418,12 +439,16 @@ def waiver_dict(w: Waiver) -> dict[str, Any]:
     }
 
 
+_LABELS = {s: s.label for s in Severity}  # an enum's name and value are properties: a report reads them per finding
+_VALUES = {s: s.value for s in Status}
+
+
 def finding_dict(f: Finding) -> dict[str, Any]:
     """The JSON shape of one finding."""
     return {
         "policy": f.policy,
-        "severity": f.severity.label,
-        "status": f.status.value,
+        "severity": _LABELS[f.severity],
+        "status": _VALUES[f.status],
         "validation": f.validation,
         "message": f.message,
         "image": {"id": f.image.id, "name": f.image.name, "visibility": f.image.visibility, "owner": f.image.owner},
