@@ -1,5 +1,6 @@
 """SARIF and JUnit checked against the published schemas (copies in tests/data, from the SARIF TC and the
-Ant JUnit schema), plus what GitHub code scanning needs beyond the schema."""
+Ant JUnit schema), plus what GitHub code scanning needs beyond the schema; and the JSON report's finding
+lines, written directly, against the encoder's text of each finding's dict."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import jsonschema
 import pytest
 import xmlschema
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from imagelint.judgement.result import Severity, Status
 from imagelint.policy.schema import result_schema
 from tests.conftest import run_cli
 from tests.reportdata import DATA, NEUTRAL_ENV, NOW, run_formats, write_hostile
@@ -194,3 +198,77 @@ def test_json_results_are_valid_against_the_result_schema(sample, tmp_path):
     broken = json.loads(texts["json"])
     broken["findings"][0]["remediation"] = {"text": "x", "commands": {"aws": "x"}}
     assert list(validator.iter_errors(broken))
+
+
+# --- a finding's JSON line, written directly ------------------------------------------------------------
+
+_text = st.text(st.characters(exclude_categories=()), max_size=12)  # any code point: lone surrogates, controls
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30) | st.floats() | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.tuples(_text, _text, st.sampled_from(list(Severity)), st.sampled_from([Status.FAIL, Status.ERROR])),
+    validation=st.none() | st.integers(min_value=0, max_value=70),
+    image=st.tuples(_text, st.none() | _text, st.none() | _text, st.none() | _text),
+    attributes=st.dictionaries(_text, _json_values, max_size=4),
+    flags=st.tuples(st.booleans(), st.booleans(), st.none() | _text, st.none() | _text, st.booleans()),
+    command=_text,
+)
+def test_a_findings_json_line_is_the_encoders_text_of_its_dict(names, validation, image, attributes, flags, command):
+    from imagelint.formats.json import _COMPACT, finding_json
+    from imagelint.judgement.result import Finding, ImageRef, Remediation, Waiver, finding_dict
+
+    waived, baselined, target, state, remedied = flags
+    waiver = Waiver(
+        policy="p*", reason=names[1], expires="2027-01-01", owner=names[0], selector="name=x", file="w", line=3
+    )
+    remediation = Remediation(text=names[1], commands={"openstack": "openstack image set " + command + " {id} {name}"})
+    finding = Finding(
+        policy=names[0],
+        severity=names[2],
+        status=names[3],
+        validation=validation,
+        message=names[1],
+        image=ImageRef(*image),
+        attributes=attributes,
+        waiver=waiver if waived else None,
+        baselined=baselined,
+        target=target,
+        state=state,
+        remediation=remediation if remedied else None,
+    )
+    assert finding_json(finding) == _COMPACT.encode(finding_dict(finding))
+
+
+def test_the_packs_findings_json_lines_are_the_encoders_text_of_their_dicts():
+    import datetime as dt
+
+    from imagelint.engines import create_engine
+    from imagelint.formats.json import _COMPACT, finding_json
+    from imagelint.judgement.evaluate import evaluate
+    from imagelint.judgement.result import finding_dict
+    from imagelint.policy import bundled_pack, load_policies
+    from imagelint.sources.interface import ImageSource
+    from tests.fleetgen import generate_fleet
+
+    class Fleet(ImageSource):
+        def location(self) -> str:
+            return "fleet"
+
+        def details(self) -> dict:
+            return {}
+
+        def pages(self):
+            yield generate_fleet(1500, seed=5, varied=True)
+
+    policies = load_policies([bundled_pack("ims")])
+    engine = create_engine("auto", policies, dt.datetime(2026, 11, 27, tzinfo=dt.UTC))
+    result = evaluate(Fleet(), policies, engine, now="2026-11-27T00:00:00Z", target="t")
+    assert len(result.findings) > 1000
+    for finding in result.findings:
+        assert finding_json(finding) == _COMPACT.encode(finding_dict(finding))

@@ -137,6 +137,15 @@ def _is_device(path: Path) -> bool:
         return False
 
 
+def _utf8(text: str) -> bytes:
+    """``text`` in UTF-8, a lone surrogate as U+FFFD: encoding is the test for one, as the text has to be
+    encoded anyway (the search before every encoding cost 1.5 µs a finding in the JSON report)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return unicode_safe(text).encode("utf-8")
+
+
 def write_all(targets: Sequence[ReportTarget], result: RunResult, *, stdout: TextIO | None = None) -> None:
     """Render and write every report, piece by piece (``Reporter.chunks``). A report that fails does not
     stop the others; the first failure is raised afterwards as ``ReportError``."""
@@ -144,7 +153,7 @@ def write_all(targets: Sequence[ReportTarget], result: RunResult, *, stdout: Tex
     first: ReportError | None = None
     for target in targets:
         # UTF-8 whatever the locale says about stdout; lone surrogates cannot straddle two pieces
-        data = (unicode_safe(chunk).encode("utf-8") for chunk in target.reporter.chunks(result))
+        data = (_utf8(chunk) for chunk in target.reporter.chunks(result))
         try:
             if target.path is None:
                 _write_stream(stdout, data)

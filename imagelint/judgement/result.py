@@ -439,16 +439,17 @@ def waiver_dict(w: Waiver) -> dict[str, Any]:
     }
 
 
-_LABELS = {s: s.label for s in Severity}  # an enum's name and value are properties: a report reads them per finding
-_VALUES = {s: s.value for s in Status}
+SEVERITY_LABELS = {s: s.label for s in Severity}
+"""``severity.label`` by lookup: an enum's name and value are properties, and a report reads them per finding."""
+STATUS_VALUES = {s: s.value for s in Status}
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
     """The JSON shape of one finding."""
     return {
         "policy": f.policy,
-        "severity": _LABELS[f.severity],
-        "status": _VALUES[f.status],
+        "severity": SEVERITY_LABELS[f.severity],
+        "status": STATUS_VALUES[f.status],
         "validation": f.validation,
         "message": f.message,
         "image": {"id": f.image.id, "name": f.image.name, "visibility": f.image.visibility, "owner": f.image.owner},
