@@ -95,16 +95,17 @@ def _image_item(node: ast.expr) -> ast.Constant | None:
     return None
 
 
-def _image_get_of(node: ast.expr) -> ast.Constant | None:
-    """K when ``node`` is ``image.get(K)``."""
+def _image_get_of(node: ast.expr, *, sentinel: bool = False) -> ast.Constant | None:
+    """K when ``node`` is ``image.get(K)``, or with ``sentinel`` ``image.get(K, _M)``."""
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and _is_image(node.func.value)
         and node.func.attr == "get"
-        and len(node.args) == 1
+        and len(node.args) == 1 + sentinel
         and not node.keywords
         and isinstance(node.args[0], ast.Constant)
+        and (not sentinel or (isinstance(node.args[1], ast.Name) and node.args[1].id == "_M"))
     ):
         return node.args[0]
     return None
@@ -451,23 +452,6 @@ def _fill(function: ast.FunctionDef) -> None:
 # emitted only where K is known to be there, so it reads the same as either form of get.
 
 
-def _image_get_sentinel(node: ast.expr) -> ast.Constant | None:
-    """K when ``node`` is ``image.get(K, _M)``."""
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and _is_image(node.func.value)
-        and node.func.attr == "get"
-        and len(node.args) == 2
-        and not node.keywords
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[1], ast.Name)
-        and node.args[1].id == "_M"
-    ):
-        return node.args[0]
-    return None
-
-
 def hoist_reads(statements: list[ast.stmt], prefix: str) -> list[ast.stmt]:
     """``statements`` with every field read twice or more read once into a local first (names ``prefix``N)."""
     plain: dict[object, int] = {}
@@ -478,7 +462,7 @@ def hoist_reads(statements: list[ast.stmt], prefix: str) -> list[ast.stmt]:
             continue
         for reads, key in (
             (plain, _image_get_of(node)),
-            (sentinel, _image_get_sentinel(node)),
+            (sentinel, _image_get_of(node, sentinel=True)),
             (item, _image_item(node)),
         ):
             if key is not None:
@@ -504,7 +488,7 @@ def hoist_reads(statements: list[ast.stmt], prefix: str) -> list[ast.stmt]:
                 local = None
                 if (key := _image_get_of(node)) is not None:
                     local = names.get(("plain", key.value))
-                elif (key := _image_get_sentinel(node)) is not None:
+                elif (key := _image_get_of(node, sentinel=True)) is not None:
                     local = names.get(("sentinel", key.value))
                 elif (key := _image_item(node)) is not None and isinstance(getattr(node, "ctx", None), ast.Load):
                     local = names.get(("plain", key.value)) or names.get(("sentinel", key.value))
