@@ -56,17 +56,17 @@ def finding_json(f: Finding) -> str:
         ', "status": ',
         _STRING(STATUS_VALUES[f.status]),
         ', "validation": ',
-        "null" if f.validation is None else int.__repr__(f.validation),
+        _value(f.validation),
         ', "message": ',
         _STRING(f.message),
         ', "image": {"id": ',
-        _STRING(image.id),
+        _value(image.id),
         ', "name": ',
-        _optional(image.name),
+        _value(image.name),
         ', "visibility": ',
-        _optional(image.visibility),
+        _value(image.visibility),
         ', "owner": ',
-        _optional(image.owner),
+        _value(image.owner),
         '}, "attributes": ',
         _evidence(f.attributes) if f.attributes else "{}",
         ', "waived": ',
@@ -79,9 +79,9 @@ def finding_json(f: Finding) -> str:
         _remediation(f.remediation, image),
     ]
     if f.target is not None:
-        parts += [', "target": ', _STRING(f.target)]
+        parts += [', "target": ', _value(f.target)]
     if f.state is not None:
-        parts += [', "state": ', _STRING(f.state)]
+        parts += [', "state": ', _value(f.state)]
     parts.append("}")
     return "".join(parts)
 
@@ -92,8 +92,10 @@ def _evidence(attributes: Any) -> str:
     return "".join(_EVIDENCE(dict(attributes), 0))
 
 
-def _optional(value: str | None) -> str:
-    return "null" if value is None else _STRING(value)
+def _value(value: Any) -> str:
+    """A field's JSON text: a string by the string encoder, anything else (``None``, an int, or whatever a
+    result file read back by ``merge`` or ``--compare`` holds there) as the encoder writes it."""
+    return _STRING(value) if type(value) is str else _COMPACT.encode(value)
 
 
 def _remediation(remediation: Remediation | None, image: ImageRef) -> str:
