@@ -51,18 +51,28 @@ class SeenIds:
     def __init__(self, warn: Callable[[str], None], again: str) -> None:
         self._warn = warn
         self._again = again
-        self.seen: set[str] = set()
-        """Every id met so far (a reader may test and add to it itself, and call ``first`` for a repeat)."""
+        self._seen: set[str] = set()
         self.duplicates = 0
 
     def first(self, ident: str, where: str) -> bool:
-        if ident not in self.seen:
-            self.seen.add(ident)
+        if self.add(ident):
             return True
+        self.again(ident, where)
+        return False
+
+    def add(self, ident: str) -> bool:
+        """``first`` in two halves, for a reader that names an image's position only for a repeat (formatting
+        it for every image costs as much as the test): True for an id not met before, now remembered..."""
+        if ident in self._seen:
+            return False
+        self._seen.add(ident)
+        return True
+
+    def again(self, ident: str, where: str) -> None:
+        """... and for one met before, counted and warned about at ``where``."""
         self.duplicates += 1
         if self.duplicates <= self.SHOWN:
             self._warn(self._again.format(ident=ident, where=where))
-        return False
 
     def finish(self) -> None:
         hidden = self.duplicates - self.SHOWN

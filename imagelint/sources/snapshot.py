@@ -104,7 +104,7 @@ class SnapshotSource(ImageSource):
             if self.display.endswith(_JSONL_SUFFIXES) or _looks_like_jsonl(head, second):
                 self.format = "jsonl"
                 head, second = _whole_line(head, stream), _whole_line(second, stream)
-                yield from _batched(self._jsonl(_chain(blank, head, second, stream)), self)
+                yield from _batched(self._jsonl(blank + 1, head, _chain(second, stream)), self)
             else:
                 self.format = "json"
                 yield from _batched(self._json(_chunks(b"\n" * blank + head, second, stream)), self)
@@ -170,27 +170,17 @@ class SnapshotSource(ImageSource):
                 "more images follow; save the whole fleet with imagelint fetch"
             )
 
-    def _jsonl(self, batches: Iterator[list[bytes]]) -> Iterator[Image]:
-        """The images of batches of lines, each decoded by one call (``decode_lines``) unless something in it
+    def _jsonl(self, lineno: int, head: bytes, batches: Iterator[list[bytes]]) -> Iterator[Image]:
+        """The images of the first line (``head``, line ``lineno``: fetch's metadata, or an image) and of the
+        batches of lines after it, each batch decoded by one call (``decode_lines``) unless something in it
         is odd: a blank line, or a line msgspec refuses, which is then read alone, exactly as json reads it."""
         self.odd_images = 0
-        lineno = 0  # of the line before the batch
-        first = True  # the first line that is not blank may be fetch's metadata
+        value, plain = self._line(lineno, head, whole=True)  # fetch's metadata is no image
+        if isinstance(value, dict) and "id" not in value and isinstance(value.get("snapshot"), dict):
+            self.metadata, self.described = value["snapshot"], True
+        else:
+            yield from self._images(lineno, [(project(value, self.fields), plain)])
         for batch in batches:
-            if first:
-                while batch and first:
-                    raw = batch.pop(0)
-                    lineno += 1
-                    if raw.isspace():
-                        continue
-                    first = False
-                    value, plain = self._line(lineno, raw, whole=True)  # fetch's metadata is no image
-                    if isinstance(value, dict) and "id" not in value and isinstance(value.get("snapshot"), dict):
-                        self.metadata, self.described = value["snapshot"], True
-                    else:
-                        yield from self._images(lineno, [(project(value, self.fields), plain)])
-                if not batch:
-                    continue
             values = None if any(map(bytes.isspace, batch)) else decode_lines(b"".join(batch), self.fields)
             if values is not None and len(values) == len(batch):  # one value on every line
                 yield from self._images(lineno + 1, [(value, True) for value in values])
@@ -210,19 +200,20 @@ class SnapshotSource(ImageSource):
         except ValueError:
             raise SourceError(f"{self.display}:{lineno}: not UTF-8 text") from None
 
+    def _at(self, line: int) -> str:
+        return f"{self.display}:{line}"
+
     def _images(self, lineno: int, values: list[tuple[Any, bool]]) -> Iterator[Image]:
         """The images of consecutive lines from ``lineno``; where a line is named only when it is wrong, or
         holds an id met before (formatting it for every line costs as much as the checks)."""
-        seen = self._ids.seen
-        for offset, (value, plain) in enumerate(values):
+        for line, (value, plain) in enumerate(values, start=lineno):
             self.read += 1
             ident = value.get("id") if type(value) is dict else None
             if type(ident) is not str or not ident:
-                ident = check_image(value, f"{self.display}:{lineno + offset}")["id"]  # raises, saying why
-            if ident in seen:
-                self._ids.first(ident, f"{self.display}:{lineno + offset}")  # counted, and warned about
+                ident = check_image(value, self._at(line))["id"]  # raises, saying why
+            if not self._ids.add(ident):
+                self._ids.again(ident, self._at(line))
                 continue
-            seen.add(ident)
             if not plain:
                 self.odd_images += 1
             yield value
@@ -284,9 +275,11 @@ def _batched(images: Iterator[Image], source: SnapshotSource) -> Iterator[Page]:
         yield flush()
 
 
-def _chain(blank: int, head: bytes, second: bytes, stream: IO[bytes]) -> Iterator[list[bytes]]:
-    """The file's lines in batches of about ``BATCH`` bytes (``readlines``: no Python step per line)."""
-    yield [b"\n"] * blank + [head] + ([second] if second else [])
+def _chain(second: bytes, stream: IO[bytes]) -> Iterator[list[bytes]]:
+    """The file's lines after the first in batches of about ``BATCH`` bytes (``readlines``: no Python step
+    per line)."""
+    if second:
+        yield [second]
     while batch := stream.readlines(BATCH):
         yield batch
 
