@@ -329,7 +329,9 @@ _WRAPPERS = frozenset(
     {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary", "member"}
     | {"primary", "paren_expr"}
 )
-_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter", "bind"})
+_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+_BINDERS = _MACROS | {"bind"}
+"""Methods that bind a variable of their own (``cel.bind`` too): no part of them is folded."""
 _LEAVES = frozenset({"literal", "ident", "list_lit", "map_lit"})
 """Nodes not worth folding on their own: a literal is a constant already."""
 _COMPARABLE = (int, float, str, bool)
@@ -489,7 +491,7 @@ class Compiler:
             variable = self._variable_ref(node)
             if variable is not None:
                 return self.scope.variables.get(variable, ("call",))[0] == "const"
-        if kind == "member_dot_arg" and str(_tokens(node)[0]) in _MACROS:
+        if kind == "member_dot_arg" and str(_tokens(node)[0]) in _BINDERS:
             return False  # a macro binds a variable of its own
         return all(self._constant(child) for child in _trees(node))
 
@@ -960,7 +962,7 @@ class Compiler:
         target = trees[0]
         name = str(_tokens(node)[0])
         args = _args(trees[1]) if len(trees) > 1 else []
-        if name in _MACROS and name != "bind":
+        if name in _MACROS:
             return self._macro(name, target, args)
         if name == "size" and not args:
             return _call("size", self.expr(target))

@@ -37,7 +37,7 @@ def json_lines(rows: Sequence[T], to_json: Callable[[T], Any], indent: str, *, t
     """The items of a JSON array, one compact line each after ``indent``, comma-separated, ``BATCH`` at a
     time: what goes between ``[`` and the closing line of an array in an indented document. With ``text``,
     ``to_json`` gives each item's JSON text itself."""
-    encode = (lambda r: to_json(r)) if text else (lambda r: _COMPACT.encode(to_json(r)))
+    encode = to_json if text else (lambda r: _COMPACT.encode(to_json(r)))
     for start in range(0, len(rows), BATCH):
         yield ("," if start else "") + ",".join(indent + encode(r) for r in rows[start : start + BATCH])
 

@@ -18,6 +18,7 @@ from imagelint.deadline import Deadline
 from imagelint.engines import ERROR, FAIL, PASS, SKIP, Engine
 from imagelint.judgement.result import (
     IMAGE_REF_FIELDS,
+    SEVERITY_LABELS,
     Finding,
     ImageRef,
     RunResult,
@@ -144,7 +145,7 @@ def attributes_read(policies: list[Policy]) -> frozenset[str] | None:
 
 def _count(by_severity: dict[str, int], findings: list[Finding]) -> None:
     for f in findings:
-        by_severity[f.severity.label] += 1
+        by_severity[SEVERITY_LABELS[f.severity]] += 1
 
 
 def _evidence_keys(policy: Policy) -> tuple[str, ...]:
